@@ -1,0 +1,1 @@
+//! Safe async Rust over the `hourglass-core` C ABI. Not yet implemented (see the core/bridge issue).

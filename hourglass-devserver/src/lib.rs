@@ -1,0 +1,1 @@
+//! Embedded Temporal-compatible dev server. Not yet implemented (see the dev-server issue).

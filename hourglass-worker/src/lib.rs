@@ -1,0 +1,1 @@
+//! The supervised Temporal worker subsystem. Not yet implemented (see the worker issue).

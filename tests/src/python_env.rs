@@ -1,0 +1,1 @@
+//! The cached Python venv with the official `temporalio` SDK. Filled by the dev-server issue.
