@@ -1,3 +1,19 @@
-//! Hourglass's own protobuf messages (bridge configuration, external-worker protocol).
+//! Hourglass's own protobuf messages and the shared contract of the `hourglass-core` C ABI.
 //!
-//! Not yet generated: the messages arrive with the core/bridge issue. Nothing here is usable yet.
+//! - [`bridge::v1`]: configuration messages that cross the C ABI (runtime, client, worker,
+//!   replay input), generated from `hourglass/bridge/v1/bridge.proto` with prost via `protox`
+//!   (no system `protoc`).
+//! - [`abi`]: the `#[repr(C)]` types, status codes and ABI version both sides of the C ABI
+//!   agree on, so `hourglass-core` (the library) and `hourglass-bridge` (the loader) cannot
+//!   drift apart.
+
+pub mod abi;
+
+/// Messages of the `hourglass.bridge` protobuf package.
+pub mod bridge {
+    /// Version 1 of the bridge messages.
+    pub mod v1 {
+        #![allow(missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/hourglass.bridge.v1.rs"));
+    }
+}

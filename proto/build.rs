@@ -1,0 +1,11 @@
+//! Compiles the `.proto` files of this crate with `protox` (pure Rust; no system `protoc`).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = ["hourglass/bridge/v1/bridge.proto"];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["."])?;
+    prost_build::Config::new().compile_fds(fds)?;
+    Ok(())
+}
