@@ -1,0 +1,866 @@
+//! The supervisor's event loop: one task owns the state and handles events serially
+//! (child exits, handle requests, due restarts, shutdown), like a gen_server.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::child::{ChildFuture, ChildKind, ChildSpec, Restart, Shutdown};
+use crate::context::{ChildContext, ContextInner, IncarnationGuard};
+use crate::error::{StartError, SuperviseError};
+use crate::exit::{Exit, panic_message};
+use crate::intensity::{Intensity, IntensityLimit};
+use crate::registry::{OwnerCore, Registry, RegistryOwner};
+use crate::snapshot::{
+    ChildCounts, ChildInfo, ChildRef, ChildSnapshot, ChildState, FlatSnapshot, SupervisorSnapshot,
+};
+use crate::supervisor::Strategy;
+
+/// Requests from handles to the loop.
+pub(crate) enum Request {
+    WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
+    CountChildren(oneshot::Sender<ChildCounts>),
+    Snapshot(oneshot::Sender<FlatSnapshot>),
+    StartChild(
+        ChildSpec,
+        oneshot::Sender<Result<ChildRef, SuperviseError>>,
+    ),
+    TerminateChild(Target, oneshot::Sender<Result<(), SuperviseError>>),
+    RestartChild(String, oneshot::Sender<Result<ChildRef, SuperviseError>>),
+    DeleteChild(String, oneshot::Sender<Result<(), SuperviseError>>),
+}
+
+/// How a request names a child.
+pub(crate) enum Target {
+    Id(String),
+    Ref(ChildRef),
+}
+
+/// Sent by a child's task as its very last step (after its registry names are gone).
+struct Event {
+    seq: u64,
+    incarnation: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    Static(Strategy),
+    Dynamic { max_children: Option<usize> },
+}
+
+struct Running {
+    handle: JoinHandle<Exit>,
+    ctx: Arc<ContextInner>,
+    started: Instant,
+}
+
+impl Drop for Running {
+    // If the supervisor itself is dropped (aborted by its parent), its children go with it,
+    // like linked processes. After a normal join this is a no-op.
+    fn drop(&mut self) {
+        self.ctx.shutdown.cancel();
+        self.handle.abort();
+    }
+}
+
+enum State {
+    Running(Running),
+    Restarting,
+    Terminated,
+}
+
+struct Entry {
+    spec: ChildSpec,
+    state: State,
+    restarts: u64,
+    consecutive: u32,
+}
+
+struct Pending {
+    due: Instant,
+    seqs: Vec<u64>,
+    /// Whether this restart was already counted toward intensity (backoff delays are; retries
+    /// after a failed start are counted when they fire).
+    counted: bool,
+}
+
+pub(crate) struct Engine {
+    pub(crate) id: Arc<str>,
+    mode: Mode,
+    limit: IntensityLimit,
+    intensity: Intensity,
+    pub(crate) registry: Registry,
+    children: BTreeMap<u64, Entry>,
+    next_seq: u64,
+    next_incarnation: u64,
+    total_restarts: u64,
+    pending: Vec<Pending>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+    pub(crate) requests_tx: mpsc::UnboundedSender<Request>,
+    requests_rx: mpsc::UnboundedReceiver<Request>,
+    pub(crate) shutdown: CancellationToken,
+    /// Owns names the supervisor registered for itself (top-level `register_as`).
+    pub(crate) owner: Option<RegistryOwner>,
+}
+
+async fn run_child(
+    fut: ChildFuture,
+    guard: IncarnationGuard,
+    events: mpsc::UnboundedSender<Event>,
+    seq: u64,
+    incarnation: u64,
+) -> Exit {
+    let exit = match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(exit) => exit,
+        Err(payload) => Exit::Panic(panic_message(&*payload)),
+    };
+    // Names go first, then the supervisor learns of the exit.
+    drop(guard);
+    let _ = events.send(Event { seq, incarnation });
+    exit
+}
+
+async fn join(handle: &mut JoinHandle<Exit>) -> Exit {
+    match handle.await {
+        Ok(exit) => exit,
+        Err(e) if e.is_panic() => Exit::Panic(panic_message(&*e.into_panic())),
+        Err(_) => Exit::Killed,
+    }
+}
+
+fn signal(running: &Running, shutdown: Shutdown) {
+    match shutdown {
+        Shutdown::BrutalKill => running.handle.abort(),
+        Shutdown::Timeout(_) | Shutdown::Infinity => running.ctx.shutdown.cancel(),
+    }
+}
+
+/// Stops one incarnation per its shutdown mode and joins it. Signals first (idempotent).
+async fn stop_running(sup: &str, mut running: Running, shutdown: Shutdown) -> Exit {
+    signal(&running, shutdown);
+    let exit = match shutdown {
+        Shutdown::BrutalKill | Shutdown::Infinity => join(&mut running.handle).await,
+        Shutdown::Timeout(limit) => {
+            match tokio::time::timeout(limit, join(&mut running.handle)).await {
+                Ok(exit) => exit,
+                Err(_) => {
+                    tracing::warn!(
+                        supervisor = sup,
+                        child = %running.ctx.id,
+                        incarnation = running.ctx.incarnation,
+                        timeout_ms = limit.as_millis() as u64,
+                        "child did not stop within its shutdown timeout; killing it"
+                    );
+                    running.handle.abort();
+                    join(&mut running.handle).await
+                }
+            }
+        }
+    };
+    tracing::info!(
+        supervisor = sup,
+        child = %running.ctx.id,
+        incarnation = running.ctx.incarnation,
+        reason = %exit,
+        "child stopped"
+    );
+    exit
+}
+
+impl Engine {
+    pub(crate) fn new(
+        id: Arc<str>,
+        mode: Mode,
+        limit: IntensityLimit,
+        registry: Registry,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        Self {
+            id,
+            mode,
+            limit,
+            intensity: Intensity::new(limit),
+            registry,
+            children: BTreeMap::new(),
+            next_seq: 0,
+            next_incarnation: 0,
+            total_restarts: 0,
+            pending: Vec::new(),
+            events_tx,
+            events_rx,
+            requests_tx,
+            requests_rx,
+            shutdown,
+            owner: None,
+        }
+    }
+
+    fn is_dynamic(&self) -> bool {
+        matches!(self.mode, Mode::Dynamic { .. })
+    }
+
+    fn insert(&mut self, spec: ChildSpec) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.children.insert(
+            seq,
+            Entry {
+                spec,
+                state: State::Restarting,
+                restarts: 0,
+                consecutive: 0,
+            },
+        );
+        seq
+    }
+
+    /// Adds a static child (not started yet; `init` starts them in order).
+    pub(crate) fn add_static(&mut self, spec: ChildSpec) {
+        self.insert(spec);
+    }
+
+    /// Starts all static children in order. If one fails, the ones already started are stopped
+    /// in reverse order and the error is returned (OTP `init_children`).
+    pub(crate) async fn init(&mut self) -> Result<(), SuperviseError> {
+        tracing::info!(supervisor = %self.id, children = self.children.len(), "supervisor starting");
+        let seqs: Vec<u64> = self.children.keys().copied().collect();
+        for seq in seqs {
+            if let Err(reason) = self.start_incarnation(seq).await {
+                let child = self.child_id(seq);
+                tracing::error!(supervisor = %self.id, child = %child, error = %reason, "child failed to start; supervisor start aborted");
+                self.terminate_all().await;
+                return Err(SuperviseError::StartFailed {
+                    supervisor: self.id.to_string(),
+                    child,
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn child_id(&self, seq: u64) -> String {
+        self.children
+            .get(&seq)
+            .map(|e| e.spec.id.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Runs the start phase of a new incarnation of `seq` and spawns its task.
+    async fn start_incarnation(&mut self, seq: u64) -> Result<(), StartError> {
+        let Some(entry) = self.children.get(&seq) else {
+            return Err(StartError::new("child was removed before it could start"));
+        };
+        let start = entry.spec.start.clone();
+        let incarnation = self.next_incarnation;
+        self.next_incarnation += 1;
+        let ctx = Arc::new(ContextInner {
+            id: entry.spec.id.clone(),
+            supervisor: self.id.clone(),
+            incarnation,
+            restarts: entry.restarts,
+            shutdown: CancellationToken::new(),
+            registry: self.registry.clone(),
+            owner: OwnerCore::new(),
+            nested: OnceLock::new(),
+        });
+        let guard = IncarnationGuard(ctx.clone());
+        let child_ctx = ChildContext { inner: ctx.clone() };
+        let started = match std::panic::catch_unwind(AssertUnwindSafe(|| start(child_ctx))) {
+            Ok(init) => {
+                let init = AssertUnwindSafe(init).catch_unwind();
+                let sup_shutdown = self.shutdown.clone();
+                tokio::select! {
+                    biased;
+                    _ = sup_shutdown.cancelled() => Err(StartError::new(
+                        "the supervisor was shut down while the child was starting",
+                    )),
+                    r = init => r.unwrap_or_else(|p| Err(StartError::new(format!(
+                        "start function panicked: {}",
+                        panic_message(&*p)
+                    )))),
+                }
+            }
+            Err(p) => Err(StartError::new(format!(
+                "start function panicked: {}",
+                panic_message(&*p)
+            ))),
+        };
+        let fut = match started {
+            Ok(fut) => fut,
+            Err(e) => {
+                ctx.shutdown.cancel();
+                drop(guard);
+                return Err(e);
+            }
+        };
+        let handle = tokio::spawn(run_child(
+            fut,
+            guard,
+            self.events_tx.clone(),
+            seq,
+            incarnation,
+        ));
+        let Some(entry) = self.children.get_mut(&seq) else {
+            handle.abort();
+            return Err(StartError::new("child was removed while it was starting"));
+        };
+        tracing::info!(
+            supervisor = %self.id,
+            child = %entry.spec.id,
+            incarnation,
+            restarts = entry.restarts,
+            "child started"
+        );
+        entry.state = State::Running(Running {
+            handle,
+            ctx,
+            started: Instant::now(),
+        });
+        Ok(())
+    }
+
+    /// The loop. Returns the supervisor's exit reason.
+    pub(crate) async fn run(mut self) -> Exit {
+        let shutdown = self.shutdown.clone();
+        let exit = loop {
+            let next_due = self.pending.iter().map(|p| p.due).min();
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    self.terminate_all().await;
+                    break Exit::Shutdown;
+                }
+                Some(ev) = self.events_rx.recv() => {
+                    if let Some(exit) = self.on_exit(ev).await {
+                        break exit;
+                    }
+                }
+                Some(req) = self.requests_rx.recv() => self.on_request(req).await,
+                _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {
+                    if let Some(exit) = self.fire_pending().await {
+                        break exit;
+                    }
+                }
+            }
+        };
+        if exit.is_abnormal() {
+            tracing::error!(supervisor = %self.id, reason = %exit, "supervisor exited");
+        } else {
+            tracing::info!(supervisor = %self.id, reason = %exit, "supervisor exited");
+        }
+        exit
+    }
+
+    async fn on_exit(&mut self, ev: Event) -> Option<Exit> {
+        let dynamic = self.is_dynamic();
+        let entry = self.children.get_mut(&ev.seq)?;
+        match &entry.state {
+            State::Running(r) if r.ctx.incarnation == ev.incarnation => {}
+            _ => return None, // stale: that incarnation was already stopped and joined
+        }
+        let State::Running(mut running) = std::mem::replace(&mut entry.state, State::Restarting)
+        else {
+            return None;
+        };
+        let exit = join(&mut running.handle).await;
+        let ran_for = running.started.elapsed();
+        drop(running);
+        let id = entry.spec.id.clone();
+        let restart_type = entry.spec.restart;
+        if exit.is_abnormal() {
+            tracing::warn!(supervisor = %self.id, child = %id, incarnation = ev.incarnation, reason = %exit, "child exited abnormally");
+        } else {
+            tracing::info!(supervisor = %self.id, child = %id, incarnation = ev.incarnation, reason = %exit, "child exited");
+        }
+        let restart = match restart_type {
+            Restart::Permanent => true,
+            Restart::Transient => exit.is_abnormal(),
+            Restart::Temporary => false,
+        };
+        if !restart {
+            if restart_type == Restart::Temporary || dynamic {
+                self.children.remove(&ev.seq);
+            } else {
+                entry.state = State::Terminated;
+            }
+            return None;
+        }
+        // Counted before the restart is attempted (OTP add_restart).
+        if !self.intensity.add_restart(Instant::now()) {
+            return Some(self.escalate(&id, &exit).await);
+        }
+        self.total_restarts += 1;
+        let delay = match self.children.get_mut(&ev.seq) {
+            Some(entry) => match entry.spec.backoff {
+                Some(b) => {
+                    if ran_for >= b.reset_after {
+                        entry.consecutive = 0;
+                    }
+                    entry.consecutive = entry.consecutive.saturating_add(1);
+                    b.delay(entry.consecutive)
+                }
+                None => Duration::ZERO,
+            },
+            None => Duration::ZERO,
+        };
+        let group = match self.mode {
+            Mode::Static(Strategy::OneForAll) => {
+                let others: Vec<u64> = self
+                    .children
+                    .keys()
+                    .copied()
+                    .filter(|s| *s != ev.seq)
+                    .collect();
+                let mut g = self.take_down(others).await;
+                g.push(ev.seq);
+                g.sort_unstable();
+                g
+            }
+            Mode::Static(Strategy::RestForOne) => {
+                let later: Vec<u64> = self
+                    .children
+                    .range(ev.seq + 1..)
+                    .map(|(s, _)| *s)
+                    .collect();
+                let mut g = self.take_down(later).await;
+                g.push(ev.seq);
+                g.sort_unstable();
+                g
+            }
+            Mode::Static(Strategy::OneForOne) | Mode::Dynamic { .. } => vec![ev.seq],
+        };
+        if delay > Duration::ZERO {
+            tracing::info!(supervisor = %self.id, child = %id, delay_ms = delay.as_millis() as u64, "restart delayed by backoff");
+            self.pending.push(Pending {
+                due: Instant::now() + delay,
+                seqs: group,
+                counted: true,
+            });
+            return None;
+        }
+        self.start_group(group).await;
+        None
+    }
+
+    /// Stops the given siblings in reverse start order for a group restart. Temporary children
+    /// are removed (never restarted by a cascade); the rest are marked restarting and returned.
+    async fn take_down(&mut self, seqs: Vec<u64>) -> Vec<u64> {
+        let mut group = Vec::with_capacity(seqs.len());
+        for seq in seqs.into_iter().rev() {
+            let Some(entry) = self.children.get_mut(&seq) else {
+                continue;
+            };
+            let shutdown = entry.spec.shutdown_mode();
+            let restart_type = entry.spec.restart;
+            let prev = std::mem::replace(&mut entry.state, State::Restarting);
+            if let State::Running(running) = prev {
+                stop_running(&self.id, running, shutdown).await;
+            }
+            self.remove_pending(seq);
+            if restart_type == Restart::Temporary {
+                self.children.remove(&seq);
+            } else {
+                group.push(seq);
+            }
+        }
+        group
+    }
+
+    fn remove_pending(&mut self, seq: u64) {
+        for p in &mut self.pending {
+            p.seqs.retain(|s| *s != seq);
+        }
+        self.pending.retain(|p| !p.seqs.is_empty());
+    }
+
+    /// Starts the children of a restart group in start order. A failed start schedules a retry
+    /// of the rest of the group via a pending entry (counted toward intensity when it fires).
+    async fn start_group(&mut self, seqs: Vec<u64>) {
+        for (i, &seq) in seqs.iter().enumerate() {
+            let Some(entry) = self.children.get_mut(&seq) else {
+                continue;
+            };
+            if !matches!(entry.state, State::Restarting) {
+                continue;
+            }
+            entry.restarts += 1;
+            match self.start_incarnation(seq).await {
+                Ok(()) => {
+                    tracing::info!(supervisor = %self.id, child = %self.child_id(seq), "child restarted");
+                }
+                Err(e) => {
+                    if self.shutdown.is_cancelled() {
+                        return;
+                    }
+                    let delay = match self.children.get_mut(&seq) {
+                        Some(entry) => match entry.spec.backoff {
+                            Some(b) => {
+                                entry.consecutive = entry.consecutive.saturating_add(1);
+                                b.delay(entry.consecutive)
+                            }
+                            None => Duration::ZERO,
+                        },
+                        None => Duration::ZERO,
+                    };
+                    tracing::error!(
+                        supervisor = %self.id,
+                        child = %self.child_id(seq),
+                        error = %e,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "child failed to restart; will retry"
+                    );
+                    self.pending.push(Pending {
+                        due: Instant::now() + delay,
+                        seqs: seqs[i..].to_vec(),
+                        counted: false,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn fire_pending(&mut self) -> Option<Exit> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].due <= now {
+                due.push(self.pending.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        for p in due {
+            if !p.counted {
+                if !self.intensity.add_restart(Instant::now()) {
+                    let id = p
+                        .seqs
+                        .first()
+                        .map(|s| self.child_id(*s))
+                        .unwrap_or_default();
+                    return Some(
+                        self.escalate(&id, &Exit::Error("failed to restart".into()))
+                            .await,
+                    );
+                }
+                self.total_restarts += 1;
+            }
+            self.start_group(p.seqs).await;
+        }
+        None
+    }
+
+    async fn escalate(&mut self, child: &str, exit: &Exit) -> Exit {
+        tracing::error!(
+            supervisor = %self.id,
+            child,
+            reason = %exit,
+            max_restarts = self.limit.max_restarts,
+            period_ms = self.limit.period.as_millis() as u64,
+            "restart intensity exceeded; shutting down supervisor and escalating"
+        );
+        self.terminate_all().await;
+        Exit::Escalated(format!(
+            "supervisor `{}` exceeded {} restarts in {:?}; last exit: child `{}` ({})",
+            self.id, self.limit.max_restarts, self.limit.period, child, exit
+        ))
+    }
+
+    /// Stops every child: static ones one at a time in reverse start order, dynamic ones all
+    /// at once (each under its own timeout, all started together).
+    pub(crate) async fn terminate_all(&mut self) {
+        self.pending.clear();
+        let seqs: Vec<u64> = self.children.keys().rev().copied().collect();
+        if self.is_dynamic() {
+            let mut stops = Vec::new();
+            for seq in seqs {
+                if let Some(entry) = self.children.get_mut(&seq) {
+                    let shutdown = entry.spec.shutdown_mode();
+                    if let State::Running(running) =
+                        std::mem::replace(&mut entry.state, State::Terminated)
+                    {
+                        signal(&running, shutdown);
+                        stops.push((running, shutdown));
+                    }
+                }
+            }
+            let id = self.id.clone();
+            let mut all: FuturesUnordered<_> = stops
+                .into_iter()
+                .map(|(r, s)| stop_running(&id, r, s))
+                .collect();
+            while all.next().await.is_some() {}
+            self.children.clear();
+        } else {
+            for seq in seqs {
+                if let Some(entry) = self.children.get_mut(&seq) {
+                    let shutdown = entry.spec.shutdown_mode();
+                    if let State::Running(running) =
+                        std::mem::replace(&mut entry.state, State::Terminated)
+                    {
+                        stop_running(&self.id, running, shutdown).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn find(&self, target: &Target) -> Option<u64> {
+        match target {
+            Target::Ref(r) => self.children.contains_key(&r.0).then_some(r.0),
+            Target::Id(id) => self
+                .children
+                .iter()
+                .find(|(_, e)| &*e.spec.id == id.as_str())
+                .map(|(s, _)| *s),
+        }
+    }
+
+    fn no_such(&self, target: &Target) -> SuperviseError {
+        SuperviseError::NoSuchChild {
+            supervisor: self.id.to_string(),
+            child: match target {
+                Target::Id(id) => id.clone(),
+                Target::Ref(r) => format!("#{}", r.0),
+            },
+        }
+    }
+
+    fn unsupported(&self, operation: &'static str) -> SuperviseError {
+        SuperviseError::Unsupported {
+            supervisor: self.id.to_string(),
+            operation,
+            kind: if self.is_dynamic() {
+                "dynamic"
+            } else {
+                "static"
+            },
+        }
+    }
+
+    fn state_of(state: &State) -> ChildState {
+        match state {
+            State::Running(_) => ChildState::Running,
+            State::Restarting => ChildState::Restarting,
+            State::Terminated => ChildState::Terminated,
+        }
+    }
+
+    async fn on_request(&mut self, req: Request) {
+        match req {
+            Request::WhichChildren(reply) => {
+                let rows = self
+                    .children
+                    .iter()
+                    .map(|(seq, e)| ChildInfo {
+                        id: e.spec.id.to_string(),
+                        child: ChildRef(*seq),
+                        kind: e.spec.kind,
+                        restart: e.spec.restart,
+                        state: Self::state_of(&e.state),
+                        restarts: e.restarts,
+                    })
+                    .collect();
+                let _ = reply.send(rows);
+            }
+            Request::CountChildren(reply) => {
+                let mut c = ChildCounts::default();
+                for e in self.children.values() {
+                    c.specs += 1;
+                    if matches!(e.state, State::Running(_)) {
+                        c.active += 1;
+                    }
+                    match e.spec.kind {
+                        ChildKind::Supervisor => c.supervisors += 1,
+                        ChildKind::Worker => c.workers += 1,
+                    }
+                }
+                let _ = reply.send(c);
+            }
+            Request::Snapshot(reply) => {
+                let mut nested = Vec::new();
+                let children = self
+                    .children
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (seq, e))| {
+                        let incarnation = match &e.state {
+                            State::Running(r) => {
+                                if let Some(tx) = r.ctx.nested.get() {
+                                    nested.push((i, tx.clone()));
+                                }
+                                Some(r.ctx.incarnation)
+                            }
+                            _ => None,
+                        };
+                        ChildSnapshot {
+                            id: e.spec.id.to_string(),
+                            child: ChildRef(*seq),
+                            kind: e.spec.kind,
+                            restart: e.spec.restart,
+                            state: Self::state_of(&e.state),
+                            restarts: e.restarts,
+                            incarnation,
+                            supervisor: None,
+                        }
+                    })
+                    .collect();
+                let (strategy, dynamic) = match self.mode {
+                    Mode::Static(s) => (s, false),
+                    Mode::Dynamic { .. } => (Strategy::OneForOne, true),
+                };
+                let _ = reply.send(FlatSnapshot {
+                    snapshot: SupervisorSnapshot {
+                        id: self.id.to_string(),
+                        strategy,
+                        dynamic,
+                        restarts: self.total_restarts,
+                        max_restarts: self.limit.max_restarts,
+                        period_ms: self.limit.period.as_millis() as u64,
+                        children,
+                    },
+                    nested,
+                });
+            }
+            Request::StartChild(spec, reply) => {
+                let r = self.start_child(spec).await;
+                let _ = reply.send(r);
+            }
+            Request::TerminateChild(target, reply) => {
+                let r = self.terminate_child(target).await;
+                let _ = reply.send(r);
+            }
+            Request::RestartChild(id, reply) => {
+                let r = self.restart_child(id).await;
+                let _ = reply.send(r);
+            }
+            Request::DeleteChild(id, reply) => {
+                let r = self.delete_child(id);
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    async fn start_child(&mut self, spec: ChildSpec) -> Result<ChildRef, SuperviseError> {
+        match self.mode {
+            Mode::Dynamic {
+                max_children: Some(max),
+            } if self.children.len() >= max => {
+                return Err(SuperviseError::MaxChildren {
+                    supervisor: self.id.to_string(),
+                    max,
+                });
+            }
+            Mode::Static(_) if self.children.values().any(|e| e.spec.id == spec.id) => {
+                return Err(SuperviseError::DuplicateChild {
+                    supervisor: self.id.to_string(),
+                    child: spec.id.to_string(),
+                });
+            }
+            _ => {}
+        }
+        let child = spec.id.to_string();
+        let seq = self.insert(spec);
+        match self.start_incarnation(seq).await {
+            Ok(()) => Ok(ChildRef(seq)),
+            Err(reason) => {
+                self.children.remove(&seq);
+                tracing::error!(supervisor = %self.id, child = %child, error = %reason, "child failed to start");
+                Err(SuperviseError::StartFailed {
+                    supervisor: self.id.to_string(),
+                    child,
+                    reason,
+                })
+            }
+        }
+    }
+
+    async fn terminate_child(&mut self, target: Target) -> Result<(), SuperviseError> {
+        let Some(seq) = self.find(&target) else {
+            return Err(self.no_such(&target));
+        };
+        let dynamic = self.is_dynamic();
+        self.remove_pending(seq);
+        let Some(entry) = self.children.get_mut(&seq) else {
+            return Err(self.no_such(&target));
+        };
+        let shutdown = entry.spec.shutdown_mode();
+        let temporary = entry.spec.restart == Restart::Temporary;
+        if let State::Running(running) = std::mem::replace(&mut entry.state, State::Terminated) {
+            stop_running(&self.id, running, shutdown).await;
+        }
+        if dynamic || temporary {
+            self.children.remove(&seq);
+        }
+        Ok(())
+    }
+
+    async fn restart_child(&mut self, id: String) -> Result<ChildRef, SuperviseError> {
+        if self.is_dynamic() {
+            return Err(self.unsupported("restart_child"));
+        }
+        let target = Target::Id(id);
+        let Some(seq) = self.find(&target) else {
+            return Err(self.no_such(&target));
+        };
+        let Some(entry) = self.children.get_mut(&seq) else {
+            return Err(self.no_such(&target));
+        };
+        if !matches!(entry.state, State::Terminated) {
+            return Err(SuperviseError::ChildRunning {
+                supervisor: self.id.to_string(),
+                child: entry.spec.id.to_string(),
+            });
+        }
+        entry.state = State::Restarting;
+        entry.restarts += 1;
+        match self.start_incarnation(seq).await {
+            Ok(()) => Ok(ChildRef(seq)),
+            Err(reason) => {
+                let child = self.child_id(seq);
+                if let Some(e) = self.children.get_mut(&seq) {
+                    e.state = State::Terminated;
+                }
+                Err(SuperviseError::StartFailed {
+                    supervisor: self.id.to_string(),
+                    child,
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn delete_child(&mut self, id: String) -> Result<(), SuperviseError> {
+        if self.is_dynamic() {
+            return Err(self.unsupported("delete_child"));
+        }
+        let target = Target::Id(id);
+        let Some(seq) = self.find(&target) else {
+            return Err(self.no_such(&target));
+        };
+        let Some(entry) = self.children.get(&seq) else {
+            return Err(self.no_such(&target));
+        };
+        if !matches!(entry.state, State::Terminated) {
+            return Err(SuperviseError::ChildRunning {
+                supervisor: self.id.to_string(),
+                child: entry.spec.id.to_string(),
+            });
+        }
+        self.children.remove(&seq);
+        Ok(())
+    }
+}
