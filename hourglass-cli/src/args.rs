@@ -1,0 +1,268 @@
+//! Command-line arguments. Flag names follow the Temporal CLI where one exists
+//! (`--address`, `--namespace`, `--task-queue`, `--tls-*`, `--api-key`), and so do the
+//! environment variables (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, ...).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `hourglass`: a fault-tolerant Temporal worker runtime.
+#[derive(Debug, Parser)]
+#[command(name = "hourglass", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file. Defaults to `hourglass.toml` in the current directory when it exists.
+    #[arg(long, global = true, env = "HOURGLASS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format for stderr (`RUST_LOG` sets the filter).
+    #[arg(long, global = true, value_enum, env = "HOURGLASS_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when stderr is a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the supervised worker subsystem (on the embedded dev server unless --address is given).
+    Run(RunArgs),
+    /// Dev-server commands.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Workflow client commands.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Print the live supervision tree of a running `hourglass run`.
+    Tree(TreeArgs),
+}
+
+/// Connection options shared by every command that talks to a Temporal server.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionArgs {
+    /// Temporal frontend address, `host:port` (or a URL).
+    #[arg(long, env = "TEMPORAL_ADDRESS")]
+    pub address: Option<String>,
+    /// Temporal namespace.
+    #[arg(long, short = 'n', env = "TEMPORAL_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Connect with TLS (implied by any other --tls-* option).
+    #[arg(long, env = "TEMPORAL_TLS")]
+    pub tls: Option<bool>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "TEMPORAL_TLS_CLIENT_CERT_PATH")]
+    pub tls_cert_path: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, env = "TEMPORAL_TLS_CLIENT_KEY_PATH")]
+    pub tls_key_path: Option<PathBuf>,
+    /// Server CA certificate (PEM).
+    #[arg(long, env = "TEMPORAL_TLS_SERVER_CA_CERT_PATH")]
+    pub tls_ca_path: Option<PathBuf>,
+    /// Server name to verify the server certificate against.
+    #[arg(long, env = "TEMPORAL_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// API key, sent as a bearer token (implies TLS unless --tls=false).
+    #[arg(long, env = "TEMPORAL_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// `hourglass run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Connection to an existing Temporal server; without --address the embedded dev server starts.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Task queue to serve (repeatable). Defaults to `default`.
+    #[arg(long = "task-queue", short = 't')]
+    pub task_queues: Vec<String>,
+    /// The core library: a path to `libhourglass_core.so`, or `linked` for the compiled-in core.
+    #[arg(long, env = "HOURGLASS_CORE_LIB")]
+    pub core: Option<String>,
+    /// Reload the core library when its file changes.
+    #[arg(long)]
+    pub watch_core: bool,
+    /// Directory for the embedded dev server's database.
+    #[arg(long, env = "HOURGLASS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the embedded dev server's state in memory only.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// Port of the embedded dev server.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// Loopback address of the admin endpoint `hourglass tree` reads.
+    #[arg(long)]
+    pub admin: Option<String>,
+}
+
+/// `hourglass server ...`.
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Run only the embedded dev server, for the official SDKs and CLIs to use.
+    StartDev(StartDevArgs),
+}
+
+/// `hourglass server start-dev`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StartDevArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, short = 'p')]
+    pub port: Option<u16>,
+    /// IP to bind (loopback by default).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// SQLite database file (created if missing). Without it state is kept in memory.
+    #[arg(long = "db-filename", short = 'f')]
+    pub db_filename: Option<PathBuf>,
+    /// Namespace to create at start (repeatable); `default` always exists.
+    #[arg(long = "namespace", short = 'n')]
+    pub namespaces: Vec<String>,
+}
+
+/// `hourglass tree`.
+#[derive(Debug, Clone, Args)]
+pub struct TreeArgs {
+    /// Admin endpoint of the running `hourglass run`.
+    #[arg(long)]
+    pub admin: Option<String>,
+    /// Print JSON instead of the indented tree.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hourglass workflow ...`, named as in the Temporal CLI.
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Start a workflow and print its ids.
+    Start(StartArgs),
+    /// Start a workflow and wait for its result.
+    Execute(StartArgs),
+    /// Wait for a workflow's result.
+    Result(ExecutionArgs),
+    /// Send a signal to a workflow.
+    Signal(SignalArgs),
+    /// Query a workflow.
+    Query(QueryArgs),
+    /// Request cancellation of a workflow.
+    Cancel(ExecutionArgs),
+    /// Terminate a workflow.
+    Terminate(TerminateArgs),
+    /// Describe a workflow execution.
+    Describe(ExecutionArgs),
+    /// List workflow executions.
+    List(ListArgs),
+    /// Show a workflow's event history.
+    Show(ExecutionArgs),
+}
+
+/// JSON input arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InputArgs {
+    /// JSON input; repeat for several arguments.
+    #[arg(long, short = 'i')]
+    pub input: Vec<String>,
+    /// File holding one JSON value as the input.
+    #[arg(long)]
+    pub input_file: Option<PathBuf>,
+}
+
+/// Arguments of `workflow start` / `workflow execute`.
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Workflow type name.
+    #[arg(long = "type")]
+    pub workflow_type: String,
+    /// Task queue.
+    #[arg(long, short = 't', default_value = "default")]
+    pub task_queue: String,
+    /// Workflow id (random when omitted).
+    #[arg(long, short = 'w')]
+    pub workflow_id: Option<String>,
+    /// Input.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Workflow execution timeout in seconds.
+    #[arg(long)]
+    pub execution_timeout: Option<u64>,
+}
+
+/// Arguments naming one execution.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Workflow id.
+    #[arg(long, short = 'w')]
+    pub workflow_id: String,
+    /// Run id (latest run when omitted).
+    #[arg(long, short = 'r')]
+    pub run_id: Option<String>,
+}
+
+/// Arguments of `workflow signal`.
+#[derive(Debug, Clone, Args)]
+pub struct SignalArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Signal name.
+    #[arg(long)]
+    pub name: String,
+    /// Input.
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Arguments of `workflow query`.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Query name.
+    #[arg(long = "name", alias = "type")]
+    pub name: String,
+    /// Input.
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Arguments of `workflow terminate`.
+#[derive(Debug, Clone, Args)]
+pub struct TerminateArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Reason recorded in history.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Arguments of `workflow list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Visibility query, e.g. `WorkflowType = 'Greeting' AND ExecutionStatus = 'Running'`.
+    #[arg(long, short = 'q')]
+    pub query: Option<String>,
+    /// Maximum number of executions to print.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
