@@ -1,0 +1,238 @@
+//! DynamicSupervisor semantics, churn without leaks, and the Starter pattern.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::{Log, settle};
+use hourglass_supervise::*;
+
+fn idle(id: &str) -> ChildSpec {
+    ChildSpec::new(id, |ctx| async move {
+        ctx.cancelled().await;
+        Exit::Shutdown
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_terminate_which_count_and_max_children() {
+    let dsup = DynamicSupervisorSpec::new("pool")
+        .max_children(2)
+        .start()
+        .await
+        .unwrap();
+    let a = dsup.start_child(idle("w")).await.unwrap();
+    let b = dsup.start_child(idle("w")).await.unwrap();
+    assert_ne!(a, b);
+    let err = dsup.start_child(idle("w")).await.unwrap_err();
+    assert!(matches!(err, SuperviseError::MaxChildren { max: 2, .. }), "{err}");
+    let counts = dsup.count_children().await.unwrap();
+    assert_eq!(
+        counts,
+        ChildCounts {
+            specs: 2,
+            active: 2,
+            supervisors: 0,
+            workers: 2
+        }
+    );
+    dsup.terminate_child(a).await.unwrap();
+    assert!(matches!(
+        dsup.terminate_child(a).await,
+        Err(SuperviseError::NoSuchChild { .. })
+    ));
+    let which = dsup.which_children().await.unwrap();
+    assert_eq!(which.len(), 1);
+    assert_eq!(which[0].child, b);
+    dsup.start_child(idle("w")).await.unwrap();
+    assert_eq!(dsup.shutdown().await, Exit::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_failure_is_reported_and_not_kept() {
+    let dsup = DynamicSupervisorSpec::new("pool").start().await.unwrap();
+    let err = dsup
+        .start_child(ChildSpec::with_init("bad", |_ctx| async {
+            Err::<std::future::Ready<Exit>, _>(StartError::new("no capacity"))
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "child `bad` of supervisor `pool` failed to start: no capacity"
+    );
+    assert_eq!(dsup.count_children().await.unwrap().specs, 0);
+    dsup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminal_children_are_dropped_from_state() {
+    let dsup = DynamicSupervisorSpec::new("pool").start().await.unwrap();
+    for i in 0..100 {
+        let restart = if i % 2 == 0 {
+            Restart::Temporary
+        } else {
+            Restart::Transient
+        };
+        dsup.start_child(ChildSpec::new("job", |_ctx| async { Exit::Normal }).restart(restart))
+            .await
+            .unwrap();
+    }
+    settle().await;
+    assert_eq!(dsup.count_children().await.unwrap().specs, 0);
+    dsup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn dynamic_children_stop_concurrently_under_one_deadline() {
+    let log = Log::default();
+    let dsup = DynamicSupervisorSpec::new("pool").start().await.unwrap();
+    for i in 0..5 {
+        let log = log.clone();
+        dsup.start_child(ChildSpec::new(format!("slow{i}"), move |ctx| {
+            let log = log.clone();
+            async move {
+                ctx.cancelled().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                log.push("stopped");
+                Exit::Shutdown
+            }
+        }))
+        .await
+        .unwrap();
+    }
+    // one that ignores shutdown: killed at its own 2 s timeout, not 5 * 1 s + 2 s later
+    dsup.start_child(
+        ChildSpec::new("stubborn", |_ctx| async {
+            std::future::pending::<()>().await;
+            Exit::Normal
+        })
+        .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+    )
+    .await
+    .unwrap();
+    let t0 = tokio::time::Instant::now();
+    dsup.shutdown().await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
+        "{took:?}"
+    );
+    assert_eq!(log.count("stopped"), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_crash_restart_cycles_leak_no_tasks() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let registry = Registry::new();
+    let starts = Arc::new(AtomicU32::new(0));
+    let s2 = starts.clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let done_tx = Arc::new(parking_lot::Mutex::new(Some(done_tx)));
+    let sup = SupervisorSpec::new("churn")
+        .registry(registry.clone())
+        .intensity(100_000, Duration::from_secs(5))
+        .child(ChildSpec::new("crashy", move |ctx| {
+            let n = s2.fetch_add(1, Ordering::SeqCst);
+            let done_tx = done_tx.clone();
+            async move {
+                if let Err(e) = ctx.register("crashy", n) {
+                    return Exit::error(e);
+                }
+                if n < 1000 {
+                    return Exit::error("crash");
+                }
+                if let Some(tx) = done_tx.lock().take() {
+                    let _ = tx.send(());
+                }
+                ctx.cancelled().await;
+                Exit::Shutdown
+            }
+        }))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), done_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    let snap = sup.snapshot().await.unwrap();
+    assert_eq!(snap.children[0].restarts, 1000);
+    assert_eq!(starts.load(Ordering::SeqCst), 1001);
+    // only the supervisor and the one live incarnation remain
+    assert_eq!(metrics.num_alive_tasks(), baseline + 2);
+    assert_eq!(registry.names(), ["crashy"]);
+    assert_eq!(registry.lookup::<u32>("crashy"), Some(1000));
+    sup.shutdown().await;
+    settle().await;
+    assert_eq!(metrics.num_alive_tasks(), baseline);
+    assert!(registry.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dynamic_supervisor_is_reachable_via_registry_when_nested() {
+    let registry = Registry::new();
+    let top = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(
+            DynamicSupervisorSpec::new("pool")
+                .register_as("pool")
+                .into_child_spec(),
+        )
+        .start()
+        .await
+        .unwrap();
+    let pool: DynamicSupervisorHandle = registry.via("pool").unwrap();
+    pool.start_child(idle("x")).await.unwrap();
+    let snap = top.snapshot().await.unwrap();
+    let pool_snap = snap.children[0].supervisor.as_ref().unwrap();
+    assert_eq!(pool_snap.children.len(), 1);
+    top.shutdown().await;
+    assert!(registry.lookup::<DynamicSupervisorHandle>("pool").is_none());
+    assert!(!pool.is_running());
+}
+
+#[tokio::test(start_paused = true)]
+async fn starter_restarts_its_worker_and_the_pool_only_sees_the_starter() {
+    let registry = Registry::new();
+    let pool = DynamicSupervisorSpec::new("pool")
+        .registry(registry.clone())
+        .start()
+        .await
+        .unwrap();
+    let starts = Arc::new(AtomicU32::new(0));
+    let s2 = starts.clone();
+    let worker = ChildSpec::new("grpc-worker", move |ctx| {
+        let n = s2.fetch_add(1, Ordering::SeqCst);
+        async move {
+            ctx.register("worker/1", n).unwrap();
+            if n == 0 {
+                return Exit::error("python died");
+            }
+            ctx.cancelled().await;
+            Exit::Shutdown
+        }
+    });
+    let starter = pool
+        .start_child(Starter::new("1", worker).child_spec())
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    let handle = Starter::lookup(&registry, "1").unwrap();
+    let kids = handle.which_children().await.unwrap();
+    assert_eq!(kids[0].restart, Restart::Transient);
+    assert_eq!(kids[0].restarts, 1);
+    // the pool saw no restart: the starter handled it
+    let pool_view = pool.which_children().await.unwrap();
+    assert_eq!(pool_view[0].restarts, 0);
+    assert_eq!(pool_view[0].kind, ChildKind::Supervisor);
+    // terminating the starter stops the worker and frees its names atomically
+    pool.terminate_child(starter).await.unwrap();
+    assert!(registry.is_empty());
+    assert!(Starter::lookup(&registry, "1").is_none());
+    pool.shutdown().await;
+}
