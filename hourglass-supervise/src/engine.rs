@@ -29,10 +29,7 @@ pub(crate) enum Request {
     WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
     CountChildren(oneshot::Sender<ChildCounts>),
     Snapshot(oneshot::Sender<FlatSnapshot>),
-    StartChild(
-        ChildSpec,
-        oneshot::Sender<Result<ChildRef, SuperviseError>>,
-    ),
+    StartChild(ChildSpec, oneshot::Sender<Result<ChildRef, SuperviseError>>),
     TerminateChild(Target, oneshot::Sender<Result<(), SuperviseError>>),
     RestartChild(String, oneshot::Sender<Result<ChildRef, SuperviseError>>),
     DeleteChild(String, oneshot::Sender<Result<(), SuperviseError>>),
@@ -429,11 +426,7 @@ impl Engine {
                 g
             }
             Mode::Static(Strategy::RestForOne) => {
-                let later: Vec<u64> = self
-                    .children
-                    .range(ev.seq + 1..)
-                    .map(|(s, _)| *s)
-                    .collect();
+                let later: Vec<u64> = self.children.range(ev.seq + 1..).map(|(s, _)| *s).collect();
                 let mut g = self.take_down(later).await;
                 g.push(ev.seq);
                 g.sort_unstable();

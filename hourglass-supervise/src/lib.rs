@@ -25,10 +25,10 @@ pub use dynamic::{DynamicSupervisorHandle, DynamicSupervisorSpec};
 pub use error::{RegistryError, StartError, SuperviseError};
 pub use exit::Exit;
 pub use intensity::IntensityLimit;
+pub use process::{DEFAULT_GRACE, DEFAULT_READY_TIMEOUT, ProcessInfo, ProcessSpec, Readiness};
 pub use registry::{Registry, RegistryOwner};
 pub use snapshot::{
     ChildCounts, ChildInfo, ChildRef, ChildSnapshot, ChildState, SupervisorSnapshot,
 };
-pub use supervisor::{Strategy, SupervisorHandle, SupervisorSpec};
-pub use process::{DEFAULT_GRACE, DEFAULT_READY_TIMEOUT, ProcessInfo, ProcessSpec, Readiness};
 pub use starter::Starter;
+pub use supervisor::{Strategy, SupervisorHandle, SupervisorSpec};

@@ -218,7 +218,9 @@ fn set_death_signal(command: &mut Command) {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
                     .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
                 if nix::unistd::getppid() != parent {
-                    return Err(io::Error::from_raw_os_error(nix::errno::Errno::ESRCH as i32));
+                    return Err(io::Error::from_raw_os_error(
+                        nix::errno::Errno::ESRCH as i32,
+                    ));
                 }
                 Ok(())
             });
@@ -364,9 +366,9 @@ async fn start_process(
     let ready = async {
         match &spec.readiness {
             Readiness::None => Ok(()),
-            Readiness::StdoutLine(p) => ready_rx.await.map_err(|_| {
-                format!("stdout closed before a line containing {p:?} appeared")
-            }),
+            Readiness::StdoutLine(p) => ready_rx
+                .await
+                .map_err(|_| format!("stdout closed before a line containing {p:?} appeared")),
             Readiness::ReadyFile(path) => loop {
                 if path.exists() {
                     break Ok(());
@@ -424,7 +426,10 @@ async fn start_process(
         for r in readers {
             // Output still buffered in the pipes is drained briefly, then dropped.
             let abort = r.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(1), r).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(1), r)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

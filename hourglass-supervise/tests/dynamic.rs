@@ -27,7 +27,10 @@ async fn start_terminate_which_count_and_max_children() {
     let b = dsup.start_child(idle("w")).await.unwrap();
     assert_ne!(a, b);
     let err = dsup.start_child(idle("w")).await.unwrap_err();
-    assert!(matches!(err, SuperviseError::MaxChildren { max: 2, .. }), "{err}");
+    assert!(
+        matches!(err, SuperviseError::MaxChildren { max: 2, .. }),
+        "{err}"
+    );
     let counts = dsup.count_children().await.unwrap();
     assert_eq!(
         counts,

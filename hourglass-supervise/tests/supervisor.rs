@@ -105,7 +105,10 @@ async fn one_for_all_restarts_all_but_drops_temporary_siblings() {
     n[2].notify_one();
     settle().await;
     // others stopped in reverse start order, then restarted in order; temporary not restarted
-    assert_eq!(log.take(), ["crash:c", "stop:t", "stop:a", "start:a", "start:c"]);
+    assert_eq!(
+        log.take(),
+        ["crash:c", "stop:t", "stop:a", "start:a", "start:c"]
+    );
     let ids: Vec<_> = states(&sup).await.into_iter().map(|s| s.0).collect();
     assert_eq!(ids, ["a", "c"]);
     sup.shutdown().await;
@@ -154,7 +157,11 @@ async fn restart_types_follow_otp_rules() {
         (Restart::Permanent, Exit::error("x"), true),
         (Restart::Transient, Exit::Normal, false),
         (Restart::Transient, Exit::Shutdown, false),
-        (Restart::Transient, Exit::ShutdownWith("drained".into()), false),
+        (
+            Restart::Transient,
+            Exit::ShutdownWith("drained".into()),
+            false,
+        ),
         (Restart::Transient, Exit::error("x"), true),
         (Restart::Transient, Exit::custom("core reloaded"), true),
         (Restart::Temporary, Exit::error("x"), false),
@@ -226,7 +233,11 @@ async fn exceeding_intensity_shuts_down_and_escalates() {
     let sup = SupervisorSpec::new("top")
         .intensity(2, Duration::from_secs(5))
         .child(worker("steady", &log, Arc::new(Notify::new())))
-        .child(crasher("crashy", Duration::from_millis(100), starts.clone()))
+        .child(crasher(
+            "crashy",
+            Duration::from_millis(100),
+            starts.clone(),
+        ))
         .start()
         .await
         .unwrap();
@@ -389,7 +400,12 @@ async fn registry_names_are_gone_before_the_restart() {
     settle().await;
     assert_eq!(
         log.take(),
-        ["registered:0", "registered:1", "registered:2", "registered:3"]
+        [
+            "registered:0",
+            "registered:1",
+            "registered:2",
+            "registered:3"
+        ]
     );
     let reg_value: u64 = sup_registry_lookup(&sup).await;
     assert_eq!(reg_value, 3);
@@ -616,7 +632,10 @@ async fn snapshot_is_recursive_and_serializable() {
     assert_eq!(inner.children[0].state, ChildState::Running);
     assert!(snap.children[2].supervisor.as_ref().unwrap().dynamic);
     let json = serde_json::to_value(&snap).unwrap();
-    assert_eq!(json["children"][1]["supervisor"]["children"][0]["id"], "leaf");
+    assert_eq!(
+        json["children"][1]["supervisor"]["children"][0]["id"],
+        "leaf"
+    );
     assert_eq!(json["strategy"], "rest_for_one");
     let back: SupervisorSnapshot = serde_json::from_value(json).unwrap();
     assert_eq!(back, snap);

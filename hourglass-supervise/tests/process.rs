@@ -1,0 +1,299 @@
+//! OS-process children against real processes (`sh`, `sleep`, `true`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hourglass_supervise::*;
+use parking_lot::Mutex;
+
+/// Alive = present in /proc and not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
+            state != Some('Z')
+        }
+        Err(_) => false,
+    }
+}
+
+async fn wait_gone(pid: u32) -> bool {
+    for _ in 0..100 {
+        if !alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn missing_command_gives_a_clear_start_error() {
+    let err = SupervisorSpec::new("top")
+        .child(ProcessSpec::new("hourglass-no-such-command-xyz").child_spec("ghost"))
+        .start()
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("child `ghost`")
+            && msg.contains("`hourglass-no-such-command-xyz`")
+            && msg.contains("command not found"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn stdout_readiness_then_graceful_stop() {
+    let registry = Registry::new();
+    let t0 = Instant::now();
+    let sup = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(
+            ProcessSpec::new("sh")
+                .args([
+                    "-c",
+                    "echo booting; sleep 0.3; echo READY now; exec sleep 100",
+                ])
+                .readiness(Readiness::StdoutLine("READY".into()))
+                .register_as("proc")
+                .child_spec("p"),
+        )
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "started before ready"
+    );
+    let info: ProcessInfo = registry.via("proc").unwrap();
+    assert!(alive(info.pid));
+    assert_eq!(sup.shutdown().await, Exit::Shutdown);
+    assert!(!alive(info.pid));
+    assert!(registry.is_empty());
+}
+
+#[tokio::test]
+async fn ready_file_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready");
+    std::fs::write(&file, "stale").unwrap();
+    let t0 = Instant::now();
+    let sup = SupervisorSpec::new("top")
+        .child(
+            ProcessSpec::new("sh")
+                .args(["-c", "sleep 0.3; touch \"$READY\"; exec sleep 100"])
+                .env("READY", &file)
+                .readiness(Readiness::ReadyFile(file.clone()))
+                .child_spec("p"),
+        )
+        .start()
+        .await
+        .unwrap();
+    // the stale file was removed, so readiness waited for the real one
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert!(file.exists());
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn readiness_failures_are_start_errors() {
+    let err = SupervisorSpec::new("top")
+        .child(
+            ProcessSpec::new("sh")
+                .args(["-c", "echo nope; exit 3"])
+                .readiness(Readiness::StdoutLine("READY".into()))
+                .child_spec("early"),
+        )
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exited before becoming ready") || err.contains("stdout closed"),
+        "{err}"
+    );
+
+    let err = SupervisorSpec::new("top")
+        .child(
+            ProcessSpec::new("sleep")
+                .arg("100")
+                .readiness(Readiness::StdoutLine("READY".into()))
+                .ready_timeout(Duration::from_millis(200))
+                .child_spec("slow"),
+        )
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not ready within 200ms"), "{err}");
+}
+
+#[tokio::test]
+async fn unexpected_exit_even_zero_is_abnormal() {
+    let sup = SupervisorSpec::new("top")
+        .intensity(2, Duration::from_secs(10))
+        .child(
+            ProcessSpec::new("sh")
+                .args(["-c", "sleep 0.05; exit 0"])
+                .child_spec("quitter")
+                // transient: only an abnormal exit is restarted
+                .restart(Restart::Transient),
+        )
+        .start()
+        .await
+        .unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(10), sup.wait())
+        .await
+        .unwrap();
+    match exit {
+        Exit::Escalated(reason) => {
+            assert!(reason.contains("exited unexpectedly"), "{reason}")
+        }
+        other => panic!("expected escalation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sigterm_ignored_means_sigkill_to_the_whole_group_after_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let gc_file = dir.path().join("gc.pid");
+    let registry = Registry::new();
+    let script =
+        "trap '' TERM; sleep 100 & echo $! > \"$GC\"; echo READY; while :; do sleep 0.05; done";
+    let sup = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(
+            ProcessSpec::new("sh")
+                .args(["-c", script])
+                .env("GC", &gc_file)
+                .readiness(Readiness::StdoutLine("READY".into()))
+                .grace(Duration::from_millis(400))
+                .register_as("p")
+                .child_spec("stubborn"),
+        )
+        .start()
+        .await
+        .unwrap();
+    let leader = registry.via::<ProcessInfo>("p").unwrap().pid;
+    let grandchild: u32 = std::fs::read_to_string(&gc_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(leader) && alive(grandchild));
+    let t0 = Instant::now();
+    sup.shutdown().await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(!alive(leader));
+    assert!(
+        wait_gone(grandchild).await,
+        "grandchild {grandchild} survived"
+    );
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn output_lines_go_to_tracing_with_the_child_id() {
+    let cap = Capture::default();
+    let c2 = cap.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || c2.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sup = SupervisorSpec::new("top")
+        .child(
+            ProcessSpec::new("sh")
+                .args([
+                    "-c",
+                    "echo hello-out; echo hello-err >&2; echo READY; exec sleep 100",
+                ])
+                .readiness(Readiness::StdoutLine("READY".into()))
+                .child_spec("talker"),
+        )
+        .start()
+        .await
+        .unwrap();
+    sup.shutdown().await;
+    let text = String::from_utf8(cap.0.lock().clone()).unwrap();
+    let out = text.lines().find(|l| l.contains("hello-out")).unwrap();
+    assert!(
+        out.contains("child=talker") && out.contains("stream=\"stdout\""),
+        "{out}"
+    );
+    let err = text.lines().find(|l| l.contains("hello-err")).unwrap();
+    assert!(
+        err.contains("WARN") && err.contains("stream=\"stderr\""),
+        "{err}"
+    );
+    assert!(text.contains("child started"));
+    assert!(text.contains("child stopped"));
+}
+
+fn example_binary() -> PathBuf {
+    // target/<profile>/deps/process-xxxx -> target/<profile>/examples/orphan_check
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|p| p.parent()).unwrap();
+    let path = profile_dir.join("examples").join("orphan_check");
+    assert!(
+        path.exists(),
+        "{} not built; run via `cargo test -p hourglass-supervise`",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test]
+async fn sigkilled_supervising_program_leaves_no_process_behind() {
+    let mut helper = std::process::Command::new(example_binary())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = helper.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let pid: u32 = line
+        .trim()
+        .strip_prefix("PID ")
+        .unwrap_or_else(|| panic!("unexpected helper output {line:?}"))
+        .parse()
+        .unwrap();
+    assert!(alive(pid), "sleep {pid} should run under the helper");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(helper.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    helper.wait().unwrap();
+    assert!(
+        wait_gone(pid).await,
+        "sleep {pid} outlived its SIGKILLed supervisor"
+    );
+}
