@@ -1,0 +1,194 @@
+//! Core runtimes: a `CoreRuntime` (its own multi-thread tokio runtime plus telemetry) per
+//! handle.
+
+use crate::error::CoreError;
+use crate::logs::HostLogForwarder;
+use hourglass_proto::abi::HgLogCallback;
+use hourglass_proto::bridge::v1::RuntimeConfig;
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_common::telemetry::{
+    Logger, PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+};
+use temporalio_sdk_core::{CoreRuntime, RuntimeOptions, TokioRuntimeBuilder};
+
+/// A live core runtime. Clients, workers and in-flight futures hold it through `Arc`, so it
+/// outlives them all even after its handle is freed.
+pub struct RuntimeEntry {
+    core: Option<CoreRuntime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl RuntimeEntry {
+    /// The core runtime's tokio handle.
+    pub fn tokio_handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
+    /// The core runtime (present until the entry is dropped).
+    pub fn core(&self) -> Result<&CoreRuntime, CoreError> {
+        self.core
+            .as_ref()
+            .ok_or_else(|| CoreError::Cancelled("the runtime is shutting down".into()))
+    }
+}
+
+impl Drop for RuntimeEntry {
+    fn drop(&mut self) {
+        // Dropping a tokio runtime from inside an async context panics, and the last `Arc`
+        // may well be released on one of the runtime's own threads: drop it on a fresh thread.
+        if let Some(core) = self.core.take() {
+            let spawned = std::thread::Builder::new()
+                .name("hourglass-core-runtime-drop".into())
+                .spawn(move || drop(core));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not spawn the runtime drop thread");
+            }
+        }
+    }
+}
+
+/// Creates a runtime from its configuration. `log` is the host's log callback, used when
+/// log forwarding is enabled.
+pub fn new_runtime(
+    config: RuntimeConfig,
+    log: Option<(HgLogCallback, *mut c_void)>,
+) -> Result<RuntimeEntry, CoreError> {
+    let heartbeat = match config.worker_heartbeat_interval_millis {
+        0 => None,
+        ms @ 1000..=60000 => Some(Duration::from_millis(ms)),
+        ms => {
+            return Err(CoreError::InvalidArgument(format!(
+                "worker_heartbeat_interval_millis must be 0 (off) or within 1000..=60000, got {ms}"
+            )));
+        }
+    };
+    let forwarding = config.log_forwarding.unwrap_or_default();
+    let logger = match (forwarding.enabled, log) {
+        (true, Some((cb, user_data))) => Some(Logger::Push {
+            filter: if forwarding.filter.is_empty() {
+                "info".to_owned()
+            } else {
+                forwarding.filter
+            },
+            consumer: Arc::new(HostLogForwarder::new(cb, user_data)),
+        }),
+        (true, None) => {
+            return Err(CoreError::InvalidArgument(
+                "log forwarding is enabled but no log callback was given".into(),
+            ));
+        }
+        (false, _) => None,
+    };
+    let metrics = config.metrics.unwrap_or_default();
+    let prom_addr = if metrics.prometheus_bind_address.is_empty() {
+        None
+    } else {
+        Some(
+            metrics
+                .prometheus_bind_address
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| {
+                    CoreError::InvalidArgument(format!(
+                        "prometheus_bind_address {:?}: {e}",
+                        metrics.prometheus_bind_address
+                    ))
+                })?,
+        )
+    };
+    let telemetry = TelemetryOptions::builder()
+        .maybe_logging(logger)
+        .maybe_metric_prefix((!metrics.metric_prefix.is_empty()).then_some(metrics.metric_prefix))
+        .build();
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .heartbeat_interval(heartbeat)
+        .build()
+        .map_err(|e| CoreError::InvalidArgument(format!("runtime options: {e}")))?;
+    let mut core = CoreRuntime::new(options, TokioRuntimeBuilder::default())
+        .map_err(|e| CoreError::Core(format!("creating the core runtime failed: {e:#}")))?;
+    if let Some(addr) = prom_addr {
+        let handle = core.tokio_handle();
+        let _guard = handle.enter();
+        let started = start_prometheus_metric_exporter(
+            PrometheusExporterOptions::builder()
+                .socket_addr(addr)
+                .global_tags(metrics.global_tags)
+                .build(),
+        )
+        .map_err(|e| CoreError::Core(format!("starting the Prometheus exporter: {e:#}")))?;
+        core.telemetry_mut().attach_late_init_metrics(started.meter);
+    }
+    let handle = core.tokio_handle();
+    tracing::info!("hourglass-core runtime started");
+    Ok(RuntimeEntry {
+        core: Some(core),
+        handle,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_heartbeat_interval_is_rejected() {
+        let e = new_runtime(
+            RuntimeConfig {
+                worker_heartbeat_interval_millis: 5,
+                ..Default::default()
+            },
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("worker_heartbeat_interval_millis"));
+    }
+
+    #[test]
+    fn forwarding_without_callback_is_rejected() {
+        let e = new_runtime(
+            RuntimeConfig {
+                log_forwarding: Some(hourglass_proto::bridge::v1::LogForwarding {
+                    enabled: true,
+                    filter: String::new(),
+                }),
+                ..Default::default()
+            },
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(e, CoreError::InvalidArgument(_)));
+    }
+
+    #[test]
+    fn bad_prometheus_address_is_rejected() {
+        let e = new_runtime(
+            RuntimeConfig {
+                metrics: Some(hourglass_proto::bridge::v1::MetricsConfig {
+                    prometheus_bind_address: "not an address".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("prometheus_bind_address"));
+    }
+
+    #[test]
+    fn runtime_starts_and_drops_from_async_context() {
+        let rt = Arc::new(new_runtime(RuntimeConfig::default(), None).unwrap());
+        let rt2 = rt.clone();
+        let h = rt.tokio_handle().clone();
+        drop(rt);
+        // Last reference released on one of the runtime's own threads: must not panic.
+        h.block_on(async move {
+            tokio::spawn(async move { drop(rt2) }).await.unwrap();
+        });
+    }
+}
