@@ -17,3 +17,14 @@ pub mod bridge {
         include!(concat!(env!("OUT_DIR"), "/hourglass.bridge.v1.rs"));
     }
 }
+
+/// The `hourglass.external` protobuf package: the gRPC protocol between Hourglass and external
+/// activity worker processes (handshake, execute with streamed heartbeats, cancel, health),
+/// generated from `hourglass/external/v1/external_worker.proto` with a tonic client and server.
+pub mod external {
+    /// Version 1 of the external-worker protocol.
+    pub mod v1 {
+        #![allow(missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/hourglass.external.v1.rs"));
+    }
+}
