@@ -278,15 +278,16 @@ impl Engine {
             Ok(init) => {
                 let init = AssertUnwindSafe(init).catch_unwind();
                 let sup_shutdown = self.shutdown.clone();
+                // Init first: a start phase that is ready at once never touches the token.
                 tokio::select! {
                     biased;
-                    _ = sup_shutdown.cancelled() => Err(StartError::new(
-                        "the supervisor was shut down while the child was starting",
-                    )),
                     r = init => r.unwrap_or_else(|p| Err(StartError::new(format!(
                         "start function panicked: {}",
                         panic_message(&*p)
                     )))),
+                    _ = sup_shutdown.cancelled() => Err(StartError::new(
+                        "the supervisor was shut down while the child was starting",
+                    )),
                 }
             }
             Err(p) => Err(StartError::new(format!(
