@@ -1,0 +1,311 @@
+"""The asyncio gRPC server Hourglass talks to, and the process lifecycle around it.
+
+Lifecycle guarantees:
+- binds 127.0.0.1 on a port chosen by the OS, then reports readiness: writes ``port=<port>`` to
+  the file named by ``HOURGLASS_READY_FILE`` atomically (temporary file, fsync, rename) and prints
+  ``HOURGLASS_READY port=<port>`` on stdout;
+- SIGTERM or SIGINT: stops accepting calls, gives running attempts ``grace`` seconds, cancels the
+  rest, exits 0;
+- exits by itself when its parent is gone: the parent pid changes (re-parenting) or the pid in
+  ``HOURGLASS_PARENT_PID`` no longer exists. The ``PR_SET_PDEATHSIG`` Hourglass sets is left as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import os
+import platform
+import signal
+import sys
+import traceback
+from typing import Dict, List, Optional
+
+import grpc
+
+from . import _activity, _converter
+from ._proto import external_worker_pb2 as pb
+from ._proto import external_worker_pb2_grpc as pb_grpc
+
+PROTOCOL_VERSION = 1
+__version__ = "0.1.0"
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def _log(msg: str) -> None:
+    print(f"hourglass-activity-worker[{os.getpid()}]: {msg}", file=sys.stderr, flush=True)
+
+
+class _Execution:
+    def __init__(self, ctx: _activity.ActivityContext) -> None:
+        self.ctx = ctx
+        self.task: Optional[asyncio.Future] = None
+
+
+class Servicer(pb_grpc.ExternalWorkerServicer):
+    """Implements the ExternalWorker service over the registered activities."""
+
+    def __init__(self, activities: Dict[str, _activity.ActivityDefinition], max_concurrent: int, run_marker: str) -> None:
+        self._activities = activities
+        self._max_concurrent = max(1, max_concurrent)
+        self._run_marker = run_marker
+        self._running: Dict[str, _Execution] = {}
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._max_concurrent, thread_name_prefix="activity"
+        )
+
+    async def Handshake(self, request, context):
+        if request.protocol_version < 1:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"unsupported protocol version {request.protocol_version}; this worker speaks {PROTOCOL_VERSION}",
+            )
+        return pb.HandshakeResponse(
+            protocol_version=min(PROTOCOL_VERSION, request.protocol_version),
+            activity_types=sorted(self._activities),
+            max_concurrent=self._max_concurrent,
+            run_marker=self._run_marker,
+            pid=os.getpid(),
+            sdk=f"hourglass-activity-worker {__version__} (Python {platform.python_version()})",
+        )
+
+    async def Health(self, request, context):
+        return pb.HealthResponse(serving=True, running=len(self._running))
+
+    async def Cancel(self, request, context):
+        execution = self._running.get(request.execution_id)
+        if execution is None:
+            return pb.CancelResponse(found=False)
+        execution.ctx._cancel(request.reason or "cancelled")
+        if execution.task is not None and self._activities[execution.ctx.info.activity_type].is_async:
+            execution.task.cancel()
+        return pb.CancelResponse(found=True)
+
+    async def Execute(self, request, context):
+        info = request.info
+        definition = self._activities.get(info.activity_type)
+        if definition is None:
+            yield pb.ExecuteEvent(
+                failed=pb.Failure(
+                    message=f"activity type {info.activity_type!r} is not served by this worker "
+                    f"(serves: {', '.join(sorted(self._activities))})",
+                    type="NotFoundError",
+                    non_retryable=True,
+                )
+            )
+            return
+        if request.execution_id in self._running:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, f"execution {request.execution_id} is already running")
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        try:
+            args = _converter.decode_all(request.input)
+            details = _converter.decode_all(request.heartbeat_details)
+        except _converter.PayloadError as e:
+            yield pb.ExecuteEvent(failed=pb.Failure(message=str(e), type="PayloadError", non_retryable=True))
+            return
+        ctx = _activity.ActivityContext(
+            _info(info),
+            details,
+            loop,
+            lambda payloads: events.put_nowait(pb.ExecuteEvent(heartbeat=pb.Heartbeat(details=payloads))),
+        )
+        execution = _Execution(ctx)
+        self._running[request.execution_id] = execution
+        try:
+            execution.task = asyncio.ensure_future(self._run(definition, ctx, args))
+            execution.task.add_done_callback(lambda t: events.put_nowait(None))
+            while True:
+                event = await events.get()
+                if event is None:
+                    break
+                yield event
+            yield execution.task.result()
+        finally:
+            # Also reached when Hourglass drops the stream: the attempt must not run on.
+            self._running.pop(request.execution_id, None)
+            if execution.task is not None and not execution.task.done():
+                ctx._cancel("stream closed")
+                execution.task.cancel()
+
+    async def _run(self, definition: _activity.ActivityDefinition, ctx, args: List) -> pb.ExecuteEvent:
+        token = _activity._set_current(ctx)
+        try:
+            if definition.is_async:
+                value = await definition.fn(ctx, *args)
+            else:
+                cv = contextvars.copy_context()
+                value = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, lambda: cv.run(definition.fn, ctx, *args)
+                )
+            return pb.ExecuteEvent(completed=pb.Completed(result=_converter.encode(value)))
+        except asyncio.CancelledError:
+            return pb.ExecuteEvent(cancelled=pb.Cancelled())
+        except _activity.ActivityCancelledError as e:
+            return pb.ExecuteEvent(cancelled=pb.Cancelled(details=_safe_encode(e.details)))
+        except _activity.ApplicationError as e:
+            return pb.ExecuteEvent(
+                failed=pb.Failure(
+                    message=e.message,
+                    type=e.type or type(e).__name__,
+                    non_retryable=e.non_retryable,
+                    details=_safe_encode(e.details),
+                    stack_trace=traceback.format_exc(),
+                    next_retry_delay_ms=max(0, int(e.next_retry_delay_ms)),
+                )
+            )
+        except BaseException as e:  # noqa: BLE001 - every activity error becomes a failure
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            return pb.ExecuteEvent(
+                failed=pb.Failure(message=str(e) or repr(e), type=type(e).__name__, stack_trace=traceback.format_exc())
+            )
+        finally:
+            _activity._CURRENT.reset(token)
+
+    def cancel_all(self, reason: str) -> None:
+        for execution in list(self._running.values()):
+            execution.ctx._cancel(reason)
+            if execution.task is not None:
+                execution.task.cancel()
+
+    def shutdown_threads(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _safe_encode(values) -> List[pb.Payload]:
+    try:
+        return _converter.encode_all(values)
+    except _converter.PayloadError:
+        return []
+
+
+def _info(i: pb.ActivityInfo) -> _activity.ActivityInfo:
+    return _activity.ActivityInfo(
+        task_token=bytes(i.task_token),
+        activity_id=i.activity_id,
+        activity_type=i.activity_type,
+        namespace=i.namespace,
+        task_queue=i.task_queue,
+        workflow_type=i.workflow_type,
+        workflow_id=i.workflow_id,
+        workflow_run_id=i.workflow_run_id,
+        attempt=i.attempt,
+        heartbeat_timeout_ms=i.heartbeat_timeout_ms,
+        start_to_close_timeout_ms=i.start_to_close_timeout_ms,
+        schedule_to_close_timeout_ms=i.schedule_to_close_timeout_ms,
+        scheduled_time_ms=i.scheduled_time_ms,
+        started_time_ms=i.started_time_ms,
+        is_local=i.is_local,
+    )
+
+
+def _write_ready_file(path: str, port: int) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(f"port={port}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _parent_gone(original_ppid: int, expected_parent: Optional[int]) -> bool:
+    if os.getppid() != original_ppid:
+        return True
+    if expected_parent is not None:
+        try:
+            os.kill(expected_parent, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    return False
+
+
+async def serve(
+    max_concurrent: int = 1,
+    grace: float = 5.0,
+    parent_poll_interval: float = 0.5,
+) -> int:
+    """Serves the registered activities until SIGTERM/SIGINT or the parent's death; returns the exit code."""
+    activities = _activity.registered()
+    if not activities:
+        _log("no activities are registered (decorate functions with @activity and import their module)")
+        return 2
+    run_marker = os.environ.get("HOURGLASS_RUN_MARKER", "")
+    ready_file = os.environ.get("HOURGLASS_READY_FILE")
+    expected_parent = None
+    if os.environ.get("HOURGLASS_PARENT_PID", "").isdigit():
+        expected_parent = int(os.environ["HOURGLASS_PARENT_PID"])
+    original_ppid = os.getppid()
+    if _parent_gone(original_ppid, expected_parent):
+        _log("parent process is already gone; exiting")
+        return 1
+
+    servicer = Servicer(activities, max_concurrent, run_marker)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_ExternalWorkerServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    if port == 0:
+        _log("could not bind 127.0.0.1:0")
+        return 1
+    await server.start()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    reason = {"why": ""}
+
+    def request_stop(why: str) -> None:
+        if not stop.is_set():
+            reason["why"] = why
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop, signal.Signals(sig).name)
+
+    async def watch_parent() -> None:
+        while not stop.is_set():
+            if _parent_gone(original_ppid, expected_parent):
+                request_stop("parent process gone")
+                return
+            await asyncio.sleep(parent_poll_interval)
+
+    watcher = asyncio.ensure_future(watch_parent())
+    if ready_file:
+        _write_ready_file(ready_file, port)
+    print(f"HOURGLASS_READY port={port}", flush=True)
+    _log(f"serving {', '.join(sorted(activities))} on 127.0.0.1:{port} (max_concurrent={max(1, max_concurrent)})")
+
+    await stop.wait()
+    _log(f"stopping ({reason['why']}); grace {grace}s")
+    watcher.cancel()
+    stopping = asyncio.ensure_future(server.stop(grace))
+    try:
+        await asyncio.wait_for(asyncio.shield(stopping), timeout=grace)
+    except asyncio.TimeoutError:
+        servicer.cancel_all("worker_shutdown")
+    await stopping
+    servicer.shutdown_threads()
+    _log("stopped")
+    return 0 if reason["why"] != "parent process gone" else 1
+
+
+def run(max_concurrent: Optional[int] = None, grace: Optional[float] = None) -> None:
+    """Runs the worker in this process until it is told to stop, then exits the process.
+
+    ``max_concurrent`` defaults to ``HOURGLASS_MAX_CONCURRENT`` or 1; ``grace`` (seconds given to
+    running attempts on SIGTERM) to ``HOURGLASS_GRACE_SECONDS`` or 5.
+    """
+    if max_concurrent is None:
+        max_concurrent = int(os.environ.get("HOURGLASS_MAX_CONCURRENT", "1") or "1")
+    if grace is None:
+        grace = float(os.environ.get("HOURGLASS_GRACE_SECONDS", "5") or "5")
+    code = asyncio.run(serve(max_concurrent=max_concurrent, grace=grace))
+    sys.exit(code)
