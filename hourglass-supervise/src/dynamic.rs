@@ -93,9 +93,9 @@ impl DynamicSupervisorSpec {
             let owner = registry.owner();
             owner
                 .register(name, handle.clone())
-                .map_err(|e| SuperviseError::InvalidSpec {
+                .map_err(|error| SuperviseError::Register {
                     supervisor: self.id.clone(),
-                    reason: e.to_string(),
+                    error,
                 })?;
             engine.owner = Some(owner);
         }

@@ -633,18 +633,6 @@ impl Engine {
         }
     }
 
-    fn unsupported(&self, operation: &'static str) -> SuperviseError {
-        SuperviseError::Unsupported {
-            supervisor: self.id.to_string(),
-            operation,
-            kind: if self.is_dynamic() {
-                "dynamic"
-            } else {
-                "static"
-            },
-        }
-    }
-
     fn state_of(state: &State) -> ChildState {
         match state {
             State::Running(_) => ChildState::Running,
@@ -803,9 +791,6 @@ impl Engine {
     }
 
     async fn restart_child(&mut self, id: String) -> Result<ChildRef, SuperviseError> {
-        if self.is_dynamic() {
-            return Err(self.unsupported("restart_child"));
-        }
         let target = Target::Id(id);
         let Some(seq) = self.find(&target) else {
             return Err(self.no_such(&target));
@@ -838,9 +823,6 @@ impl Engine {
     }
 
     fn delete_child(&mut self, id: String) -> Result<(), SuperviseError> {
-        if self.is_dynamic() {
-            return Err(self.unsupported("delete_child"));
-        }
         let target = Target::Id(id);
         let Some(seq) = self.find(&target) else {
             return Err(self.no_such(&target));

@@ -73,15 +73,13 @@ pub enum SuperviseError {
         /// Child id.
         child: String,
     },
-    /// The operation is not supported by this kind of supervisor.
-    #[error("supervisor `{supervisor}`: {operation} is not supported by a {kind} supervisor")]
-    Unsupported {
+    /// The supervisor could not register itself under its `register_as` name.
+    #[error("supervisor `{supervisor}` could not register its name: {error}")]
+    Register {
         /// Supervisor id.
         supervisor: String,
-        /// The operation.
-        operation: &'static str,
-        /// "static" or "dynamic".
-        kind: &'static str,
+        /// Why registration failed.
+        error: RegistryError,
     },
     /// A supervisor specification is invalid (e.g. duplicate child ids).
     #[error("invalid specification for supervisor `{supervisor}`: {reason}")]

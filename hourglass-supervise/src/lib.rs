@@ -99,7 +99,7 @@ pub use error::{RegistryError, StartError, SuperviseError};
 pub use exit::Exit;
 pub use intensity::IntensityLimit;
 pub use process::{DEFAULT_GRACE, DEFAULT_READY_TIMEOUT, ProcessInfo, ProcessSpec, Readiness};
-pub use registry::{Registry, RegistryOwner};
+pub use registry::{Registry, RegistryEvent, RegistryOwner};
 pub use snapshot::{
     ChildCounts, ChildInfo, ChildRef, ChildSnapshot, ChildState, SupervisorSnapshot,
 };

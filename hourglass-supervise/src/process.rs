@@ -383,6 +383,18 @@ async fn start_process(
         _ = tokio::time::sleep(spec.ready_timeout) => Err(format!("not ready within {:?}", spec.ready_timeout)),
         _ = ctx.cancelled() => Err("shutdown requested while starting".to_string()),
     };
+    let outcome = outcome.and_then(|()| match &spec.register_as {
+        Some(name) => ctx
+            .register(
+                name.clone(),
+                ProcessInfo {
+                    pid,
+                    program: program.clone(),
+                },
+            )
+            .map_err(|e| e.to_string()),
+        None => Ok(()),
+    });
     if let Err(why) = outcome {
         stop_group(&mut child, pgid, Duration::ZERO).await;
         guard.armed = false;
@@ -392,16 +404,6 @@ async fn start_process(
         return Err(StartError::new(format!(
             "process `{program}` (pid {pid}): {why}"
         )));
-    }
-    if let Some(name) = &spec.register_as {
-        ctx.register(
-            name.clone(),
-            ProcessInfo {
-                pid,
-                program: program.clone(),
-            },
-        )
-        .map_err(|e| StartError::new(format!("process `{program}` (pid {pid}): {e}")))?;
     }
     tracing::info!(child = %ctx.id(), pid, program = %program, "process ready");
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+use tokio::sync::mpsc;
 
 use crate::error::RegistryError;
 
@@ -24,6 +25,25 @@ struct Entry {
 struct Inner {
     names: HashMap<String, Entry>,
     owners: HashMap<u64, Vec<String>>,
+    listeners: Vec<mpsc::UnboundedSender<RegistryEvent>>,
+}
+
+impl Inner {
+    fn notify(&mut self, event: impl Fn() -> RegistryEvent) {
+        if !self.listeners.is_empty() {
+            self.listeners.retain(|l| l.send(event()).is_ok());
+        }
+    }
+}
+
+/// A change in the registry (Elixir's registry `:listeners`), delivered to every listener in
+/// the order the changes happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// `name` was registered.
+    Registered(String),
+    /// `name` was removed (its owner unregistered it or ended).
+    Unregistered(String),
 }
 
 /// Unique-key registry mapping names to values (typically channel senders or handles).
@@ -96,6 +116,7 @@ impl Registry {
             return Err(RegistryError::AlreadyRegistered(name));
         }
         inner.owners.entry(owner.id).or_default().push(name.clone());
+        inner.notify(|| RegistryEvent::Registered(name.clone()));
         inner.names.insert(
             name,
             Entry {
@@ -114,6 +135,7 @@ impl Registry {
                 if let Some(list) = inner.owners.get_mut(&owner.id) {
                     list.retain(|n| n != name);
                 }
+                inner.notify(|| RegistryEvent::Unregistered(name.to_string()));
                 true
             }
             _ => false,
@@ -130,12 +152,21 @@ impl Registry {
             for n in names {
                 if let Some(e) = inner.names.remove(&n) {
                     removed.push(e.value);
+                    inner.notify(|| RegistryEvent::Unregistered(n.clone()));
                 }
             }
             removed
         };
         // Values (which may have their own Drop) are dropped outside the lock.
         drop(removed);
+    }
+
+    /// Subscribes to registrations and removals from now on. Events arrive in order; a
+    /// listener whose receiver is dropped is forgotten.
+    pub fn listen(&self) -> mpsc::UnboundedReceiver<RegistryEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.inner.lock().listeners.push(tx);
+        rx
     }
 
     /// The value registered under `name`, if it exists and is a `V`.
@@ -258,6 +289,34 @@ mod tests {
         let b = reg.owner();
         b.register("x", 3u8).unwrap();
         assert_eq!(reg.lookup::<u8>("x"), Some(3));
+    }
+
+    #[test]
+    fn listeners_see_changes_in_order() {
+        let reg = Registry::new();
+        let mut rx = reg.listen();
+        let a = reg.owner();
+        a.register("x", 1u8).unwrap();
+        a.register("y", 1u8).unwrap();
+        assert!(a.unregister("x"));
+        drop(a);
+        let mut got = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            got.push(ev);
+        }
+        assert_eq!(
+            got,
+            [
+                RegistryEvent::Registered("x".into()),
+                RegistryEvent::Registered("y".into()),
+                RegistryEvent::Unregistered("x".into()),
+                RegistryEvent::Unregistered("y".into()),
+            ]
+        );
+        drop(rx);
+        let b = reg.owner();
+        b.register("z", 1u8).unwrap();
+        assert!(reg.inner.lock().listeners.is_empty());
     }
 
     #[test]

@@ -150,9 +150,9 @@ impl SupervisorSpec {
             let owner = registry.owner();
             if let Err(e) = owner.register(name, handle.clone()) {
                 engine.terminate_all().await;
-                return Err(SuperviseError::InvalidSpec {
+                return Err(SuperviseError::Register {
                     supervisor: engine.id.to_string(),
-                    reason: e.to_string(),
+                    error: e,
                 });
             }
             engine.owner = Some(owner);

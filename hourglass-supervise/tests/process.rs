@@ -136,6 +136,41 @@ async fn readiness_failures_are_start_errors() {
 }
 
 #[tokio::test]
+async fn unremovable_ready_file_and_taken_name_are_start_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // a directory cannot be removed with remove_file
+    let err = SupervisorSpec::new("top")
+        .child(
+            ProcessSpec::new("sleep")
+                .arg("100")
+                .readiness(Readiness::ReadyFile(dir.path().to_path_buf()))
+                .child_spec("p"),
+        )
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot remove stale ready file"), "{err}");
+
+    let registry = Registry::new();
+    let owner = registry.owner();
+    owner.register("proc", 1u8).unwrap();
+    let err = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(
+            ProcessSpec::new("sleep")
+                .arg("100")
+                .register_as("proc")
+                .child_spec("p"),
+        )
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("name `proc` is already registered"), "{err}");
+}
+
+#[tokio::test]
 async fn unexpected_exit_even_zero_is_abnormal() {
     let sup = SupervisorSpec::new("top")
         .intensity(2, Duration::from_secs(10))

@@ -694,3 +694,79 @@ async fn tracing_events_for_start_exit_restart_and_escalation() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn register_as_conflicts_are_clear_errors() {
+    let registry = Registry::new();
+    let squatter = registry.owner();
+    squatter.register("taken", 0u8).unwrap();
+    let err = SupervisorSpec::new("s")
+        .registry(registry.clone())
+        .register_as("taken")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SuperviseError::Register { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "supervisor `s` could not register its name: name `taken` is already registered"
+    );
+    let err = DynamicSupervisorSpec::new("d")
+        .registry(registry.clone())
+        .register_as("taken")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SuperviseError::Register { .. }), "{err}");
+    // nested: the child fails to start, so the parent's init fails naming it
+    let err = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(
+            SupervisorSpec::new("inner")
+                .register_as("taken")
+                .into_child_spec(),
+        )
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("child `inner` of supervisor `top` failed to start: name `taken`"),
+        "{err}"
+    );
+    // the name is still the squatter's
+    assert_eq!(registry.lookup::<u8>("taken"), Some(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_start_function_is_a_start_error() {
+    let err = SupervisorSpec::new("top")
+        .child(ChildSpec::with_init("p", |_ctx| async {
+            if true {
+                panic!("bad config");
+            }
+            Ok(std::future::ready(Exit::Normal))
+        }))
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "child `p` of supervisor `top` failed to start: start function panicked: bad config"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn names_registered_by_a_failed_start_are_removed() {
+    let registry = Registry::new();
+    let err = SupervisorSpec::new("top")
+        .registry(registry.clone())
+        .child(ChildSpec::with_init("half", |ctx| async move {
+            ctx.register("half", 1u8).map_err(StartError::new)?;
+            Err::<std::future::Ready<Exit>, _>(StartError::new("then failed"))
+        }))
+        .start()
+        .await;
+    assert!(err.is_err());
+    assert!(registry.is_empty());
+}
