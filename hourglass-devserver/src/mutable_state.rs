@@ -1,0 +1,272 @@
+//! The mutable state of one workflow run: everything the server needs besides the history
+//! to drive the run (pending workflow task, activities, timers, children, updates). It is
+//! persisted as JSON beside the history after every change.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use temporalio_protos::temporal::api::{
+    common::v1::{Memo, Payloads, RetryPolicy, SearchAttributes},
+    failure::v1::Failure,
+    update::v1::{Outcome, Request as UpdateRequest},
+};
+
+/// Identifies a run: (namespace, workflow id, run id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExecKey {
+    /// Namespace name.
+    pub namespace: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Run id.
+    pub run_id: String,
+}
+
+/// The workflow task currently scheduled or started, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowTask {
+    /// Event id of WorkflowTaskScheduled (0 when not yet written: delayed retry).
+    pub scheduled_event_id: i64,
+    /// Event id of WorkflowTaskStarted once a poller took it.
+    pub started_event_id: Option<i64>,
+    /// Attempt, 1-based.
+    pub attempt: i32,
+    /// When it was scheduled (ms since epoch).
+    pub scheduled_ms: i64,
+    /// When it was started.
+    pub started_ms: i64,
+    /// When the start-to-close timeout fires.
+    pub timeout_ms: Option<i64>,
+    /// Update ids delivered with this task.
+    pub delivered_updates: Vec<String>,
+}
+
+/// A scheduled activity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activity {
+    /// ActivityTaskScheduled event id.
+    pub scheduled_event_id: i64,
+    /// Activity id.
+    pub activity_id: String,
+    /// Activity type name.
+    pub activity_type: String,
+    /// Task queue.
+    pub task_queue: String,
+    /// Attempt (1-based).
+    pub attempt: i32,
+    /// First scheduled time (ms).
+    pub first_scheduled_ms: i64,
+    /// This attempt's scheduled time (ms); in the future while backing off.
+    pub attempt_scheduled_ms: i64,
+    /// Started time of this attempt, when started.
+    pub started_ms: Option<i64>,
+    /// Identity of the worker that started it.
+    pub started_identity: String,
+    /// Last heartbeat time.
+    pub last_heartbeat_ms: Option<i64>,
+    /// Latest heartbeat details.
+    #[serde(with = "pb_opt")]
+    pub heartbeat_details: Option<Payloads>,
+    /// Cancel requested by the workflow.
+    pub cancel_requested: bool,
+    /// ActivityTaskCancelRequested event id.
+    pub cancel_requested_event_id: i64,
+    /// Effective retry policy.
+    #[serde(with = "pb")]
+    pub retry_policy: RetryPolicy,
+    /// Timeouts in ms (0 = none).
+    pub schedule_to_close_ms: i64,
+    /// Schedule-to-start timeout ms (0 = none).
+    pub schedule_to_start_ms: i64,
+    /// Start-to-close timeout ms.
+    pub start_to_close_ms: i64,
+    /// Heartbeat timeout ms (0 = none).
+    pub heartbeat_ms: i64,
+    /// Last failure of a previous attempt.
+    #[serde(with = "pb_opt")]
+    pub last_failure: Option<Failure>,
+}
+
+/// A running user timer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timer {
+    /// TimerStarted event id.
+    pub started_event_id: i64,
+    /// Fire time (ms).
+    pub fire_ms: i64,
+}
+
+/// A child workflow started by this run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Child {
+    /// Namespace.
+    pub namespace: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Run id once started.
+    pub run_id: String,
+    /// Workflow type.
+    pub workflow_type: String,
+    /// ChildWorkflowExecutionStarted event id.
+    pub started_event_id: i64,
+    /// Parent close policy.
+    pub parent_close_policy: i32,
+}
+
+/// Link from a child to its parent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Parent {
+    /// Parent namespace.
+    pub namespace: String,
+    /// Parent workflow id.
+    pub workflow_id: String,
+    /// Parent run id.
+    pub run_id: String,
+    /// StartChildWorkflowExecutionInitiated event id in the parent.
+    pub initiated_event_id: i64,
+}
+
+/// An update's server-side record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Update {
+    /// The request.
+    #[serde(with = "pb")]
+    pub request: UpdateRequest,
+    /// Lifecycle stage (UpdateWorkflowExecutionLifecycleStage).
+    pub stage: i32,
+    /// Outcome once completed (or rejected).
+    #[serde(with = "pb_opt")]
+    pub outcome: Option<Outcome>,
+    /// Accepted event id.
+    pub accepted_event_id: i64,
+}
+
+/// The mutable state of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Execution {
+    /// Namespace.
+    pub namespace: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// First run id of the chain.
+    pub first_run_id: String,
+    /// Workflow type name.
+    pub workflow_type: String,
+    /// Task queue name.
+    pub task_queue: String,
+    /// WorkflowExecutionStatus.
+    pub status: i32,
+    /// Start time (ms).
+    pub start_ms: i64,
+    /// Close time (ms).
+    pub close_ms: Option<i64>,
+    /// Start request id (idempotency).
+    pub request_id: String,
+    /// Next event id to assign.
+    pub next_event_id: i64,
+    /// Current workflow task.
+    pub wft: Option<WorkflowTask>,
+    /// Started event id of the last completed workflow task.
+    pub last_completed_started_id: i64,
+    /// Workflow task timeout (ms).
+    pub wft_timeout_ms: i64,
+    /// Events that arrived while a workflow task was running; flushed at its end.
+    pub buffered: Vec<BufferedEvent>,
+    /// Pending activities by scheduled event id.
+    pub activities: BTreeMap<i64, Activity>,
+    /// Running timers by timer id.
+    pub timers: BTreeMap<String, Timer>,
+    /// Children by initiated event id.
+    pub children: BTreeMap<i64, Child>,
+    /// Parent link.
+    pub parent: Option<Parent>,
+    /// Cancel was requested.
+    pub cancel_requested: bool,
+    /// Run deadline (ms).
+    pub run_deadline_ms: Option<i64>,
+    /// Execution (whole chain) deadline (ms).
+    pub execution_deadline_ms: Option<i64>,
+    /// Memo.
+    #[serde(with = "pb_opt")]
+    pub memo: Option<Memo>,
+    /// Search attributes.
+    #[serde(with = "pb_opt")]
+    pub search_attributes: Option<SearchAttributes>,
+    /// Updates by id.
+    pub updates: BTreeMap<String, Update>,
+    /// Run id this run continued as (after continue-as-new).
+    pub continued_as_new_run_id: String,
+    /// Total bytes of history.
+    pub history_size_bytes: i64,
+    /// Attempt of the next workflow task (above 1 after failures/timeouts).
+    pub next_wft_attempt: i32,
+    /// Workflow task retry is delayed until this time (ms), after repeated failures.
+    pub wft_retry_at_ms: Option<i64>,
+}
+
+/// An event whose id is assigned when it is flushed into history. Stored as encoded
+/// `HistoryEvent` bytes so the mutable state stays plain data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BufferedEvent {
+    /// Encoded HistoryEvent (event_id 0).
+    pub bytes: Vec<u8>,
+    /// Set this event's `started_event_id` to the id of the event flushed just before it
+    /// (an activity's Started/result pair).
+    pub link_prev: bool,
+}
+
+impl Execution {
+    /// The key of this run.
+    pub fn key(&self) -> ExecKey {
+        ExecKey {
+            namespace: self.namespace.clone(),
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+
+    /// Whether the run is still open.
+    pub fn is_open(&self) -> bool {
+        self.status == 1
+    }
+
+    /// Whether a workflow task is currently started (events must be buffered).
+    pub fn wft_started(&self) -> bool {
+        self.wft.as_ref().is_some_and(|w| w.started_event_id.is_some())
+    }
+}
+
+/// Serde adapter storing a protobuf message as its encoded bytes.
+mod pb {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<M: prost::Message, S: Serializer>(m: &M, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&m.encode_to_vec())
+    }
+
+    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(d: D) -> Result<M, D::Error> {
+        let b: Vec<u8> = Deserialize::deserialize(d)?;
+        M::decode(b.as_slice()).map_err(D::Error::custom)
+    }
+}
+
+/// Serde adapter for an optional protobuf message.
+mod pb_opt {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<M: prost::Message, S: Serializer>(m: &Option<M>, s: S) -> Result<S::Ok, S::Error> {
+        match m {
+            Some(m) => s.serialize_some(&serde_bytes_vec(m.encode_to_vec())),
+            None => s.serialize_none(),
+        }
+    }
+
+    fn serde_bytes_vec(v: Vec<u8>) -> Vec<u8> {
+        v
+    }
+
+    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(d: D) -> Result<Option<M>, D::Error> {
+        let b: Option<Vec<u8>> = Deserialize::deserialize(d)?;
+        b.map(|b| M::decode(b.as_slice()).map_err(D::Error::custom)).transpose()
+    }
+}

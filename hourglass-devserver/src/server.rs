@@ -1,0 +1,156 @@
+//! Starting and stopping the dev server.
+use crate::engine::Engine;
+use crate::error::{DevServerError, Result};
+use crate::generated::workflow_service_server::WorkflowServiceServer;
+use crate::service::Service;
+use crate::store::Database;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Configures a dev server. Defaults: 127.0.0.1, port 7233, in-memory, namespace `default`.
+#[derive(Debug, Clone)]
+pub struct DevServerBuilder {
+    ip: IpAddr,
+    port: u16,
+    database: Database,
+    namespace: String,
+}
+
+/// Entry point: `DevServer::builder()`.
+pub struct DevServer;
+
+impl DevServer {
+    /// A builder with the defaults.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 7233,
+            database: Database::InMemory,
+            namespace: "default".into(),
+        }
+    }
+}
+
+impl DevServerBuilder {
+    /// The port to listen on; 0 picks a free one (see [`RunningServer::addr`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The address to bind (loopback by default).
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Where state lives.
+    pub fn database(mut self, db: Database) -> Self {
+        self.database = db;
+        self
+    }
+
+    /// Shorthand for `database(Database::Path(path))`.
+    pub fn database_path(self, path: impl Into<PathBuf>) -> Self {
+        self.database(Database::Path(path.into()))
+    }
+
+    /// The namespace that always exists (created if missing).
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = ns.into();
+        self
+    }
+
+    /// Opens the database, binds, and serves in the background. Errors are returned (port
+    /// in use, unreadable database), never panics.
+    pub async fn start(self) -> Result<RunningServer> {
+        let addr = SocketAddr::new(self.ip, self.port);
+        let db = self.database.clone();
+        let ns = self.namespace.clone();
+        let engine = tokio::task::spawn_blocking(move || Engine::open(&db, &ns))
+            .await
+            .map_err(|e| DevServerError::Corrupt { what: "startup".into(), detail: e.to_string() })??;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| DevServerError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| DevServerError::Bind { addr, source })?;
+        let stop = Arc::new(Notify::new());
+        let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
+        let svc = WorkflowServiceServer::new(Service::new(engine))
+            .max_decoding_message_size(128 * 1024 * 1024)
+            .max_encoding_message_size(128 * 1024 * 1024)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let stop2 = stop.clone();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let serve = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, async move { stop2.notified().await })
+                .await
+        });
+        tracing::info!(addr = %local, database = ?self.database, "dev server started");
+        Ok(RunningServer { addr: local, stop, serve: Some(serve), timers: Some(timers) })
+    }
+}
+
+/// A running server. Dropping it stops serving (without waiting); prefer [`Self::shutdown`].
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Arc<Notify>,
+    serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+    timers: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ip:port`, what Temporal clients take as a target URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, ends timers, and waits for the server task.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.stop.notify_waiters();
+        if let Some(t) = self.timers.take() {
+            t.abort();
+            let _ = t.await;
+        }
+        if let Some(s) = self.serve.take() {
+            match s.await {
+                Ok(r) => r?,
+                Err(e) => tracing::warn!(error = %e, "server task ended abnormally"),
+            }
+        }
+        tracing::info!(addr = %self.addr, "dev server stopped");
+        Ok(())
+    }
+
+    /// Waits until the server stops on its own (error) — for the binary.
+    pub async fn wait(mut self) -> Result<()> {
+        if let Some(s) = self.serve.take() {
+            match s.await {
+                Ok(r) => r?,
+                Err(e) => tracing::warn!(error = %e, "server task ended abnormally"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop.notify_waiters();
+        if let Some(t) = &self.timers {
+            t.abort();
+        }
+        if let Some(s) = &self.serve {
+            s.abort();
+        }
+    }
+}

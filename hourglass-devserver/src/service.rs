@@ -1,0 +1,336 @@
+//! The `WorkflowService` gRPC implementation: decodes requests, calls the [`Engine`],
+//! and answers RPCs the dev server does not implement with `Unimplemented`.
+use crate::engine::{ActivityResult, Engine};
+use crate::generated::workflow_service_server::WorkflowService;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_protos::temporal::api::workflowservice::v1::{self as ws, get_system_info_response::Capabilities};
+use tonic::{Request, Response, Status};
+
+/// The gRPC service over an engine.
+pub struct Service {
+    engine: Arc<Engine>,
+}
+
+impl Service {
+    /// Wraps an engine.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+/// The client's deadline from the `grpc-timeout` header, if any.
+fn timeout<T>(req: &Request<T>) -> Option<Duration> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (num, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl WorkflowService for Service {
+    async fn get_system_info(&self, _r: Request<ws::GetSystemInfoRequest>) -> R<ws::GetSystemInfoResponse> {
+        Ok(Response::new(ws::GetSystemInfoResponse {
+            server_version: "1.29.0".into(),
+            capabilities: Some(Capabilities {
+                signal_and_query_header: true,
+                internal_error_differentiation: true,
+                activity_failure_include_heartbeat: true,
+                supports_schedules: false,
+                encoded_failure_attributes: true,
+                build_id_based_versioning: false,
+                upsert_memo: true,
+                eager_workflow_start: false,
+                sdk_metadata: true,
+                count_group_by_execution_status: true,
+                nexus: false,
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn get_cluster_info(&self, _r: Request<ws::GetClusterInfoRequest>) -> R<ws::GetClusterInfoResponse> {
+        Ok(Response::new(ws::GetClusterInfoResponse {
+            server_version: "1.29.0".into(),
+            cluster_id: "hourglass-devserver".into(),
+            cluster_name: "active".into(),
+            history_shard_count: 1,
+            persistence_store: "sqlite".into(),
+            visibility_store: "sqlite".into(),
+            ..Default::default()
+        }))
+    }
+
+    async fn describe_namespace(&self, r: Request<ws::DescribeNamespaceRequest>) -> R<ws::DescribeNamespaceResponse> {
+        self.engine.describe_namespace(r.into_inner()).map(Response::new)
+    }
+
+    async fn list_namespaces(&self, _r: Request<ws::ListNamespacesRequest>) -> R<ws::ListNamespacesResponse> {
+        self.engine.list_namespaces().map(Response::new)
+    }
+
+    async fn register_namespace(&self, r: Request<ws::RegisterNamespaceRequest>) -> R<ws::RegisterNamespaceResponse> {
+        self.engine.register_namespace(r.into_inner()).map(|_| Response::new(ws::RegisterNamespaceResponse {}))
+    }
+
+    async fn start_workflow_execution(
+        &self,
+        r: Request<ws::StartWorkflowExecutionRequest>,
+    ) -> R<ws::StartWorkflowExecutionResponse> {
+        self.engine.start_workflow(r.into_inner()).map(Response::new)
+    }
+
+    async fn signal_workflow_execution(
+        &self,
+        r: Request<ws::SignalWorkflowExecutionRequest>,
+    ) -> R<ws::SignalWorkflowExecutionResponse> {
+        self.engine.signal_workflow(r.into_inner()).map(|_| Response::new(ws::SignalWorkflowExecutionResponse::default()))
+    }
+
+    async fn signal_with_start_workflow_execution(
+        &self,
+        r: Request<ws::SignalWithStartWorkflowExecutionRequest>,
+    ) -> R<ws::SignalWithStartWorkflowExecutionResponse> {
+        self.engine.signal_with_start(r.into_inner()).map(Response::new)
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        r: Request<ws::RequestCancelWorkflowExecutionRequest>,
+    ) -> R<ws::RequestCancelWorkflowExecutionResponse> {
+        self.engine.request_cancel(r.into_inner()).map(|_| Response::new(ws::RequestCancelWorkflowExecutionResponse {}))
+    }
+
+    async fn terminate_workflow_execution(
+        &self,
+        r: Request<ws::TerminateWorkflowExecutionRequest>,
+    ) -> R<ws::TerminateWorkflowExecutionResponse> {
+        self.engine.terminate(r.into_inner()).map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
+    }
+
+    async fn describe_workflow_execution(
+        &self,
+        r: Request<ws::DescribeWorkflowExecutionRequest>,
+    ) -> R<ws::DescribeWorkflowExecutionResponse> {
+        self.engine.describe(r.into_inner()).map(Response::new)
+    }
+
+    async fn list_workflow_executions(
+        &self,
+        r: Request<ws::ListWorkflowExecutionsRequest>,
+    ) -> R<ws::ListWorkflowExecutionsResponse> {
+        self.engine.list(r.into_inner()).map(Response::new)
+    }
+
+    async fn count_workflow_executions(
+        &self,
+        r: Request<ws::CountWorkflowExecutionsRequest>,
+    ) -> R<ws::CountWorkflowExecutionsResponse> {
+        self.engine.count(r.into_inner()).map(Response::new)
+    }
+
+    async fn get_workflow_execution_history(
+        &self,
+        r: Request<ws::GetWorkflowExecutionHistoryRequest>,
+    ) -> R<ws::GetWorkflowExecutionHistoryResponse> {
+        let t = timeout(&r);
+        self.engine.history(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        r: Request<ws::GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> R<ws::GetWorkflowExecutionHistoryReverseResponse> {
+        self.engine.history_reverse(r.into_inner()).map(Response::new)
+    }
+
+    async fn poll_workflow_task_queue(
+        &self,
+        r: Request<ws::PollWorkflowTaskQueueRequest>,
+    ) -> R<ws::PollWorkflowTaskQueueResponse> {
+        let t = timeout(&r);
+        self.engine.poll_workflow_task(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        r: Request<ws::RespondWorkflowTaskCompletedRequest>,
+    ) -> R<ws::RespondWorkflowTaskCompletedResponse> {
+        self.engine.complete_workflow_task(r.into_inner()).map(Response::new)
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        r: Request<ws::RespondWorkflowTaskFailedRequest>,
+    ) -> R<ws::RespondWorkflowTaskFailedResponse> {
+        self.engine.fail_workflow_task(r.into_inner()).map(|_| Response::new(ws::RespondWorkflowTaskFailedResponse {}))
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        r: Request<ws::RespondQueryTaskCompletedRequest>,
+    ) -> R<ws::RespondQueryTaskCompletedResponse> {
+        self.engine.respond_query(r.into_inner()).map(|_| Response::new(ws::RespondQueryTaskCompletedResponse {}))
+    }
+
+    async fn query_workflow(&self, r: Request<ws::QueryWorkflowRequest>) -> R<ws::QueryWorkflowResponse> {
+        let t = timeout(&r);
+        self.engine.query(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn update_workflow_execution(
+        &self,
+        r: Request<ws::UpdateWorkflowExecutionRequest>,
+    ) -> R<ws::UpdateWorkflowExecutionResponse> {
+        let t = timeout(&r);
+        self.engine.update(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        r: Request<ws::PollWorkflowExecutionUpdateRequest>,
+    ) -> R<ws::PollWorkflowExecutionUpdateResponse> {
+        let t = timeout(&r);
+        self.engine.poll_update(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn poll_activity_task_queue(
+        &self,
+        r: Request<ws::PollActivityTaskQueueRequest>,
+    ) -> R<ws::PollActivityTaskQueueResponse> {
+        let t = timeout(&r);
+        self.engine.poll_activity_task(r.into_inner(), t).await.map(Response::new)
+    }
+
+    async fn record_activity_task_heartbeat(
+        &self,
+        r: Request<ws::RecordActivityTaskHeartbeatRequest>,
+    ) -> R<ws::RecordActivityTaskHeartbeatResponse> {
+        let r = r.into_inner();
+        let cancel_requested = self.engine.heartbeat(&r.task_token, r.details)?;
+        Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }))
+    }
+
+    async fn record_activity_task_heartbeat_by_id(
+        &self,
+        r: Request<ws::RecordActivityTaskHeartbeatByIdRequest>,
+    ) -> R<ws::RecordActivityTaskHeartbeatByIdResponse> {
+        let r = r.into_inner();
+        let cancel_requested =
+            self.engine.heartbeat_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id, r.details)?;
+        Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
+    }
+
+    async fn respond_activity_task_completed(
+        &self,
+        r: Request<ws::RespondActivityTaskCompletedRequest>,
+    ) -> R<ws::RespondActivityTaskCompletedResponse> {
+        let r = r.into_inner();
+        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Completed(r.result))?;
+        Ok(Response::new(ws::RespondActivityTaskCompletedResponse {}))
+    }
+
+    async fn respond_activity_task_completed_by_id(
+        &self,
+        r: Request<ws::RespondActivityTaskCompletedByIdRequest>,
+    ) -> R<ws::RespondActivityTaskCompletedByIdResponse> {
+        let r = r.into_inner();
+        self.engine.finish_activity_by_id(
+            &r.namespace,
+            &r.workflow_id,
+            &r.run_id,
+            &r.activity_id,
+            &r.identity,
+            ActivityResult::Completed(r.result),
+        )?;
+        Ok(Response::new(ws::RespondActivityTaskCompletedByIdResponse {}))
+    }
+
+    async fn respond_activity_task_failed(
+        &self,
+        r: Request<ws::RespondActivityTaskFailedRequest>,
+    ) -> R<ws::RespondActivityTaskFailedResponse> {
+        let r = r.into_inner();
+        if r.last_heartbeat_details.is_some() {
+            self.engine.heartbeat(&r.task_token, r.last_heartbeat_details)?;
+        }
+        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Failed(r.failure))?;
+        Ok(Response::new(ws::RespondActivityTaskFailedResponse::default()))
+    }
+
+    async fn respond_activity_task_failed_by_id(
+        &self,
+        r: Request<ws::RespondActivityTaskFailedByIdRequest>,
+    ) -> R<ws::RespondActivityTaskFailedByIdResponse> {
+        let r = r.into_inner();
+        self.engine.finish_activity_by_id(
+            &r.namespace,
+            &r.workflow_id,
+            &r.run_id,
+            &r.activity_id,
+            &r.identity,
+            ActivityResult::Failed(r.failure),
+        )?;
+        Ok(Response::new(ws::RespondActivityTaskFailedByIdResponse::default()))
+    }
+
+    async fn respond_activity_task_canceled(
+        &self,
+        r: Request<ws::RespondActivityTaskCanceledRequest>,
+    ) -> R<ws::RespondActivityTaskCanceledResponse> {
+        let r = r.into_inner();
+        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Canceled(r.details))?;
+        Ok(Response::new(ws::RespondActivityTaskCanceledResponse {}))
+    }
+
+    async fn respond_activity_task_canceled_by_id(
+        &self,
+        r: Request<ws::RespondActivityTaskCanceledByIdRequest>,
+    ) -> R<ws::RespondActivityTaskCanceledByIdResponse> {
+        let r = r.into_inner();
+        self.engine.finish_activity_by_id(
+            &r.namespace,
+            &r.workflow_id,
+            &r.run_id,
+            &r.activity_id,
+            &r.identity,
+            ActivityResult::Canceled(r.details),
+        )?;
+        Ok(Response::new(ws::RespondActivityTaskCanceledByIdResponse {}))
+    }
+
+    async fn shutdown_worker(&self, _r: Request<ws::ShutdownWorkerRequest>) -> R<ws::ShutdownWorkerResponse> {
+        Ok(Response::new(ws::ShutdownWorkerResponse::default()))
+    }
+
+    async fn record_worker_heartbeat(
+        &self,
+        _r: Request<ws::RecordWorkerHeartbeatRequest>,
+    ) -> R<ws::RecordWorkerHeartbeatResponse> {
+        Ok(Response::new(ws::RecordWorkerHeartbeatResponse::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_header() {
+        let mut r = Request::new(());
+        r.metadata_mut().insert("grpc-timeout", "1500m".parse().unwrap());
+        assert_eq!(timeout(&r), Some(Duration::from_millis(1500)));
+        r.metadata_mut().insert("grpc-timeout", "bogus".parse().unwrap());
+        assert_eq!(timeout(&r), None);
+    }
+}
