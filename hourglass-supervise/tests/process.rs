@@ -4,11 +4,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hourglass_supervise::*;
-use parking_lot::Mutex;
 
 /// Alive = present in /proc and not a zombie.
 fn alive(pid: u32) -> bool {
@@ -235,56 +233,6 @@ async fn sigterm_ignored_means_sigkill_to_the_whole_group_after_grace() {
         wait_gone(grandchild).await,
         "grandchild {grandchild} survived"
     );
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn output_lines_go_to_tracing_with_the_child_id() {
-    let cap = Capture::default();
-    let c2 = cap.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || c2.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let sup = SupervisorSpec::new("top")
-        .child(
-            ProcessSpec::new("sh")
-                .args([
-                    "-c",
-                    "echo hello-out; echo hello-err >&2; echo READY; exec sleep 100",
-                ])
-                .readiness(Readiness::StdoutLine("READY".into()))
-                .child_spec("talker"),
-        )
-        .start()
-        .await
-        .unwrap();
-    sup.shutdown().await;
-    let text = String::from_utf8(cap.0.lock().clone()).unwrap();
-    let out = text.lines().find(|l| l.contains("hello-out")).unwrap();
-    assert!(
-        out.contains("child=talker") && out.contains("stream=\"stdout\""),
-        "{out}"
-    );
-    let err = text.lines().find(|l| l.contains("hello-err")).unwrap();
-    assert!(
-        err.contains("WARN") && err.contains("stream=\"stderr\""),
-        "{err}"
-    );
-    assert!(text.contains("child started"));
-    assert!(text.contains("child stopped"));
 }
 
 fn example_binary() -> PathBuf {

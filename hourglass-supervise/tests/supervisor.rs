@@ -653,48 +653,6 @@ impl<F: std::future::Future<Output = Exit> + Send + 'static> BoxedExit for F {
     }
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<parking_lot::Mutex<Vec<u8>>>);
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn tracing_events_for_start_exit_restart_and_escalation() {
-    let cap = Capture::default();
-    let c2 = cap.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || c2.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let starts = Arc::new(AtomicU32::new(0));
-    let sup = SupervisorSpec::new("traced")
-        .intensity(1, Duration::from_secs(5))
-        .child(crasher("c", Duration::from_millis(10), starts))
-        .start()
-        .await
-        .unwrap();
-    assert!(matches!(sup.wait().await, Exit::Escalated(_)));
-    let text = String::from_utf8(cap.0.lock().clone()).unwrap();
-    for needle in [
-        "child started",
-        "child exited abnormally",
-        "reason=error: crash",
-        "child restarted",
-        "restart intensity exceeded",
-        "supervisor exited",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn register_as_conflicts_are_clear_errors() {
     let registry = Registry::new();
