@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, Request};
 use crate::error::SuperviseError;
 use crate::exit::Exit;
+use crate::registry::Registry;
 use crate::snapshot::{ChildCounts, ChildInfo, SupervisorSnapshot, collect};
 
 #[derive(Clone)]
@@ -16,6 +17,7 @@ pub(crate) struct HandleCore {
     requests: mpsc::UnboundedSender<Request>,
     shutdown: CancellationToken,
     done: watch::Receiver<Option<Exit>>,
+    pub(crate) registry: Registry,
 }
 
 impl HandleCore {
@@ -28,6 +30,7 @@ impl HandleCore {
                 requests: engine.requests_tx.clone(),
                 shutdown: engine.shutdown.clone(),
                 done,
+                registry: engine.registry.clone(),
             },
             done_tx,
         )
@@ -73,7 +76,37 @@ impl HandleCore {
         self.wait().await
     }
 
+    pub(crate) fn shutdown_on_drop(&self) -> ShutdownOnDrop {
+        ShutdownOnDrop {
+            id: self.id.clone(),
+            token: self.shutdown.clone(),
+        }
+    }
+
     pub(crate) fn is_running(&self) -> bool {
         self.done.borrow().is_none() && !self.requests.is_closed()
+    }
+}
+
+/// Requests the supervisor's shutdown when dropped (like ExUnit's `start_supervised`): the tree
+/// is then stopped in order by the supervisor's own task. Use the handle's `shutdown()` to wait
+/// for completion instead.
+#[must_use = "the supervisor is shut down as soon as the guard is dropped"]
+pub struct ShutdownOnDrop {
+    id: Arc<str>,
+    token: CancellationToken,
+}
+
+impl std::fmt::Debug for ShutdownOnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownOnDrop")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.token.cancel();
     }
 }

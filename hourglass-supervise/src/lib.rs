@@ -98,6 +98,7 @@ pub use context::ChildContext;
 pub use dynamic::{DynamicSupervisorHandle, DynamicSupervisorSpec};
 pub use error::{RegistryError, StartError, SuperviseError};
 pub use exit::Exit;
+pub use handle::ShutdownOnDrop;
 pub use intensity::IntensityLimit;
 pub use process::{DEFAULT_GRACE, DEFAULT_READY_TIMEOUT, ProcessInfo, ProcessSpec, Readiness};
 pub use registry::{Registry, RegistryEvent, RegistryOwner};

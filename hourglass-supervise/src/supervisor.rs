@@ -11,7 +11,7 @@ use crate::context::ChildContext;
 use crate::engine::{Engine, Mode, Request, Target};
 use crate::error::{StartError, SuperviseError};
 use crate::exit::Exit;
-use crate::handle::HandleCore;
+use crate::handle::{HandleCore, ShutdownOnDrop};
 use crate::intensity::IntensityLimit;
 use crate::registry::Registry;
 use crate::snapshot::{ChildCounts, ChildInfo, ChildRef, SupervisorSnapshot};
@@ -281,5 +281,15 @@ impl SupervisorHandle {
     /// True while the supervisor runs.
     pub fn is_running(&self) -> bool {
         self.core.is_running()
+    }
+
+    /// The registry this supervisor's children register in.
+    pub fn registry(&self) -> &Registry {
+        &self.core.registry
+    }
+
+    /// A guard that requests this supervisor's shutdown when dropped.
+    pub fn shutdown_on_drop(&self) -> ShutdownOnDrop {
+        self.core.shutdown_on_drop()
     }
 }

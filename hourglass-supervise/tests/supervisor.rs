@@ -413,24 +413,7 @@ async fn registry_names_are_gone_before_the_restart() {
 }
 
 async fn sup_registry_lookup(sup: &SupervisorHandle) -> u64 {
-    // The registry is reachable through a child; use a probe child to read it.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = Arc::new(parking_lot::Mutex::new(Some(tx)));
-    sup.start_child(
-        ChildSpec::new("probe", move |ctx| {
-            let tx = tx.clone();
-            async move {
-                if let Some(tx) = tx.lock().take() {
-                    let _ = tx.send(ctx.registry().lookup::<u64>("svc"));
-                }
-                Exit::Normal
-            }
-        })
-        .restart(Restart::Temporary),
-    )
-    .await
-    .unwrap();
-    rx.await.unwrap().unwrap()
+    sup.registry().lookup::<u64>("svc").unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -727,4 +710,22 @@ async fn names_registered_by_a_failed_start_are_removed() {
         .await;
     assert!(err.is_err());
     assert!(registry.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_on_drop_stops_the_tree() {
+    let log = Log::default();
+    let sup = SupervisorSpec::new("scoped")
+        .child(worker("a", &log, Arc::new(Notify::new())))
+        .child(worker("b", &log, Arc::new(Notify::new())))
+        .start()
+        .await
+        .unwrap();
+    {
+        let _guard = sup.shutdown_on_drop();
+        settle().await;
+        assert!(sup.is_running());
+    }
+    assert_eq!(sup.wait().await, Exit::Shutdown);
+    assert_eq!(log.take(), ["start:a", "start:b", "stop:b", "stop:a"]);
 }
