@@ -483,6 +483,10 @@ impl Engine {
     /// of the rest of the group via a pending entry (counted toward intensity when it fires).
     async fn start_group(&mut self, seqs: Vec<u64>) {
         for (i, &seq) in seqs.iter().enumerate() {
+            if self.shutdown.is_cancelled() {
+                // The loop is about to stop everything; starting more would be wasted work.
+                return;
+            }
             let Some(entry) = self.children.get_mut(&seq) else {
                 continue;
             };

@@ -280,3 +280,60 @@ async fn sigkilled_supervising_program_leaves_no_process_behind() {
         "sleep {pid} outlived its SIGKILLed supervisor"
     );
 }
+
+#[tokio::test]
+async fn starter_pool_restarts_a_killed_process_and_terminating_the_starter_reaps_it() {
+    let pool = DynamicSupervisorSpec::new("pool").start().await.unwrap();
+    let registry = pool.registry().clone();
+    let worker = ProcessSpec::new("sleep")
+        .arg("100")
+        .grace(Duration::from_millis(500))
+        .register_as("proc/w1")
+        .child_spec("python-worker");
+    let starter = pool
+        .start_child(Starter::new("w1", worker).child_spec())
+        .await
+        .unwrap();
+    let first = registry.via::<ProcessInfo>("proc/w1").unwrap().pid;
+    let mut events = registry.listen();
+
+    // The external process dies: the starter (not the pool) starts a new one.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // wait for: unregistered (old), registered (new)
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(&ev, RegistryEvent::Registered(n) | RegistryEvent::Unregistered(n) if n == "proc/w1")
+        {
+            seen.push(ev);
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            RegistryEvent::Unregistered("proc/w1".into()),
+            RegistryEvent::Registered("proc/w1".into())
+        ]
+    );
+    let second = registry.via::<ProcessInfo>("proc/w1").unwrap().pid;
+    assert_ne!(first, second);
+    assert!(alive(second));
+    let starter_handle = Starter::lookup(&registry, "w1").unwrap();
+    assert_eq!(
+        starter_handle.which_children().await.unwrap()[0].restarts,
+        1
+    );
+    assert_eq!(pool.which_children().await.unwrap()[0].restarts, 0);
+
+    pool.terminate_child(starter).await.unwrap();
+    assert!(!alive(second));
+    assert!(registry.is_empty());
+    pool.shutdown().await;
+}
