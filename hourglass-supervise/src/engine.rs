@@ -244,6 +244,7 @@ impl Engine {
                 });
             }
         }
+        tracing::info!(supervisor = %self.id, children = self.children.len(), "supervisor started");
         Ok(())
     }
 

@@ -25,13 +25,16 @@
 //! - [`DynamicSupervisorSpec`]: one_for_one children added at run time, `max_children`, terminal
 //!   children dropped from state.
 //! - [`Registry`]: unique names to typed values, removed atomically when the owner ends;
-//!   via-style lookup with [`Registry::via`].
+//!   via-style lookup with [`Registry::via`]; [`Registry::listen`] streams registrations and
+//!   removals (e.g. for a pool tracking which workers are up).
 //! - Introspection: `which_children`, `count_children` and a serde-serializable recursive
 //!   [`SupervisorSnapshot`].
 //! - [`ProcessSpec`]: an external program as a child (process group, `PR_SET_PDEATHSIG`, output
 //!   to `tracing`, readiness, SIGTERM→grace→SIGKILL, reaped; any unexpected exit is abnormal).
 //!   [`Starter`]: the permanent-supervisor-around-a-transient-worker building block.
 //! - Every start, exit (with reason), restart and escalation is a `tracing` event.
+//! - [`ShutdownOnDrop`] (from a handle's `shutdown_on_drop()`) tears a tree down when a scope
+//!   or test ends, like ExUnit's `start_supervised`.
 //!
 //! A supervisor's own loop runs start phases inline (as OTP runs `init/1`): a child must not
 //! call its own supervisor's handle from its start phase.

@@ -14,7 +14,13 @@
 //! - a program that cannot be started yields a start error naming it.
 //!
 //! Limits: a descendant that calls `setsid`/`setpgid` leaves the group and is not signalled;
-//! PDEATHSIG applies to the direct child only.
+//! PDEATHSIG applies to the direct child only (its descendants are still killed through the
+//! group on a normal stop, but not when the supervising program is SIGKILLed); after the leader
+//! has been reaped, the final group SIGKILL that sweeps stragglers could in theory reach a new
+//! group that reused the id (the window is a few microseconds).
+//!
+//! The only `unsafe` in this crate is the `pre_exec` call that installs the death signal
+//! (std's `pre_exec` is an unsafe fn); the closure performs two async-signal-safe syscalls.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
