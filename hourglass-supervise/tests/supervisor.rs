@@ -729,3 +729,29 @@ async fn shutdown_on_drop_stops_the_tree() {
     assert_eq!(sup.wait().await, Exit::Shutdown);
     assert_eq!(log.take(), ["start:a", "start:b", "stop:b", "stop:a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_interrupts_a_hanging_restart() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let a2 = attempts.clone();
+    let sup = SupervisorSpec::new("top")
+        .child(ChildSpec::with_init("hangs", move |_ctx| {
+            let n = a2.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    Ok(futures::future::ready(Exit::error("crash")).boxed_exit())
+                } else {
+                    // the restart's start phase never completes
+                    std::future::pending::<Result<ChildFuture, StartError>>().await
+                }
+            }
+        }))
+        .start()
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(sup.shutdown().await, Exit::Shutdown);
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
