@@ -173,6 +173,66 @@ async fn stop_running(sup: &str, mut running: Running, shutdown: Shutdown) -> Ex
     exit
 }
 
+/// Stops already-signalled incarnations concurrently: one timer for the whole set (the
+/// earliest outstanding deadline), each child aborted when its own timeout has passed.
+async fn stop_all(sup: &str, stops: Vec<(Running, Shutdown)>) {
+    let now = Instant::now();
+    let mut deadlines: Vec<(Instant, usize)> = Vec::new();
+    let mut aborts = Vec::with_capacity(stops.len());
+    let mut joins = FuturesUnordered::new();
+    for (i, (mut running, shutdown)) in stops.into_iter().enumerate() {
+        let limit = match shutdown {
+            Shutdown::Timeout(limit) => {
+                deadlines.push((now + limit, i));
+                limit
+            }
+            Shutdown::BrutalKill | Shutdown::Infinity => Duration::ZERO,
+        };
+        aborts.push((running.handle.abort_handle(), running.ctx.id.clone(), limit));
+        joins.push(async move {
+            let exit = join(&mut running.handle).await;
+            (running, exit)
+        });
+    }
+    deadlines.sort_unstable();
+    let mut next = 0;
+    loop {
+        let wake_at = deadlines.get(next).map(|d| d.0);
+        tokio::select! {
+            biased;
+            item = joins.next() => match item {
+                Some((running, exit)) => tracing::info!(
+                    supervisor = sup,
+                    child = %running.ctx.id,
+                    incarnation = running.ctx.incarnation,
+                    reason = %exit,
+                    "child stopped"
+                ),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(wake_at.unwrap_or(now)), if wake_at.is_some() => {
+                let now = Instant::now();
+                while let Some(&(deadline, i)) = deadlines.get(next) {
+                    if deadline > now {
+                        break;
+                    }
+                    next += 1;
+                    let (abort, child, limit) = &aborts[i];
+                    if !abort.is_finished() {
+                        tracing::warn!(
+                            supervisor = sup,
+                            child = %child,
+                            timeout_ms = limit.as_millis() as u64,
+                            "child did not stop within its shutdown timeout; killing it"
+                        );
+                        abort.abort();
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Engine {
     pub(crate) fn new(
         id: Arc<str>,
@@ -596,12 +656,7 @@ impl Engine {
                     }
                 }
             }
-            let id = self.id.clone();
-            let mut all: FuturesUnordered<_> = stops
-                .into_iter()
-                .map(|(r, s)| stop_running(&id, r, s))
-                .collect();
-            while all.next().await.is_some() {}
+            stop_all(&self.id, stops).await;
             self.children.clear();
         } else {
             for seq in seqs {
