@@ -20,7 +20,7 @@ struct Counting;
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
-// SAFETY-free: delegates to the system allocator and only counts bytes.
+// SAFETY: every call is forwarded unchanged to the system allocator; we only count bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATED.fetch_add(layout.size() as isize, Ordering::Relaxed);
