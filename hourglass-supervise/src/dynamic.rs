@@ -175,6 +175,15 @@ impl DynamicSupervisorHandle {
             .await?
     }
 
+    /// Kills the running child: aborts its task, like OTP's `exit(Pid, kill)`. Its exit reason
+    /// is [`Exit::Killed`](crate::Exit::Killed), handled like any abnormal exit (restart per
+    /// restart type, counted toward intensity). Returns whether it was running.
+    pub async fn kill_child(&self, child: ChildRef) -> Result<bool, SuperviseError> {
+        self.core
+            .call(|r| Request::KillChild(Target::Ref(child), r))
+            .await?
+    }
+
     /// All children in start order.
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SuperviseError> {
         self.core.which_children().await

@@ -31,6 +31,7 @@ pub(crate) enum Request {
     Snapshot(oneshot::Sender<FlatSnapshot>),
     StartChild(ChildSpec, oneshot::Sender<Result<ChildRef, SuperviseError>>),
     TerminateChild(Target, oneshot::Sender<Result<(), SuperviseError>>),
+    KillChild(Target, oneshot::Sender<Result<bool, SuperviseError>>),
     RestartChild(String, oneshot::Sender<Result<ChildRef, SuperviseError>>),
     DeleteChild(String, oneshot::Sender<Result<(), SuperviseError>>),
 }
@@ -785,6 +786,10 @@ impl Engine {
                 let r = self.terminate_child(target).await;
                 let _ = reply.send(r);
             }
+            Request::KillChild(target, reply) => {
+                let r = self.kill_child(target);
+                let _ = reply.send(r);
+            }
             Request::RestartChild(id, reply) => {
                 let r = self.restart_child(id).await;
                 let _ = reply.send(r);
@@ -848,6 +853,29 @@ impl Engine {
             self.children.remove(&seq);
         }
         Ok(())
+    }
+
+    /// Aborts the running incarnation, like OTP's `exit(Pid, kill)`: the exit (`Killed`,
+    /// abnormal) then goes through the ordinary exit handling, so restart rules and intensity
+    /// apply. Returns whether an incarnation was running.
+    fn kill_child(&mut self, target: Target) -> Result<bool, SuperviseError> {
+        let Some(seq) = self.find(&target) else {
+            return Err(self.no_such(&target));
+        };
+        let Some(entry) = self.children.get(&seq) else {
+            return Err(self.no_such(&target));
+        };
+        let State::Running(running) = &entry.state else {
+            return Ok(false);
+        };
+        tracing::warn!(supervisor = %self.id, child = %entry.spec.id, incarnation = running.ctx.incarnation, "killing child on request");
+        running.handle.abort();
+        // An aborted task cannot report its own exit; report it for it.
+        let _ = self.events_tx.send(Event {
+            seq,
+            incarnation: running.ctx.incarnation,
+        });
+        Ok(true)
     }
 
     async fn restart_child(&mut self, id: String) -> Result<ChildRef, SuperviseError> {

@@ -254,6 +254,15 @@ impl SupervisorHandle {
             .await?
     }
 
+    /// Kills the running child `id`: aborts its task, like OTP's `exit(Pid, kill)`. Its exit
+    /// reason is [`Exit::Killed`] (abnormal), so it is restarted according to its restart type
+    /// and the restart counts toward intensity. Returns whether an incarnation was running.
+    pub async fn kill_child(&self, id: &str) -> Result<bool, SuperviseError> {
+        self.core
+            .call(|r| Request::KillChild(Target::Id(id.to_string()), r))
+            .await?
+    }
+
     /// Starts a terminated child again.
     pub async fn restart_child(&self, id: &str) -> Result<ChildRef, SuperviseError> {
         self.core

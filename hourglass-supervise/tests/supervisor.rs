@@ -755,3 +755,80 @@ async fn shutdown_interrupts_a_hanging_restart() {
     assert_eq!(sup.shutdown().await, Exit::Shutdown);
     assert_eq!(t0.elapsed(), Duration::ZERO);
 }
+
+/// A child that never looks at its shutdown signal: only a kill can end it.
+fn never_stops(id: &str, log: &Log) -> ChildSpec {
+    let log = log.clone();
+    let name = id.to_string();
+    ChildSpec::new(id, move |_ctx| {
+        let log = log.clone();
+        let name = name.clone();
+        async move {
+            log.push(format!("start:{name}"));
+            std::future::pending::<()>().await;
+            Exit::Normal
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn kill_child_aborts_and_restarts_per_restart_type_counting_intensity() {
+    let log = Log::default();
+    let sup = SupervisorSpec::new("top")
+        .strategy(Strategy::RestForOne)
+        .intensity(2, Duration::from_secs(5))
+        .child(never_stops("a", &log).restart(Restart::Transient))
+        .child(worker("b", &log, Arc::new(Notify::new())))
+        .child(
+            never_stops("t", &log)
+                .restart(Restart::Temporary)
+                .shutdown(Shutdown::BrutalKill),
+        )
+        .start()
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(log.take(), ["start:a", "start:b", "start:t"]);
+
+    // Killed is abnormal: the transient child is restarted and rest_for_one cascades to the
+    // later siblings; the temporary one is not restarted by the cascade.
+    assert!(sup.kill_child("a").await.unwrap());
+    settle().await;
+    assert_eq!(log.take(), ["stop:b", "start:a", "start:b"]);
+    let ids: Vec<String> = states(&sup).await.into_iter().map(|s| s.0).collect();
+    assert_eq!(ids, ["a", "b"]);
+
+    // Killing the temporary child's id now fails: it is gone from the spec list.
+    assert!(sup.kill_child("t").await.is_err());
+
+    // Kills count toward intensity: the third restart within 5 s escalates.
+    assert!(sup.kill_child("a").await.unwrap());
+    settle().await;
+    assert!(sup.is_running());
+    assert!(sup.kill_child("a").await.unwrap());
+    let exit = sup.wait().await;
+    assert!(matches!(exit, Exit::Escalated(_)), "{exit:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dynamic_kill_child_restarts_a_permanent_child_and_drops_a_temporary_one() {
+    let log = Log::default();
+    let sup = DynamicSupervisorSpec::new("dyn").start().await.unwrap();
+    let p = sup.start_child(never_stops("p", &log)).await.unwrap();
+    let t = sup
+        .start_child(never_stops("t", &log).restart(Restart::Temporary))
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(log.take(), ["start:p", "start:t"]);
+    assert!(sup.kill_child(p).await.unwrap());
+    assert!(sup.kill_child(t).await.unwrap());
+    settle().await;
+    assert_eq!(log.take(), ["start:p"]);
+    let counts = sup.count_children().await.unwrap();
+    assert_eq!(counts.active, 1, "{counts:?}");
+    assert!(
+        sup.kill_child(t).await.is_err(),
+        "a killed temporary child is forgotten"
+    );
+}
