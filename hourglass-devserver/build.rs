@@ -4,8 +4,9 @@
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")
-        .map_err(|_| "DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH not set: depend on temporalio-protos directly")?;
+    let path = std::env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH").map_err(
+        |_| "DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH not set: depend on temporalio-protos directly",
+    )?;
     println!("cargo:rerun-if-changed={path}");
     let bytes = std::fs::read(&path).map_err(|e| format!("reading descriptor set {path}: {e}"))?;
     let fds = prost_types::FileDescriptorSet::decode(bytes.as_slice())?;

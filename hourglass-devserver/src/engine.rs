@@ -18,13 +18,15 @@ use std::sync::Arc;
 use temporalio_protos::temporal::api::{
     command::v1::{Command, command::Attributes as C},
     common::v1::{
-        ActivityType, Header, Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution, WorkflowType,
+        ActivityType, Header, Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution,
+        WorkflowType,
     },
     enums::v1::{
-        ContinueAsNewInitiator, EventType, HistoryEventFilterType, ParentClosePolicy, PendingActivityState,
-        QueryResultType, RetryState, SignalExternalWorkflowExecutionFailedCause,
-        StartChildWorkflowExecutionFailedCause, TaskQueueKind, TimeoutType, UpdateWorkflowExecutionLifecycleStage,
-        WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowTaskFailedCause,
+        ContinueAsNewInitiator, EventType, HistoryEventFilterType, ParentClosePolicy,
+        PendingActivityState, QueryResultType, RetryState,
+        SignalExternalWorkflowExecutionFailedCause, StartChildWorkflowExecutionFailedCause,
+        TaskQueueKind, TimeoutType, UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus,
+        WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowTaskFailedCause,
     },
     failure::v1::{ApplicationFailureInfo, Failure, TimeoutFailureInfo, failure::FailureInfo},
     history::v1::{self as h, History, HistoryEvent, history_event::Attributes as A},
@@ -32,8 +34,8 @@ use temporalio_protos::temporal::api::{
     query::v1::{WorkflowQuery, WorkflowQueryResult},
     update::v1::{self as upd, Outcome, outcome},
     workflow::v1::{
-        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
-        WorkflowExecutionInfo,
+        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+        WorkflowExecutionConfig, WorkflowExecutionInfo,
     },
     workflowservice::v1 as ws,
 };
@@ -103,7 +105,10 @@ impl Exec {
     fn add_or_buffer(&mut self, attrs: A) {
         if self.st.wft_started() {
             let ev = event(0, now_ms(), attrs);
-            self.st.buffered.push(BufferedEvent { bytes: ev.encode_to_vec(), link_prev: false });
+            self.st.buffered.push(BufferedEvent {
+                bytes: ev.encode_to_vec(),
+                link_prev: false,
+            });
         } else {
             self.add(attrs);
         }
@@ -116,10 +121,16 @@ impl Exec {
             let has_started = started.is_some();
             if let Some(s) = started {
                 let ev = event(0, now_ms(), s);
-                self.st.buffered.push(BufferedEvent { bytes: ev.encode_to_vec(), link_prev: false });
+                self.st.buffered.push(BufferedEvent {
+                    bytes: ev.encode_to_vec(),
+                    link_prev: false,
+                });
             }
             let ev = event(0, now_ms(), result);
-            self.st.buffered.push(BufferedEvent { bytes: ev.encode_to_vec(), link_prev: has_started });
+            self.st.buffered.push(BufferedEvent {
+                bytes: ev.encode_to_vec(),
+                link_prev: has_started,
+            });
         } else {
             let sid = started.map(|s| self.add(s)).unwrap_or(0);
             let mut result = result;
@@ -133,8 +144,12 @@ impl Exec {
         let buf = std::mem::take(&mut self.st.buffered);
         let any = !buf.is_empty();
         for b in buf {
-            let Ok(ev) = HistoryEvent::decode(b.bytes.as_slice()) else { continue };
-            let Some(mut attrs) = ev.attributes else { continue };
+            let Ok(ev) = HistoryEvent::decode(b.bytes.as_slice()) else {
+                continue;
+            };
+            let Some(mut attrs) = ev.attributes else {
+                continue;
+            };
             if b.link_prev {
                 set_started_id(&mut attrs, self.st.next_event_id - 1);
             }
@@ -163,9 +178,18 @@ struct QueueKey {
 
 #[derive(Debug, Clone)]
 enum Task {
-    Wft { key: ExecKey, scheduled_event_id: i64 },
-    Query { id: String },
-    Activity { key: ExecKey, scheduled_event_id: i64, attempt: i32 },
+    Wft {
+        key: ExecKey,
+        scheduled_event_id: i64,
+    },
+    Query {
+        id: String,
+    },
+    Activity {
+        key: ExecKey,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
 }
 
 struct Queue {
@@ -175,11 +199,27 @@ struct Queue {
 
 #[derive(Debug, Clone)]
 enum TimerTask {
-    User { key: ExecKey, timer_id: String, started_event_id: i64 },
-    WftTimeout { key: ExecKey, scheduled_event_id: i64 },
-    WftRetry { key: ExecKey },
-    Activity { key: ExecKey, scheduled_event_id: i64, attempt: i32, kind: ActTimer },
-    RunTimeout { key: ExecKey },
+    User {
+        key: ExecKey,
+        timer_id: String,
+        started_event_id: i64,
+    },
+    WftTimeout {
+        key: ExecKey,
+        scheduled_event_id: i64,
+    },
+    WftRetry {
+        key: ExecKey,
+    },
+    Activity {
+        key: ExecKey,
+        scheduled_event_id: i64,
+        attempt: i32,
+        kind: ActTimer,
+    },
+    RunTimeout {
+        key: ExecKey,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +301,10 @@ fn new_id() -> String {
 }
 
 fn exec_of(key: &ExecKey) -> WorkflowExecution {
-    WorkflowExecution { workflow_id: key.workflow_id.clone(), run_id: key.run_id.clone() }
+    WorkflowExecution {
+        workflow_id: key.workflow_id.clone(),
+        run_id: key.run_id.clone(),
+    }
 }
 
 fn poll_deadline(timeout: Option<std::time::Duration>) -> Instant {
@@ -272,10 +315,14 @@ fn poll_deadline(timeout: Option<std::time::Duration>) -> Instant {
     Instant::now() + d
 }
 
-fn sticky_or_normal(tq: &Option<temporalio_protos::temporal::api::taskqueue::v1::TaskQueue>) -> String {
+fn sticky_or_normal(
+    tq: &Option<temporalio_protos::temporal::api::taskqueue::v1::TaskQueue>,
+) -> String {
     match tq {
         // Sticky queues are served from the normal queue with full history.
-        Some(t) if t.kind == TaskQueueKind::Sticky as i32 && !t.normal_name.is_empty() => t.normal_name.clone(),
+        Some(t) if t.kind == TaskQueueKind::Sticky as i32 && !t.normal_name.is_empty() => {
+            t.normal_name.clone()
+        }
         Some(t) => t.name.clone(),
         None => String::new(),
     }
@@ -300,10 +347,11 @@ impl Engine {
             dirty_ns: vec![],
         };
         for (name, data) in inner.store.load_namespaces()? {
-            let rec: NamespaceRec = serde_json::from_str(&data).map_err(|e| crate::error::DevServerError::Corrupt {
-                what: format!("namespace {name}"),
-                detail: e.to_string(),
-            })?;
+            let rec: NamespaceRec =
+                serde_json::from_str(&data).map_err(|e| crate::error::DevServerError::Corrupt {
+                    what: format!("namespace {name}"),
+                    detail: e.to_string(),
+                })?;
             inner.namespaces.insert(name, rec);
         }
         if !inner.namespaces.contains_key(default_namespace) {
@@ -320,7 +368,9 @@ impl Engine {
         for se in loaded {
             let key = se.state.key();
             let cand = (se.state.is_open(), se.state.start_ms, key.run_id.clone());
-            let e = latest.entry((key.namespace.clone(), key.workflow_id.clone())).or_insert(cand.clone());
+            let e = latest
+                .entry((key.namespace.clone(), key.workflow_id.clone()))
+                .or_insert(cand.clone());
             if (cand.0, cand.1) > (e.0, e.1) {
                 *e = cand;
             }
@@ -333,12 +383,17 @@ impl Engine {
         for k in keys {
             inner.rearm(&k);
         }
-        inner.commit().map_err(|s| crate::error::DevServerError::Corrupt {
-            what: "initial state".into(),
-            detail: s.message().to_string(),
-        })?;
+        inner
+            .commit()
+            .map_err(|s| crate::error::DevServerError::Corrupt {
+                what: "initial state".into(),
+                detail: s.message().to_string(),
+            })?;
         tracing::info!(executions = count, "dev server state loaded");
-        Ok(Arc::new(Self { inner: Mutex::new(inner), timer_notify }))
+        Ok(Arc::new(Self {
+            inner: Mutex::new(inner),
+            timer_notify,
+        }))
     }
 
     /// Runs durable timers until `stop` is notified.
@@ -362,7 +417,9 @@ impl Engine {
                 }
                 g.timers.first_key_value().map(|(&(at, _), _)| at)
             };
-            let wait = next.map(|at| (at - now_ms()).clamp(1, 1000)).unwrap_or(1000);
+            let wait = next
+                .map(|at| (at - now_ms()).clamp(1, 1000))
+                .unwrap_or(1000);
             tokio::select! {
                 _ = stop.notified() => return,
                 _ = self.timer_notify.notified() => {}
@@ -381,7 +438,10 @@ impl Engine {
     // ---------------- namespaces ----------------
 
     /// DescribeNamespace.
-    pub fn describe_namespace(&self, req: ws::DescribeNamespaceRequest) -> RpcResult<ws::DescribeNamespaceResponse> {
+    pub fn describe_namespace(
+        &self,
+        req: ws::DescribeNamespaceRequest,
+    ) -> RpcResult<ws::DescribeNamespaceResponse> {
         self.with(|g| {
             let rec = if !req.id.is_empty() {
                 g.namespaces.values().find(|n| n.id == req.id).cloned()
@@ -410,9 +470,16 @@ impl Engine {
         }
         self.with(|g| {
             if g.namespaces.contains_key(&req.namespace) {
-                return Err(Status::already_exists(format!("Namespace {} already exists.", req.namespace)));
+                return Err(Status::already_exists(format!(
+                    "Namespace {} already exists.",
+                    req.namespace
+                )));
             }
-            let days = req.workflow_execution_retention_period.as_ref().map(|d| d.seconds / 86400).unwrap_or(1);
+            let days = req
+                .workflow_execution_retention_period
+                .as_ref()
+                .map(|d| d.seconds / 86400)
+                .unwrap_or(1);
             g.put_namespace(NamespaceRec {
                 name: req.namespace.clone(),
                 id: new_id(),
@@ -427,7 +494,10 @@ impl Engine {
     // ---------------- workflow lifecycle ----------------
 
     /// StartWorkflowExecution.
-    pub fn start_workflow(&self, req: ws::StartWorkflowExecutionRequest) -> RpcResult<ws::StartWorkflowExecutionResponse> {
+    pub fn start_workflow(
+        &self,
+        req: ws::StartWorkflowExecutionRequest,
+    ) -> RpcResult<ws::StartWorkflowExecutionResponse> {
         self.with(|g| {
             let (run_id, started) = g.start(StartArgs {
                 namespace: req.namespace,
@@ -468,10 +538,24 @@ impl Engine {
             if req.signal_name.is_empty() {
                 return Err(status::invalid("signal name is required"));
             }
-            if let Some(run) = g.current.get(&(req.namespace.clone(), req.workflow_id.clone())).cloned() {
-                let key = ExecKey { namespace: req.namespace.clone(), workflow_id: req.workflow_id.clone(), run_id: run };
+            if let Some(run) = g
+                .current
+                .get(&(req.namespace.clone(), req.workflow_id.clone()))
+                .cloned()
+            {
+                let key = ExecKey {
+                    namespace: req.namespace.clone(),
+                    workflow_id: req.workflow_id.clone(),
+                    run_id: run,
+                };
                 if g.execs.get(&key).is_some_and(|e| e.st.is_open()) {
-                    g.signal(&key, &req.signal_name, req.signal_input, req.header, &req.identity);
+                    g.signal(
+                        &key,
+                        &req.signal_name,
+                        req.signal_input,
+                        req.header,
+                        &req.identity,
+                    );
                     return Ok(ws::SignalWithStartWorkflowExecutionResponse {
                         run_id: key.run_id,
                         started: false,
@@ -499,7 +583,11 @@ impl Engine {
                 start_delay_ms: dur_ms(&req.workflow_start_delay),
                 signal: Some((req.signal_name, req.signal_input, req.header)),
             })?;
-            Ok(ws::SignalWithStartWorkflowExecutionResponse { run_id, started, ..Default::default() })
+            Ok(ws::SignalWithStartWorkflowExecutionResponse {
+                run_id,
+                started,
+                ..Default::default()
+            })
         })
     }
 
@@ -534,10 +622,16 @@ impl Engine {
     }
 
     /// DescribeWorkflowExecution.
-    pub fn describe(&self, req: ws::DescribeWorkflowExecutionRequest) -> RpcResult<ws::DescribeWorkflowExecutionResponse> {
+    pub fn describe(
+        &self,
+        req: ws::DescribeWorkflowExecutionRequest,
+    ) -> RpcResult<ws::DescribeWorkflowExecutionResponse> {
         self.with(|g| {
             let key = g.resolve(&req.namespace, &req.execution)?;
-            let ex = g.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+            let ex = g
+                .execs
+                .get(&key)
+                .ok_or_else(|| status::not_found("workflow execution not found"))?;
             let st = &ex.st;
             let started = started_attrs(ex);
             let pending_activities = st
@@ -545,7 +639,9 @@ impl Engine {
                 .values()
                 .map(|a| PendingActivityInfo {
                     activity_id: a.activity_id.clone(),
-                    activity_type: Some(ActivityType { name: a.activity_type.clone() }),
+                    activity_type: Some(ActivityType {
+                        name: a.activity_type.clone(),
+                    }),
                     state: if a.cancel_requested {
                         PendingActivityState::CancelRequested as i32
                     } else if a.started_ms.is_some() {
@@ -585,7 +681,9 @@ impl Engine {
             Ok(ws::DescribeWorkflowExecutionResponse {
                 execution_config: Some(WorkflowExecutionConfig {
                     task_queue: Some(task_queue(&st.task_queue)),
-                    workflow_execution_timeout: started.as_ref().and_then(|s| s.workflow_execution_timeout),
+                    workflow_execution_timeout: started
+                        .as_ref()
+                        .and_then(|s| s.workflow_execution_timeout),
                     workflow_run_timeout: started.as_ref().and_then(|s| s.workflow_run_timeout),
                     default_workflow_task_timeout: dur(st.wft_timeout_ms),
                     user_metadata: None,
@@ -600,27 +698,60 @@ impl Engine {
     }
 
     /// ListWorkflowExecutions (simple `Key = 'value' AND ...` filters).
-    pub fn list(&self, req: ws::ListWorkflowExecutionsRequest) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
+    pub fn list(
+        &self,
+        req: ws::ListWorkflowExecutionsRequest,
+    ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
         let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             g.namespace(&req.namespace)?;
-            let mut all: Vec<&Exec> = g.execs.values().filter(|e| e.st.namespace == req.namespace && filter.matches(e)).collect();
+            let mut all: Vec<&Exec> = g
+                .execs
+                .values()
+                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
+                .collect();
             all.sort_by(|a, b| (b.st.start_ms, &b.st.run_id).cmp(&(a.st.start_ms, &a.st.run_id)));
             let offset = page_offset(&req.next_page_token);
-            let size = if req.page_size > 0 { req.page_size as usize } else { 1000 };
-            let page: Vec<WorkflowExecutionInfo> = all.iter().skip(offset).take(size).map(|e| exec_info(e)).collect();
-            let next = if offset + page.len() < all.len() { ((offset + page.len()) as u64).to_be_bytes().to_vec() } else { vec![] };
-            Ok(ws::ListWorkflowExecutionsResponse { executions: page, next_page_token: next })
+            let size = if req.page_size > 0 {
+                req.page_size as usize
+            } else {
+                1000
+            };
+            let page: Vec<WorkflowExecutionInfo> = all
+                .iter()
+                .skip(offset)
+                .take(size)
+                .map(|e| exec_info(e))
+                .collect();
+            let next = if offset + page.len() < all.len() {
+                ((offset + page.len()) as u64).to_be_bytes().to_vec()
+            } else {
+                vec![]
+            };
+            Ok(ws::ListWorkflowExecutionsResponse {
+                executions: page,
+                next_page_token: next,
+            })
         })
     }
 
     /// CountWorkflowExecutions.
-    pub fn count(&self, req: ws::CountWorkflowExecutionsRequest) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
+    pub fn count(
+        &self,
+        req: ws::CountWorkflowExecutionsRequest,
+    ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
         let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             g.namespace(&req.namespace)?;
-            let n = g.execs.values().filter(|e| e.st.namespace == req.namespace && filter.matches(e)).count();
-            Ok(ws::CountWorkflowExecutionsResponse { count: n as i64, groups: vec![] })
+            let n = g
+                .execs
+                .values()
+                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
+                .count();
+            Ok(ws::CountWorkflowExecutionsResponse {
+                count: n as i64,
+                groups: vec![],
+            })
         })
     }
 
@@ -641,12 +772,19 @@ impl Engine {
         } else {
             return Err(status::invalid("malformed next_page_token"));
         };
-        let page = if req.maximum_page_size > 0 { req.maximum_page_size as usize } else { 1000 };
+        let page = if req.maximum_page_size > 0 {
+            req.maximum_page_size as usize
+        } else {
+            1000
+        };
         loop {
             let mut rx = {
                 let g = self.inner.lock();
                 let key = g.resolve(&req.namespace, &req.execution)?;
-                let ex = g.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+                let ex = g
+                    .execs
+                    .get(&key)
+                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
                 let open = ex.st.is_open();
                 if close_only {
                     if !open {
@@ -663,11 +801,16 @@ impl Engine {
                     let avail = ex.events.len() as i64 - (from - 1);
                     if avail > 0 || !req.wait_new_event || !open {
                         let start = (from - 1).max(0) as usize;
-                        let events: Vec<HistoryEvent> = ex.events.iter().skip(start).take(page).cloned().collect();
+                        let events: Vec<HistoryEvent> =
+                            ex.events.iter().skip(start).take(page).cloned().collect();
                         let next_id = from + events.len() as i64;
                         let more = (next_id - 1) < ex.events.len() as i64;
                         // While open, the token lets the caller long-poll for what comes next.
-                        let token = if more || (open && req.wait_new_event) { next_id.to_be_bytes().to_vec() } else { vec![] };
+                        let token = if more || (open && req.wait_new_event) {
+                            next_id.to_be_bytes().to_vec()
+                        } else {
+                            vec![]
+                        };
                         return Ok(ws::GetWorkflowExecutionHistoryResponse {
                             history: Some(History { events }),
                             next_page_token: token,
@@ -697,16 +840,33 @@ impl Engine {
     ) -> RpcResult<ws::GetWorkflowExecutionHistoryReverseResponse> {
         self.with(|g| {
             let key = g.resolve(&req.namespace, &req.execution)?;
-            let ex = g.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+            let ex = g
+                .execs
+                .get(&key)
+                .ok_or_else(|| status::not_found("workflow execution not found"))?;
             let offset = page_offset(&req.next_page_token);
-            let size = if req.maximum_page_size > 0 { req.maximum_page_size as usize } else { 1000 };
-            let events: Vec<HistoryEvent> = ex.events.iter().rev().skip(offset).take(size).cloned().collect();
+            let size = if req.maximum_page_size > 0 {
+                req.maximum_page_size as usize
+            } else {
+                1000
+            };
+            let events: Vec<HistoryEvent> = ex
+                .events
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(size)
+                .cloned()
+                .collect();
             let next = if offset + events.len() < ex.events.len() {
                 ((offset + events.len()) as u64).to_be_bytes().to_vec()
             } else {
                 vec![]
             };
-            Ok(ws::GetWorkflowExecutionHistoryReverseResponse { history: Some(History { events }), next_page_token: next })
+            Ok(ws::GetWorkflowExecutionHistoryReverseResponse {
+                history: Some(History { events }),
+                next_page_token: next,
+            })
         })
     }
 
@@ -719,7 +879,11 @@ impl Engine {
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::PollWorkflowTaskQueueResponse> {
         let deadline = poll_deadline(timeout);
-        let qk = QueueKey { namespace: req.namespace.clone(), name: sticky_or_normal(&req.task_queue), activity: false };
+        let qk = QueueKey {
+            namespace: req.namespace.clone(),
+            name: sticky_or_normal(&req.task_queue),
+            activity: false,
+        };
         if qk.name.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
@@ -745,25 +909,36 @@ impl Engine {
         &self,
         req: ws::RespondWorkflowTaskCompletedRequest,
     ) -> RpcResult<ws::RespondWorkflowTaskCompletedResponse> {
-        self.with(|g| g.complete_wft(req)).map(|_| ws::RespondWorkflowTaskCompletedResponse::default())
+        self.with(|g| g.complete_wft(req))
+            .map(|_| ws::RespondWorkflowTaskCompletedResponse::default())
     }
 
     /// RespondWorkflowTaskFailed.
     pub fn fail_workflow_task(&self, req: ws::RespondWorkflowTaskFailedRequest) -> RpcResult<()> {
         self.with(|g| {
             let (key, sid) = g.started_wft(&req.task_token)?;
-            let ex = g.execs.get_mut(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
-            let started = ex.st.wft.as_ref().and_then(|w| w.started_event_id).unwrap_or(0);
+            let ex = g
+                .execs
+                .get_mut(&key)
+                .ok_or_else(|| status::not_found("workflow execution not found"))?;
+            let started = ex
+                .st
+                .wft
+                .as_ref()
+                .and_then(|w| w.started_event_id)
+                .unwrap_or(0);
             let attempt = ex.st.wft.as_ref().map(|w| w.attempt).unwrap_or(1);
             ex.st.wft = None;
-            ex.add(A::WorkflowTaskFailedEventAttributes(h::WorkflowTaskFailedEventAttributes {
-                scheduled_event_id: sid,
-                started_event_id: started,
-                cause: req.cause,
-                failure: req.failure,
-                identity: req.identity,
-                ..Default::default()
-            }));
+            ex.add(A::WorkflowTaskFailedEventAttributes(
+                h::WorkflowTaskFailedEventAttributes {
+                    scheduled_event_id: sid,
+                    started_event_id: started,
+                    cause: req.cause,
+                    failure: req.failure,
+                    identity: req.identity,
+                    ..Default::default()
+                },
+            ));
             ex.flush();
             ex.st.next_wft_attempt = attempt + 1;
             tracing::debug!(workflow_id = %key.workflow_id, attempt, "workflow task failed");
@@ -779,7 +954,10 @@ impl Engine {
             let Some(TaskToken::Query { query_id }) = TaskToken::decode(&req.task_token) else {
                 return Err(status::invalid("malformed query task token"));
             };
-            let q = g.queries.get_mut(&query_id).ok_or_else(|| status::not_found("query not found or already answered"))?;
+            let q = g
+                .queries
+                .get_mut(&query_id)
+                .ok_or_else(|| status::not_found("query not found or already answered"))?;
             if let Some(tx) = q.tx.take() {
                 let _ = tx.send(WorkflowQueryResult {
                     result_type: req.completed_type,
@@ -799,14 +977,26 @@ impl Engine {
         req: ws::QueryWorkflowRequest,
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::QueryWorkflowResponse> {
-        let deadline = Instant::now() + timeout.unwrap_or(std::time::Duration::from_secs(30)).saturating_sub(std::time::Duration::from_millis(200));
-        let query = req.query.ok_or_else(|| status::invalid("query is required"))?;
+        let deadline = Instant::now()
+            + timeout
+                .unwrap_or(std::time::Duration::from_secs(30))
+                .saturating_sub(std::time::Duration::from_millis(200));
+        let query = req
+            .query
+            .ok_or_else(|| status::invalid("query is required"))?;
         let id = new_id();
         let rx = {
             let mut g = self.inner.lock();
             let key = g.resolve(&req.namespace, &req.execution)?;
             let (tx, rx) = oneshot::channel();
-            g.queries.insert(id.clone(), PendingQuery { key: key.clone(), query, tx: Some(tx) });
+            g.queries.insert(
+                id.clone(),
+                PendingQuery {
+                    key: key.clone(),
+                    query,
+                    tx: Some(tx),
+                },
+            );
             g.dispatch_query(&key, id.clone());
             rx
         };
@@ -816,14 +1006,23 @@ impl Engine {
         };
         let mut g = self.inner.lock();
         g.queries.remove(&id);
-        if let Some(ex) = g.execs.values_mut().find(|e| e.pending_queries.contains(&id) || e.attached_queries.contains(&id)) {
+        if let Some(ex) = g
+            .execs
+            .values_mut()
+            .find(|e| e.pending_queries.contains(&id) || e.attached_queries.contains(&id))
+        {
             ex.pending_queries.retain(|q| q != &id);
             ex.attached_queries.retain(|q| q != &id);
         }
         drop(g);
-        let res = res.ok_or_else(|| Status::deadline_exceeded("query timed out: no worker answered"))?;
+        let res =
+            res.ok_or_else(|| Status::deadline_exceeded("query timed out: no worker answered"))?;
         if res.result_type == QueryResultType::Answered as i32 {
-            Ok(ws::QueryWorkflowResponse { query_result: res.answer, query_rejected: None, link: None })
+            Ok(ws::QueryWorkflowResponse {
+                query_result: res.answer,
+                query_rejected: None,
+                link: None,
+            })
         } else {
             Err(status::query_failed(&res.error_message, res.failure))
         }
@@ -838,18 +1037,30 @@ impl Engine {
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::UpdateWorkflowExecutionResponse> {
         let deadline = poll_deadline(timeout);
-        let request = req.request.ok_or_else(|| status::invalid("update request is required"))?;
-        let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+        let request = req
+            .request
+            .ok_or_else(|| status::invalid("update request is required"))?;
+        let update_id = request
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
         if update_id.is_empty() {
             return Err(status::invalid("update id is required"));
         }
         if request.input.as_ref().is_none_or(|i| i.name.is_empty()) {
             return Err(status::invalid("update name is required"));
         }
-        let wait = req.wait_policy.map(|w| w.lifecycle_stage).unwrap_or(UpdateWorkflowExecutionLifecycleStage::Accepted as i32);
+        let wait = req
+            .wait_policy
+            .map(|w| w.lifecycle_stage)
+            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Accepted as i32);
         let key = self.with(|g| {
             let key = g.resolve(&req.namespace, &req.workflow_execution)?;
-            let ex = g.execs.get_mut(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+            let ex = g
+                .execs
+                .get_mut(&key)
+                .ok_or_else(|| status::not_found("workflow execution not found"))?;
             if !ex.st.updates.contains_key(&update_id) {
                 if !ex.st.is_open() {
                     return Err(status::not_found("workflow execution already completed"));
@@ -870,7 +1081,10 @@ impl Engine {
         })?;
         let (stage, outcome) = self.wait_update(&key, &update_id, wait, deadline).await?;
         Ok(ws::UpdateWorkflowExecutionResponse {
-            update_ref: Some(upd::UpdateRef { workflow_execution: Some(exec_of(&key)), update_id }),
+            update_ref: Some(upd::UpdateRef {
+                workflow_execution: Some(exec_of(&key)),
+                update_id,
+            }),
             outcome,
             stage,
             link: None,
@@ -884,26 +1098,47 @@ impl Engine {
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::PollWorkflowExecutionUpdateResponse> {
         let deadline = poll_deadline(timeout);
-        let r = req.update_ref.ok_or_else(|| status::invalid("update_ref is required"))?;
+        let r = req
+            .update_ref
+            .ok_or_else(|| status::invalid("update_ref is required"))?;
         let key = {
             let g = self.inner.lock();
             g.resolve(&req.namespace, &r.workflow_execution)?
         };
-        let wait = req.wait_policy.map(|w| w.lifecycle_stage).unwrap_or(UpdateWorkflowExecutionLifecycleStage::Completed as i32);
+        let wait = req
+            .wait_policy
+            .map(|w| w.lifecycle_stage)
+            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Completed as i32);
         let (stage, outcome) = self.wait_update(&key, &r.update_id, wait, deadline).await?;
         Ok(ws::PollWorkflowExecutionUpdateResponse {
             outcome,
             stage,
-            update_ref: Some(upd::UpdateRef { workflow_execution: Some(exec_of(&key)), update_id: r.update_id }),
+            update_ref: Some(upd::UpdateRef {
+                workflow_execution: Some(exec_of(&key)),
+                update_id: r.update_id,
+            }),
         })
     }
 
-    async fn wait_update(&self, key: &ExecKey, id: &str, wait: i32, deadline: Instant) -> RpcResult<(i32, Option<Outcome>)> {
+    async fn wait_update(
+        &self,
+        key: &ExecKey,
+        id: &str,
+        wait: i32,
+        deadline: Instant,
+    ) -> RpcResult<(i32, Option<Outcome>)> {
         loop {
             let mut rx = {
                 let g = self.inner.lock();
-                let ex = g.execs.get(key).ok_or_else(|| status::not_found("workflow execution not found"))?;
-                let u = ex.st.updates.get(id).ok_or_else(|| status::not_found(format!("update {id} not found")))?;
+                let ex = g
+                    .execs
+                    .get(key)
+                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
+                let u = ex
+                    .st
+                    .updates
+                    .get(id)
+                    .ok_or_else(|| status::not_found(format!("update {id} not found")))?;
                 if u.stage >= wait || u.outcome.is_some() {
                     return Ok((u.stage, u.outcome.clone()));
                 }
@@ -929,7 +1164,11 @@ impl Engine {
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::PollActivityTaskQueueResponse> {
         let deadline = poll_deadline(timeout);
-        let qk = QueueKey { namespace: req.namespace.clone(), name: sticky_or_normal(&req.task_queue), activity: true };
+        let qk = QueueKey {
+            namespace: req.namespace.clone(),
+            name: sticky_or_normal(&req.task_queue),
+            activity: true,
+        };
         if qk.name.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
@@ -959,7 +1198,14 @@ impl Engine {
     }
 
     /// RecordActivityTaskHeartbeatById.
-    pub fn heartbeat_by_id(&self, ns: &str, wf: &str, run: &str, activity_id: &str, details: Option<Payloads>) -> RpcResult<bool> {
+    pub fn heartbeat_by_id(
+        &self,
+        ns: &str,
+        wf: &str,
+        run: &str,
+        activity_id: &str,
+        details: Option<Payloads>,
+    ) -> RpcResult<bool> {
         self.with(|g| {
             let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
             g.heartbeat(&key, sid, details)
@@ -967,7 +1213,12 @@ impl Engine {
     }
 
     /// Completes, fails or cancels an activity by task token.
-    pub fn finish_activity(&self, token: &[u8], identity: &str, result: ActivityResult) -> RpcResult<()> {
+    pub fn finish_activity(
+        &self,
+        token: &[u8],
+        identity: &str,
+        result: ActivityResult,
+    ) -> RpcResult<()> {
         self.with(|g| {
             let (key, sid) = g.started_activity(token)?;
             g.finish_activity(&key, sid, identity, result);
@@ -1025,7 +1276,9 @@ struct StartArgs {
 }
 
 fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
-    use temporalio_protos::temporal::api::namespace::v1::{NamespaceConfig, NamespaceInfo, namespace_info::Capabilities};
+    use temporalio_protos::temporal::api::namespace::v1::{
+        NamespaceConfig, NamespaceInfo, namespace_info::Capabilities,
+    };
     ws::DescribeNamespaceResponse {
         namespace_info: Some(NamespaceInfo {
             name: rec.name.clone(),
@@ -1042,7 +1295,10 @@ fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
             ..Default::default()
         }),
         config: Some(NamespaceConfig {
-            workflow_execution_retention_ttl: Some(prost_wkt_types::Duration { seconds: rec.retention_days * 86400, nanos: 0 }),
+            workflow_execution_retention_ttl: Some(prost_wkt_types::Duration {
+                seconds: rec.retention_days * 86400,
+                nanos: 0,
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -1059,17 +1315,26 @@ fn started_attrs(ex: &Exec) -> Option<h::WorkflowExecutionStartedEventAttributes
 fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
     let st = &ex.st;
     WorkflowExecutionInfo {
-        execution: Some(WorkflowExecution { workflow_id: st.workflow_id.clone(), run_id: st.run_id.clone() }),
-        r#type: Some(WorkflowType { name: st.workflow_type.clone() }),
+        execution: Some(WorkflowExecution {
+            workflow_id: st.workflow_id.clone(),
+            run_id: st.run_id.clone(),
+        }),
+        r#type: Some(WorkflowType {
+            name: st.workflow_type.clone(),
+        }),
         start_time: Some(ts(st.start_ms)),
         close_time: st.close_ms.map(ts),
         status: st.status,
         history_length: ex.events.len() as i64,
-        parent_namespace_id: st.parent.as_ref().map(|p| p.namespace.clone()).unwrap_or_default(),
-        parent_execution: st
+        parent_namespace_id: st
             .parent
             .as_ref()
-            .map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
+            .map(|p| p.namespace.clone())
+            .unwrap_or_default(),
+        parent_execution: st.parent.as_ref().map(|p| WorkflowExecution {
+            workflow_id: p.workflow_id.clone(),
+            run_id: p.run_id.clone(),
+        }),
         execution_time: Some(ts(st.start_ms)),
         memo: Some(st.memo.clone().unwrap_or_default()),
         search_attributes: Some(st.search_attributes.clone().unwrap_or_default()),
@@ -1106,7 +1371,9 @@ impl Filter {
         }
         let lower = q.to_ascii_lowercase();
         if lower.contains(" or ") || lower.contains("order by") {
-            return Err(status::invalid(format!("unsupported query (only `Key = 'value' AND ...`): {q}")));
+            return Err(status::invalid(format!(
+                "unsupported query (only `Key = 'value' AND ...`): {q}"
+            )));
         }
         let mut rest = q;
         loop {
@@ -1124,9 +1391,13 @@ impl Filter {
                 .strip_prefix('\'')
                 .and_then(|s| s.strip_suffix('\''))
                 .or_else(|| v.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
-                .ok_or_else(|| status::invalid(format!("query value must be quoted in `{clause}`")))?;
+                .ok_or_else(|| {
+                    status::invalid(format!("query value must be quoted in `{clause}`"))
+                })?;
             if k.is_empty() {
-                return Err(status::invalid(format!("malformed query clause `{clause}`")));
+                return Err(status::invalid(format!(
+                    "malformed query clause `{clause}`"
+                )));
             }
             clauses.push((k, v.to_string()));
             match next {
@@ -1179,17 +1450,24 @@ impl Inner {
     }
 
     fn namespace(&self, ns: &str) -> RpcResult<&NamespaceRec> {
-        self.namespaces.get(ns).ok_or_else(|| status::namespace_not_found(ns))
+        self.namespaces
+            .get(ns)
+            .ok_or_else(|| status::namespace_not_found(ns))
     }
 
     fn commit(&mut self) -> RpcResult<()> {
         if self.dirty.is_empty() && self.dirty_ns.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch { namespaces: self.dirty_ns.clone(), executions: vec![] };
+        let mut batch = Batch {
+            namespaces: self.dirty_ns.clone(),
+            executions: vec![],
+        };
         for k in &self.dirty {
             if let Some(ex) = self.execs.get(k) {
-                batch.executions.push((ex.st.clone(), ex.events[ex.persisted..].to_vec()));
+                batch
+                    .executions
+                    .push((ex.st.clone(), ex.events[ex.persisted..].to_vec()));
             }
         }
         if let Err(e) = self.store.write_batch(&batch) {
@@ -1206,9 +1484,10 @@ impl Inner {
     }
 
     fn queue(&mut self, qk: &QueueKey) -> &mut Queue {
-        self.queues
-            .entry(qk.clone())
-            .or_insert_with(|| Queue { tasks: VecDeque::new(), watch: watch::Sender::new(0) })
+        self.queues.entry(qk.clone()).or_insert_with(|| Queue {
+            tasks: VecDeque::new(),
+            watch: watch::Sender::new(0),
+        })
     }
 
     fn push_task(&mut self, qk: QueueKey, task: Task) {
@@ -1225,7 +1504,9 @@ impl Inner {
 
     fn resolve(&self, ns: &str, exec: &Option<WorkflowExecution>) -> RpcResult<ExecKey> {
         self.namespace(ns)?;
-        let e = exec.as_ref().ok_or_else(|| status::invalid("workflow execution is required"))?;
+        let e = exec
+            .as_ref()
+            .ok_or_else(|| status::invalid("workflow execution is required"))?;
         if e.workflow_id.is_empty() {
             return Err(status::invalid("workflow id is required"));
         }
@@ -1233,13 +1514,25 @@ impl Inner {
             self.current
                 .get(&(ns.to_string(), e.workflow_id.clone()))
                 .cloned()
-                .ok_or_else(|| status::not_found(format!("workflow execution not found for workflow id {}", e.workflow_id)))?
+                .ok_or_else(|| {
+                    status::not_found(format!(
+                        "workflow execution not found for workflow id {}",
+                        e.workflow_id
+                    ))
+                })?
         } else {
             e.run_id.clone()
         };
-        let key = ExecKey { namespace: ns.to_string(), workflow_id: e.workflow_id.clone(), run_id };
+        let key = ExecKey {
+            namespace: ns.to_string(),
+            workflow_id: e.workflow_id.clone(),
+            run_id,
+        };
         if !self.execs.contains_key(&key) {
-            return Err(status::not_found(format!("workflow execution not found: {}/{}", key.workflow_id, key.run_id)));
+            return Err(status::not_found(format!(
+                "workflow execution not found: {}/{}",
+                key.workflow_id, key.run_id
+            )));
         }
         Ok(key)
     }
@@ -1263,8 +1556,16 @@ impl Inner {
         if a.task_queue.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
-        if let Some(run) = self.current.get(&(a.namespace.clone(), a.workflow_id.clone())).cloned() {
-            let key = ExecKey { namespace: a.namespace.clone(), workflow_id: a.workflow_id.clone(), run_id: run.clone() };
+        if let Some(run) = self
+            .current
+            .get(&(a.namespace.clone(), a.workflow_id.clone()))
+            .cloned()
+        {
+            let key = ExecKey {
+                namespace: a.namespace.clone(),
+                workflow_id: a.workflow_id.clone(),
+                run_id: run.clone(),
+            };
             let (open, status_v, req_id) = match self.execs.get(&key) {
                 Some(e) => (e.st.is_open(), e.st.status, e.st.request_id.clone()),
                 None => (false, 0, String::new()),
@@ -1273,7 +1574,8 @@ impl Inner {
                 return Ok((run, true));
             }
             if open {
-                let terminate = a.conflict_policy == WorkflowIdConflictPolicy::TerminateExisting as i32
+                let terminate = a.conflict_policy
+                    == WorkflowIdConflictPolicy::TerminateExisting as i32
                     || a.reuse_policy == 4; // TERMINATE_IF_RUNNING (deprecated)
                 if a.conflict_policy == WorkflowIdConflictPolicy::UseExisting as i32 {
                     if let Some((name, input, header)) = a.signal {
@@ -1281,7 +1583,12 @@ impl Inner {
                     }
                     return Ok((run, false));
                 } else if terminate {
-                    self.terminate(&key, "terminated by a new start with TerminateExisting", None, &a.identity);
+                    self.terminate(
+                        &key,
+                        "terminated by a new start with TerminateExisting",
+                        None,
+                        &a.identity,
+                    );
                 } else {
                     return Err(status::already_started(&a.workflow_id, &req_id, &run));
                 }
@@ -1294,7 +1601,8 @@ impl Inner {
                         | WorkflowExecutionStatus::TimedOut)
                 );
                 let reject = a.reuse_policy == WorkflowIdReusePolicy::RejectDuplicate as i32
-                    || (a.reuse_policy == WorkflowIdReusePolicy::AllowDuplicateFailedOnly as i32 && !failed);
+                    || (a.reuse_policy == WorkflowIdReusePolicy::AllowDuplicateFailedOnly as i32
+                        && !failed);
                 if reject {
                     return Err(status::already_started(&a.workflow_id, &req_id, &run));
                 }
@@ -1329,9 +1637,21 @@ impl Inner {
 
     fn create_run(&mut self, r: NewRun) -> ExecKey {
         let now = now_ms();
-        let wft_timeout = if r.wft_timeout_ms > 0 { r.wft_timeout_ms.min(120_000) } else { DEFAULT_WFT_TIMEOUT_MS };
-        let run_timeout = if r.run_timeout_ms > 0 { r.run_timeout_ms } else { r.execution_timeout_ms };
-        let key = ExecKey { namespace: r.namespace.clone(), workflow_id: r.workflow_id.clone(), run_id: r.run_id.clone() };
+        let wft_timeout = if r.wft_timeout_ms > 0 {
+            r.wft_timeout_ms.min(120_000)
+        } else {
+            DEFAULT_WFT_TIMEOUT_MS
+        };
+        let run_timeout = if r.run_timeout_ms > 0 {
+            r.run_timeout_ms
+        } else {
+            r.execution_timeout_ms
+        };
+        let key = ExecKey {
+            namespace: r.namespace.clone(),
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+        };
         let st = Execution {
             namespace: r.namespace.clone(),
             workflow_id: r.workflow_id.clone(),
@@ -1365,54 +1685,74 @@ impl Inner {
         };
         let mut ex = Exec::new(st, vec![]);
         ex.persisted = 0;
-        ex.add(A::WorkflowExecutionStartedEventAttributes(h::WorkflowExecutionStartedEventAttributes {
-            workflow_type: Some(WorkflowType { name: r.workflow_type.clone() }),
-            parent_workflow_namespace: r.parent.as_ref().map(|p| p.namespace.clone()).unwrap_or_default(),
-            parent_workflow_execution: r
-                .parent
-                .as_ref()
-                .map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
-            parent_initiated_event_id: r.parent.as_ref().map(|p| p.initiated_event_id).unwrap_or(0),
-            task_queue: Some(task_queue(&r.task_queue)),
-            input: r.input,
-            workflow_execution_timeout: dur(r.execution_timeout_ms),
-            workflow_run_timeout: dur(run_timeout),
-            workflow_task_timeout: dur(wft_timeout),
-            continued_execution_run_id: r.continued_execution_run_id,
-            initiator: r.initiator,
-            continued_failure: r.continued_failure,
-            last_completion_result: r.last_completion_result,
-            original_execution_run_id: r.run_id.clone(),
-            identity: r.identity,
-            first_execution_run_id: r.first_run_id,
-            retry_policy: r.retry_policy,
-            attempt: 1,
-            workflow_execution_expiration_time: r.execution_deadline_ms.map(ts),
-            first_workflow_task_backoff: dur(r.start_delay_ms),
-            memo: r.memo,
-            search_attributes: r.search_attributes,
-            header: r.header,
-            workflow_id: r.workflow_id.clone(),
-            root_workflow_execution: Some(exec_of(&key)),
-            ..Default::default()
-        }));
-        if let Some((name, input, header)) = r.signal {
-            ex.add(A::WorkflowExecutionSignaledEventAttributes(h::WorkflowExecutionSignaledEventAttributes {
-                signal_name: name,
-                input,
-                header,
+        ex.add(A::WorkflowExecutionStartedEventAttributes(
+            h::WorkflowExecutionStartedEventAttributes {
+                workflow_type: Some(WorkflowType {
+                    name: r.workflow_type.clone(),
+                }),
+                parent_workflow_namespace: r
+                    .parent
+                    .as_ref()
+                    .map(|p| p.namespace.clone())
+                    .unwrap_or_default(),
+                parent_workflow_execution: r.parent.as_ref().map(|p| WorkflowExecution {
+                    workflow_id: p.workflow_id.clone(),
+                    run_id: p.run_id.clone(),
+                }),
+                parent_initiated_event_id: r
+                    .parent
+                    .as_ref()
+                    .map(|p| p.initiated_event_id)
+                    .unwrap_or(0),
+                task_queue: Some(task_queue(&r.task_queue)),
+                input: r.input,
+                workflow_execution_timeout: dur(r.execution_timeout_ms),
+                workflow_run_timeout: dur(run_timeout),
+                workflow_task_timeout: dur(wft_timeout),
+                continued_execution_run_id: r.continued_execution_run_id,
+                initiator: r.initiator,
+                continued_failure: r.continued_failure,
+                last_completion_result: r.last_completion_result,
+                original_execution_run_id: r.run_id.clone(),
+                identity: r.identity,
+                first_execution_run_id: r.first_run_id,
+                retry_policy: r.retry_policy,
+                attempt: 1,
+                workflow_execution_expiration_time: r.execution_deadline_ms.map(ts),
+                first_workflow_task_backoff: dur(r.start_delay_ms),
+                memo: r.memo,
+                search_attributes: r.search_attributes,
+                header: r.header,
+                workflow_id: r.workflow_id.clone(),
+                root_workflow_execution: Some(exec_of(&key)),
                 ..Default::default()
-            }));
+            },
+        ));
+        if let Some((name, input, header)) = r.signal {
+            ex.add(A::WorkflowExecutionSignaledEventAttributes(
+                h::WorkflowExecutionSignaledEventAttributes {
+                    signal_name: name,
+                    input,
+                    header,
+                    ..Default::default()
+                },
+            ));
         }
         let run_deadline = ex.st.run_deadline_ms;
         self.execs.insert(key.clone(), ex);
-        self.current.insert((key.namespace.clone(), key.workflow_id.clone()), key.run_id.clone());
+        self.current.insert(
+            (key.namespace.clone(), key.workflow_id.clone()),
+            key.run_id.clone(),
+        );
         self.dirty.insert(key.clone());
         if r.start_delay_ms > 0 {
             if let Some(ex) = self.execs.get_mut(&key) {
                 ex.st.wft_retry_at_ms = Some(now + r.start_delay_ms);
             }
-            self.arm(now + r.start_delay_ms, TimerTask::WftRetry { key: key.clone() });
+            self.arm(
+                now + r.start_delay_ms,
+                TimerTask::WftRetry { key: key.clone() },
+            );
         } else {
             self.schedule_wft(&key);
         }
@@ -1425,18 +1765,22 @@ impl Inner {
 
     /// Schedules a workflow task if the run is open and has none.
     fn schedule_wft(&mut self, key: &ExecKey) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         if !ex.st.is_open() || ex.st.wft.is_some() {
             return;
         }
         let attempt = ex.st.next_wft_attempt.max(1);
         ex.st.wft_retry_at_ms = None;
         let tq = ex.st.task_queue.clone();
-        let id = ex.add(A::WorkflowTaskScheduledEventAttributes(h::WorkflowTaskScheduledEventAttributes {
-            task_queue: Some(task_queue(&tq)),
-            start_to_close_timeout: dur(ex.st.wft_timeout_ms),
-            attempt,
-        }));
+        let id = ex.add(A::WorkflowTaskScheduledEventAttributes(
+            h::WorkflowTaskScheduledEventAttributes {
+                task_queue: Some(task_queue(&tq)),
+                start_to_close_timeout: dur(ex.st.wft_timeout_ms),
+                attempt,
+            },
+        ));
         ex.st.wft = Some(WorkflowTask {
             scheduled_event_id: id,
             started_event_id: None,
@@ -1448,8 +1792,15 @@ impl Inner {
         });
         self.dirty.insert(key.clone());
         self.push_task(
-            QueueKey { namespace: key.namespace.clone(), name: tq, activity: false },
-            Task::Wft { key: key.clone(), scheduled_event_id: id },
+            QueueKey {
+                namespace: key.namespace.clone(),
+                name: tq,
+                activity: false,
+            },
+            Task::Wft {
+                key: key.clone(),
+                scheduled_event_id: id,
+            },
         );
     }
 
@@ -1472,15 +1823,26 @@ impl Inner {
         }
     }
 
-    fn signal(&mut self, key: &ExecKey, name: &str, input: Option<Payloads>, header: Option<Header>, identity: &str) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
-        ex.add_or_buffer(A::WorkflowExecutionSignaledEventAttributes(h::WorkflowExecutionSignaledEventAttributes {
-            signal_name: name.to_string(),
-            input,
-            identity: identity.to_string(),
-            header,
-            ..Default::default()
-        }));
+    fn signal(
+        &mut self,
+        key: &ExecKey,
+        name: &str,
+        input: Option<Payloads>,
+        header: Option<Header>,
+        identity: &str,
+    ) {
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        ex.add_or_buffer(A::WorkflowExecutionSignaledEventAttributes(
+            h::WorkflowExecutionSignaledEventAttributes {
+                signal_name: name.to_string(),
+                input,
+                identity: identity.to_string(),
+                header,
+                ..Default::default()
+            },
+        ));
         self.ensure_wft(key);
     }
 
@@ -1492,7 +1854,9 @@ impl Inner {
         external_initiated: i64,
         external: Option<WorkflowExecution>,
     ) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         if ex.st.cancel_requested {
             return;
         }
@@ -1508,23 +1872,35 @@ impl Inner {
         self.ensure_wft(key);
     }
 
-    fn terminate(&mut self, key: &ExecKey, reason: &str, details: Option<Payloads>, identity: &str) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+    fn terminate(
+        &mut self,
+        key: &ExecKey,
+        reason: &str,
+        details: Option<Payloads>,
+        identity: &str,
+    ) {
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         if !ex.st.is_open() {
             return;
         }
         ex.flush();
-        ex.add(A::WorkflowExecutionTerminatedEventAttributes(h::WorkflowExecutionTerminatedEventAttributes {
-            reason: reason.to_string(),
-            details,
-            identity: identity.to_string(),
-        }));
+        ex.add(A::WorkflowExecutionTerminatedEventAttributes(
+            h::WorkflowExecutionTerminatedEventAttributes {
+                reason: reason.to_string(),
+                details,
+                identity: identity.to_string(),
+            },
+        ));
         tracing::info!(workflow_id = %key.workflow_id, reason, "workflow terminated");
         self.close_run(key, Close::Terminated);
     }
 
     fn close_run(&mut self, key: &ExecKey, how: Close) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         let status_v = match &how {
             Close::Completed(_) => WorkflowExecutionStatus::Completed,
             Close::Failed(_) => WorkflowExecutionStatus::Failed,
@@ -1554,7 +1930,11 @@ impl Inner {
         ex.bump();
         let children: Vec<Child> = ex.st.children.values().cloned().collect();
         let parent = ex.st.parent.clone();
-        let queries: Vec<String> = ex.pending_queries.drain(..).chain(ex.attached_queries.drain(..)).collect();
+        let queries: Vec<String> = ex
+            .pending_queries
+            .drain(..)
+            .chain(ex.attached_queries.drain(..))
+            .collect();
         let result_event = ex.events.last().cloned();
         self.dirty.insert(key.clone());
         // Queries on a closed run are answered from its history by a worker (legacy task).
@@ -1588,22 +1968,45 @@ impl Inner {
     }
 
     fn current_key(&self, ns: &str, wf: &str) -> Option<ExecKey> {
-        self.current.get(&(ns.to_string(), wf.to_string())).map(|r| ExecKey {
-            namespace: ns.to_string(),
-            workflow_id: wf.to_string(),
-            run_id: r.clone(),
-        })
+        self.current
+            .get(&(ns.to_string(), wf.to_string()))
+            .map(|r| ExecKey {
+                namespace: ns.to_string(),
+                workflow_id: wf.to_string(),
+                run_id: r.clone(),
+            })
     }
 
-    fn notify_parent(&mut self, child: &ExecKey, p: &Parent, how: Close, _last: Option<HistoryEvent>) {
-        let pk = ExecKey { namespace: p.namespace.clone(), workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() };
-        let child_type = self.execs.get(child).map(|e| e.st.workflow_type.clone()).unwrap_or_default();
-        let Some(pex) = self.execs.get_mut(&pk) else { return };
+    fn notify_parent(
+        &mut self,
+        child: &ExecKey,
+        p: &Parent,
+        how: Close,
+        _last: Option<HistoryEvent>,
+    ) {
+        let pk = ExecKey {
+            namespace: p.namespace.clone(),
+            workflow_id: p.workflow_id.clone(),
+            run_id: p.run_id.clone(),
+        };
+        let child_type = self
+            .execs
+            .get(child)
+            .map(|e| e.st.workflow_type.clone())
+            .unwrap_or_default();
+        let Some(pex) = self.execs.get_mut(&pk) else {
+            return;
+        };
         if !pex.st.is_open() {
             return;
         }
-        let Some(c) = pex.st.children.remove(&p.initiated_event_id) else { return };
-        let we = Some(WorkflowExecution { workflow_id: c.workflow_id.clone(), run_id: c.run_id.clone() });
+        let Some(c) = pex.st.children.remove(&p.initiated_event_id) else {
+            return;
+        };
+        let we = Some(WorkflowExecution {
+            workflow_id: c.workflow_id.clone(),
+            run_id: c.run_id.clone(),
+        });
         let wt = Some(WorkflowType { name: child_type });
         let init = p.initiated_event_id;
         let started = c.started_event_id;
@@ -1620,8 +2023,8 @@ impl Inner {
                     ..Default::default()
                 },
             ),
-            Close::Failed(failure) => {
-                A::ChildWorkflowExecutionFailedEventAttributes(h::ChildWorkflowExecutionFailedEventAttributes {
+            Close::Failed(failure) => A::ChildWorkflowExecutionFailedEventAttributes(
+                h::ChildWorkflowExecutionFailedEventAttributes {
                     failure,
                     namespace: ns,
                     workflow_execution: we,
@@ -1630,10 +2033,10 @@ impl Inner {
                     started_event_id: started,
                     retry_state: RetryState::RetryPolicyNotSet as i32,
                     ..Default::default()
-                })
-            }
-            Close::Canceled(details) => {
-                A::ChildWorkflowExecutionCanceledEventAttributes(h::ChildWorkflowExecutionCanceledEventAttributes {
+                },
+            ),
+            Close::Canceled(details) => A::ChildWorkflowExecutionCanceledEventAttributes(
+                h::ChildWorkflowExecutionCanceledEventAttributes {
                     details,
                     namespace: ns,
                     workflow_execution: we,
@@ -1641,8 +2044,8 @@ impl Inner {
                     initiated_event_id: init,
                     started_event_id: started,
                     ..Default::default()
-                })
-            }
+                },
+            ),
             Close::Terminated => A::ChildWorkflowExecutionTerminatedEventAttributes(
                 h::ChildWorkflowExecutionTerminatedEventAttributes {
                     namespace: ns,
@@ -1653,8 +2056,8 @@ impl Inner {
                     ..Default::default()
                 },
             ),
-            Close::TimedOut => {
-                A::ChildWorkflowExecutionTimedOutEventAttributes(h::ChildWorkflowExecutionTimedOutEventAttributes {
+            Close::TimedOut => A::ChildWorkflowExecutionTimedOutEventAttributes(
+                h::ChildWorkflowExecutionTimedOutEventAttributes {
                     namespace: ns,
                     workflow_execution: we,
                     workflow_type: wt,
@@ -1662,8 +2065,8 @@ impl Inner {
                     started_event_id: started,
                     retry_state: RetryState::Timeout as i32,
                     ..Default::default()
-                })
-            }
+                },
+            ),
             Close::ContinuedAsNew => return,
         };
         pex.add_or_buffer(attrs);
@@ -1671,24 +2074,37 @@ impl Inner {
     }
 
     fn dispatch_query(&mut self, key: &ExecKey, id: String) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         if ex.st.is_open() && ex.st.wft.is_some() {
             ex.pending_queries.push(id);
             return;
         }
         let tq = ex.st.task_queue.clone();
-        self.push_task(QueueKey { namespace: key.namespace.clone(), name: tq, activity: false }, Task::Query { id });
+        self.push_task(
+            QueueKey {
+                namespace: key.namespace.clone(),
+                name: tq,
+                activity: false,
+            },
+            Task::Query { id },
+        );
     }
 
     fn requeue_attached_queries(&mut self, key: &ExecKey) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         let qs: Vec<String> = ex.attached_queries.drain(..).collect();
         ex.pending_queries.extend(qs);
     }
 
     /// Pending queries of a run that has no workflow task go out as legacy query tasks.
     fn flush_pending_queries(&mut self, key: &ExecKey) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         if ex.st.wft.is_some() && ex.st.is_open() {
             return;
         }
@@ -1698,20 +2114,31 @@ impl Inner {
         }
     }
 
-    fn take_workflow_task(&mut self, qk: &QueueKey, identity: &str) -> Option<ws::PollWorkflowTaskQueueResponse> {
+    fn take_workflow_task(
+        &mut self,
+        qk: &QueueKey,
+        identity: &str,
+    ) -> Option<ws::PollWorkflowTaskQueueResponse> {
         loop {
             let task = self.queues.get_mut(qk)?.tasks.pop_front()?;
             match task {
-                Task::Wft { key, scheduled_event_id } => {
+                Task::Wft {
+                    key,
+                    scheduled_event_id,
+                } => {
                     if let Some(r) = self.start_wft(&key, scheduled_event_id, identity) {
                         return Some(r);
                     }
                 }
                 Task::Query { id } => {
-                    let Some(q) = self.queries.get(&id) else { continue };
+                    let Some(q) = self.queries.get(&id) else {
+                        continue;
+                    };
                     let key = q.key.clone();
                     let query = q.query.clone();
-                    let Some(ex) = self.execs.get_mut(&key) else { continue };
+                    let Some(ex) = self.execs.get_mut(&key) else {
+                        continue;
+                    };
                     if ex.st.is_open() && ex.st.wft.is_some() {
                         ex.pending_queries.push(id);
                         continue;
@@ -1720,11 +2147,15 @@ impl Inner {
                     return Some(ws::PollWorkflowTaskQueueResponse {
                         task_token: TaskToken::Query { query_id: id }.encode(),
                         workflow_execution: Some(exec_of(&key)),
-                        workflow_type: Some(WorkflowType { name: ex.st.workflow_type.clone() }),
+                        workflow_type: Some(WorkflowType {
+                            name: ex.st.workflow_type.clone(),
+                        }),
                         previous_started_event_id: last,
                         started_event_id: last,
                         attempt: 1,
-                        history: Some(History { events: ex.events.clone() }),
+                        history: Some(History {
+                            events: ex.events.clone(),
+                        }),
                         query: Some(query),
                         workflow_execution_task_queue: Some(task_queue(&ex.st.task_queue)),
                         scheduled_time: Some(ts(now_ms())),
@@ -1737,7 +2168,12 @@ impl Inner {
         }
     }
 
-    fn start_wft(&mut self, key: &ExecKey, sid: i64, identity: &str) -> Option<ws::PollWorkflowTaskQueueResponse> {
+    fn start_wft(
+        &mut self,
+        key: &ExecKey,
+        sid: i64,
+        identity: &str,
+    ) -> Option<ws::PollWorkflowTaskQueueResponse> {
         let ex = self.execs.get_mut(key)?;
         if !ex.st.is_open() {
             return None;
@@ -1749,19 +2185,23 @@ impl Inner {
         let attempt = w.attempt;
         let scheduled_ms = w.scheduled_ms;
         let size = ex.st.history_size_bytes;
-        let started_id = ex.add(A::WorkflowTaskStartedEventAttributes(h::WorkflowTaskStartedEventAttributes {
-            scheduled_event_id: sid,
-            identity: identity.to_string(),
-            request_id: new_id(),
-            history_size_bytes: size,
-            ..Default::default()
-        }));
+        let started_id = ex.add(A::WorkflowTaskStartedEventAttributes(
+            h::WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: sid,
+                identity: identity.to_string(),
+                request_id: new_id(),
+                history_size_bytes: size,
+                ..Default::default()
+            },
+        ));
         let now = now_ms();
         let timeout_at = now + ex.st.wft_timeout_ms;
         let mut messages = vec![];
         let mut delivered = vec![];
         for (id, u) in &ex.st.updates {
-            if u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32 && u.outcome.is_none() {
+            if u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32
+                && u.outcome.is_none()
+            {
                 messages.push(ProtocolMessage {
                     id: format!("{id}/request"),
                     protocol_instance_id: id.clone(),
@@ -1790,13 +2230,22 @@ impl Inner {
             w.delivered_updates = delivered;
         }
         let resp = ws::PollWorkflowTaskQueueResponse {
-            task_token: TaskToken::Workflow { key: key.clone(), scheduled_event_id: sid, attempt }.encode(),
+            task_token: TaskToken::Workflow {
+                key: key.clone(),
+                scheduled_event_id: sid,
+                attempt,
+            }
+            .encode(),
             workflow_execution: Some(exec_of(key)),
-            workflow_type: Some(WorkflowType { name: ex.st.workflow_type.clone() }),
+            workflow_type: Some(WorkflowType {
+                name: ex.st.workflow_type.clone(),
+            }),
             previous_started_event_id: ex.st.last_completed_started_id,
             started_event_id: started_id,
             attempt,
-            history: Some(History { events: ex.events.clone() }),
+            history: Some(History {
+                events: ex.events.clone(),
+            }),
             workflow_execution_task_queue: Some(task_queue(&ex.st.task_queue)),
             scheduled_time: Some(ts(scheduled_ms)),
             started_time: Some(ts(now)),
@@ -1805,21 +2254,37 @@ impl Inner {
             ..Default::default()
         };
         self.dirty.insert(key.clone());
-        self.arm(timeout_at, TimerTask::WftTimeout { key: key.clone(), scheduled_event_id: sid });
+        self.arm(
+            timeout_at,
+            TimerTask::WftTimeout {
+                key: key.clone(),
+                scheduled_event_id: sid,
+            },
+        );
         Some(resp)
     }
 
     /// Validates a workflow task token against the started task; returns (key, scheduled id).
     fn started_wft(&self, token: &[u8]) -> RpcResult<(ExecKey, i64)> {
-        let Some(TaskToken::Workflow { key, scheduled_event_id, .. }) = TaskToken::decode(token) else {
+        let Some(TaskToken::Workflow {
+            key,
+            scheduled_event_id,
+            ..
+        }) = TaskToken::decode(token)
+        else {
             return Err(status::invalid("malformed workflow task token"));
         };
-        let ex = self.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let ex = self
+            .execs
+            .get(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
         if !ex.st.is_open() {
             return Err(status::not_found("workflow execution already completed"));
         }
         match &ex.st.wft {
-            Some(w) if w.scheduled_event_id == scheduled_event_id && w.started_event_id.is_some() => {
+            Some(w)
+                if w.scheduled_event_id == scheduled_event_id && w.started_event_id.is_some() =>
+            {
                 Ok((key, scheduled_event_id))
             }
             _ => Err(status::not_found("Workflow task not found.")),
@@ -1848,22 +2313,34 @@ impl Inner {
                 let _ = tx.send(res);
             }
         }
-        let ex = self.execs.get_mut(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let ex = self
+            .execs
+            .get_mut(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
         ex.attached_queries.clear();
-        let wft = ex.st.wft.clone().ok_or_else(|| status::not_found("Workflow task not found."))?;
+        let wft = ex
+            .st
+            .wft
+            .clone()
+            .ok_or_else(|| status::not_found("Workflow task not found."))?;
         let started = wft.started_event_id.unwrap_or(0);
         let has_close = req.commands.iter().any(is_close);
         if has_close && !ex.st.buffered.is_empty() {
             // New events arrived while the worker decided to close: reject like Temporal does.
             ex.st.wft = None;
-            ex.add(A::WorkflowTaskFailedEventAttributes(h::WorkflowTaskFailedEventAttributes {
-                scheduled_event_id: sid,
-                started_event_id: started,
-                cause: WorkflowTaskFailedCause::UnhandledCommand as i32,
-                failure: Some(Failure { message: "UnhandledCommand".into(), ..Default::default() }),
-                identity: identity.clone(),
-                ..Default::default()
-            }));
+            ex.add(A::WorkflowTaskFailedEventAttributes(
+                h::WorkflowTaskFailedEventAttributes {
+                    scheduled_event_id: sid,
+                    started_event_id: started,
+                    cause: WorkflowTaskFailedCause::UnhandledCommand as i32,
+                    failure: Some(Failure {
+                        message: "UnhandledCommand".into(),
+                        ..Default::default()
+                    }),
+                    identity: identity.clone(),
+                    ..Default::default()
+                },
+            ));
             ex.flush();
             self.schedule_wft(&key);
             return Ok(());
@@ -1871,19 +2348,24 @@ impl Inner {
         ex.st.wft = None;
         ex.st.last_completed_started_id = started;
         ex.st.next_wft_attempt = 1;
-        let completed_id = ex.add(A::WorkflowTaskCompletedEventAttributes(h::WorkflowTaskCompletedEventAttributes {
-            scheduled_event_id: sid,
-            started_event_id: started,
-            identity: identity.clone(),
-            binary_checksum: req.binary_checksum.clone(),
-            worker_version: req.worker_version_stamp.clone(),
-            sdk_metadata: req.sdk_metadata.clone(),
-            metering_metadata: req.metering_metadata.clone(),
-            ..Default::default()
-        }));
+        let completed_id = ex.add(A::WorkflowTaskCompletedEventAttributes(
+            h::WorkflowTaskCompletedEventAttributes {
+                scheduled_event_id: sid,
+                started_event_id: started,
+                identity: identity.clone(),
+                binary_checksum: req.binary_checksum.clone(),
+                worker_version: req.worker_version_stamp.clone(),
+                sdk_metadata: req.sdk_metadata.clone(),
+                metering_metadata: req.metering_metadata.clone(),
+                ..Default::default()
+            },
+        ));
         self.dirty.insert(key.clone());
-        let mut messages: BTreeMap<String, ProtocolMessage> =
-            req.messages.into_iter().map(|m| (m.id.clone(), m)).collect();
+        let mut messages: BTreeMap<String, ProtocolMessage> = req
+            .messages
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect();
         let mut order: Vec<String> = vec![];
         let mut need_wft = req.force_create_new_workflow_task;
         let mut closed = false;
@@ -1903,7 +2385,8 @@ impl Inner {
                     order.push(p.message_id);
                 }
                 other => {
-                    let r = self.handle_command(&key, other, completed_id, &identity, &mut deferred)?;
+                    let r =
+                        self.handle_command(&key, other, completed_id, &identity, &mut deferred)?;
                     need_wft |= r.need_wft;
                     closed |= r.closed;
                 }
@@ -1917,7 +2400,9 @@ impl Inner {
         for d in deferred {
             self.run_deferred(&key, d);
         }
-        let Some(ex) = self.execs.get_mut(&key) else { return Ok(()) };
+        let Some(ex) = self.execs.get_mut(&key) else {
+            return Ok(());
+        };
         if ex.st.is_open() {
             need_wft |= ex.flush();
             let undelivered = ex.st.updates.iter().any(|(id, u)| {
@@ -1935,18 +2420,28 @@ impl Inner {
     }
 
     fn handle_message(&mut self, key: &ExecKey, m: ProtocolMessage) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
         let Some(body) = m.body else { return };
         let id = m.protocol_instance_id.clone();
-        let tname = body.type_url.rsplit('/').next().unwrap_or_default().to_string();
+        let tname = body
+            .type_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         match tname.as_str() {
             "temporal.api.update.v1.Acceptance" => {
-                let Ok(a) = upd::Acceptance::decode(body.value.as_slice()) else { return };
+                let Ok(a) = upd::Acceptance::decode(body.value.as_slice()) else {
+                    return;
+                };
                 let eid = ex.add(A::WorkflowExecutionUpdateAcceptedEventAttributes(
                     h::WorkflowExecutionUpdateAcceptedEventAttributes {
                         protocol_instance_id: id.clone(),
                         accepted_request_message_id: a.accepted_request_message_id,
-                        accepted_request_sequencing_event_id: a.accepted_request_sequencing_event_id,
+                        accepted_request_sequencing_event_id: a
+                            .accepted_request_sequencing_event_id,
                         accepted_request: a.accepted_request.clone(),
                     },
                 ));
@@ -1960,16 +2455,27 @@ impl Inner {
                 u.accepted_event_id = eid;
             }
             "temporal.api.update.v1.Rejection" => {
-                let Ok(r) = upd::Rejection::decode(body.value.as_slice()) else { return };
+                let Ok(r) = upd::Rejection::decode(body.value.as_slice()) else {
+                    return;
+                };
                 if let Some(u) = ex.st.updates.get_mut(&id) {
                     u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
-                    u.outcome = Some(Outcome { value: r.failure.map(outcome::Value::Failure) });
+                    u.outcome = Some(Outcome {
+                        value: r.failure.map(outcome::Value::Failure),
+                    });
                 }
                 ex.bump();
             }
             "temporal.api.update.v1.Response" => {
-                let Ok(r) = upd::Response::decode(body.value.as_slice()) else { return };
-                let accepted = ex.st.updates.get(&id).map(|u| u.accepted_event_id).unwrap_or(0);
+                let Ok(r) = upd::Response::decode(body.value.as_slice()) else {
+                    return;
+                };
+                let accepted = ex
+                    .st
+                    .updates
+                    .get(&id)
+                    .map(|u| u.accepted_event_id)
+                    .unwrap_or(0);
                 ex.add(A::WorkflowExecutionUpdateCompletedEventAttributes(
                     h::WorkflowExecutionUpdateCompletedEventAttributes {
                         meta: r.meta.clone(),
@@ -1996,10 +2502,18 @@ impl Inner {
     ) -> RpcResult<CmdEffect> {
         let mut eff = CmdEffect::default();
         let now = now_ms();
-        let ex = self.execs.get_mut(key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let ex = self
+            .execs
+            .get_mut(key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
         match attrs {
             C::ScheduleActivityTaskCommandAttributes(a) => {
-                let tq = a.task_queue.as_ref().map(|t| t.name.clone()).filter(|n| !n.is_empty()).unwrap_or(ex.st.task_queue.clone());
+                let tq = a
+                    .task_queue
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(ex.st.task_queue.clone());
                 let mut s2c = dur_ms(&a.schedule_to_close_timeout);
                 if let Some(d) = ex.st.run_deadline_ms {
                     let left = (d - now).max(1);
@@ -2017,7 +2531,8 @@ impl Inner {
                 if s2c > 0 {
                     st2c = st2c.min(s2c);
                 }
-                let s2s = dur_ms(&a.schedule_to_start_timeout).min(if s2c > 0 { s2c } else { i64::MAX });
+                let s2s =
+                    dur_ms(&a.schedule_to_start_timeout).min(if s2c > 0 { s2c } else { i64::MAX });
                 let hb = dur_ms(&a.heartbeat_timeout).min(st2c);
                 let mut rp = a.retry_policy.clone().unwrap_or_default();
                 if dur_ms(&rp.initial_interval) == 0 {
@@ -2029,25 +2544,33 @@ impl Inner {
                 if dur_ms(&rp.maximum_interval) == 0 {
                     rp.maximum_interval = dur(dur_ms(&rp.initial_interval) * 100);
                 }
-                let act_type = a.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                let act_type = a
+                    .activity_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
                 if a.activity_id.is_empty() || act_type.is_empty() {
-                    return Err(status::invalid("ScheduleActivityTask: activity id and type are required"));
+                    return Err(status::invalid(
+                        "ScheduleActivityTask: activity id and type are required",
+                    ));
                 }
-                let sid = ex.add(A::ActivityTaskScheduledEventAttributes(h::ActivityTaskScheduledEventAttributes {
-                    activity_id: a.activity_id.clone(),
-                    activity_type: a.activity_type.clone(),
-                    task_queue: Some(task_queue(&tq)),
-                    header: a.header,
-                    input: a.input,
-                    schedule_to_close_timeout: dur(s2c),
-                    schedule_to_start_timeout: dur(s2s),
-                    start_to_close_timeout: dur(st2c),
-                    heartbeat_timeout: dur(hb),
-                    workflow_task_completed_event_id: completed_id,
-                    retry_policy: Some(rp.clone()),
-                    use_workflow_build_id: a.use_workflow_build_id,
-                    priority: a.priority,
-                }));
+                let sid = ex.add(A::ActivityTaskScheduledEventAttributes(
+                    h::ActivityTaskScheduledEventAttributes {
+                        activity_id: a.activity_id.clone(),
+                        activity_type: a.activity_type.clone(),
+                        task_queue: Some(task_queue(&tq)),
+                        header: a.header,
+                        input: a.input,
+                        schedule_to_close_timeout: dur(s2c),
+                        schedule_to_start_timeout: dur(s2s),
+                        start_to_close_timeout: dur(st2c),
+                        heartbeat_timeout: dur(hb),
+                        workflow_task_completed_event_id: completed_id,
+                        retry_policy: Some(rp.clone()),
+                        use_workflow_build_id: a.use_workflow_build_id,
+                        priority: a.priority,
+                    },
+                ));
                 ex.st.activities.insert(
                     sid,
                     Activity {
@@ -2073,8 +2596,16 @@ impl Inner {
                     },
                 );
                 self.push_task(
-                    QueueKey { namespace: key.namespace.clone(), name: tq, activity: true },
-                    Task::Activity { key: key.clone(), scheduled_event_id: sid, attempt: 1 },
+                    QueueKey {
+                        namespace: key.namespace.clone(),
+                        name: tq,
+                        activity: true,
+                    },
+                    Task::Activity {
+                        key: key.clone(),
+                        scheduled_event_id: sid,
+                        attempt: 1,
+                    },
                 );
                 if s2s > 0 {
                     self.arm(now + s2s, act_timer(key, sid, 1, ActTimer::ScheduleToStart));
@@ -2097,13 +2628,15 @@ impl Inner {
                 ));
                 if act.started_ms.is_none() {
                     ex.st.activities.remove(&sid);
-                    ex.add(A::ActivityTaskCanceledEventAttributes(h::ActivityTaskCanceledEventAttributes {
-                        latest_cancel_requested_event_id: crid,
-                        scheduled_event_id: sid,
-                        started_event_id: 0,
-                        identity: identity.to_string(),
-                        ..Default::default()
-                    }));
+                    ex.add(A::ActivityTaskCanceledEventAttributes(
+                        h::ActivityTaskCanceledEventAttributes {
+                            latest_cancel_requested_event_id: crid,
+                            scheduled_event_id: sid,
+                            started_event_id: 0,
+                            identity: identity.to_string(),
+                            ..Default::default()
+                        },
+                    ));
                     eff.need_wft = true;
                 } else if let Some(a) = ex.st.activities.get_mut(&sid) {
                     a.cancel_requested = true;
@@ -2115,66 +2648,108 @@ impl Inner {
                 if a.timer_id.is_empty() {
                     return Err(status::invalid("StartTimer: timer id is required"));
                 }
-                let id = ex.add(A::TimerStartedEventAttributes(h::TimerStartedEventAttributes {
-                    timer_id: a.timer_id.clone(),
-                    start_to_fire_timeout: a.start_to_fire_timeout,
-                    workflow_task_completed_event_id: completed_id,
-                }));
-                ex.st.timers.insert(a.timer_id.clone(), Timer { started_event_id: id, fire_ms: now + ms });
-                self.arm(now + ms, TimerTask::User { key: key.clone(), timer_id: a.timer_id, started_event_id: id });
+                let id = ex.add(A::TimerStartedEventAttributes(
+                    h::TimerStartedEventAttributes {
+                        timer_id: a.timer_id.clone(),
+                        start_to_fire_timeout: a.start_to_fire_timeout,
+                        workflow_task_completed_event_id: completed_id,
+                    },
+                ));
+                ex.st.timers.insert(
+                    a.timer_id.clone(),
+                    Timer {
+                        started_event_id: id,
+                        fire_ms: now + ms,
+                    },
+                );
+                self.arm(
+                    now + ms,
+                    TimerTask::User {
+                        key: key.clone(),
+                        timer_id: a.timer_id,
+                        started_event_id: id,
+                    },
+                );
             }
             C::CancelTimerCommandAttributes(a) => {
                 if let Some(t) = ex.st.timers.remove(&a.timer_id) {
-                    ex.add(A::TimerCanceledEventAttributes(h::TimerCanceledEventAttributes {
-                        timer_id: a.timer_id,
-                        started_event_id: t.started_event_id,
-                        workflow_task_completed_event_id: completed_id,
-                        identity: identity.to_string(),
-                    }));
+                    ex.add(A::TimerCanceledEventAttributes(
+                        h::TimerCanceledEventAttributes {
+                            timer_id: a.timer_id,
+                            started_event_id: t.started_event_id,
+                            workflow_task_completed_event_id: completed_id,
+                            identity: identity.to_string(),
+                        },
+                    ));
                 }
             }
             C::CompleteWorkflowExecutionCommandAttributes(a) => {
-                ex.add(A::WorkflowExecutionCompletedEventAttributes(h::WorkflowExecutionCompletedEventAttributes {
-                    result: a.result.clone(),
-                    workflow_task_completed_event_id: completed_id,
-                    new_execution_run_id: String::new(),
-                }));
+                ex.add(A::WorkflowExecutionCompletedEventAttributes(
+                    h::WorkflowExecutionCompletedEventAttributes {
+                        result: a.result.clone(),
+                        workflow_task_completed_event_id: completed_id,
+                        new_execution_run_id: String::new(),
+                    },
+                ));
                 eff.closed = true;
                 self.close_run(key, Close::Completed(a.result));
             }
             C::FailWorkflowExecutionCommandAttributes(a) => {
-                ex.add(A::WorkflowExecutionFailedEventAttributes(h::WorkflowExecutionFailedEventAttributes {
-                    failure: a.failure.clone(),
-                    retry_state: RetryState::RetryPolicyNotSet as i32,
-                    workflow_task_completed_event_id: completed_id,
-                    new_execution_run_id: String::new(),
-                }));
+                ex.add(A::WorkflowExecutionFailedEventAttributes(
+                    h::WorkflowExecutionFailedEventAttributes {
+                        failure: a.failure.clone(),
+                        retry_state: RetryState::RetryPolicyNotSet as i32,
+                        workflow_task_completed_event_id: completed_id,
+                        new_execution_run_id: String::new(),
+                    },
+                ));
                 eff.closed = true;
                 self.close_run(key, Close::Failed(a.failure));
             }
             C::CancelWorkflowExecutionCommandAttributes(a) => {
-                ex.add(A::WorkflowExecutionCanceledEventAttributes(h::WorkflowExecutionCanceledEventAttributes {
-                    workflow_task_completed_event_id: completed_id,
-                    details: a.details.clone(),
-                }));
+                ex.add(A::WorkflowExecutionCanceledEventAttributes(
+                    h::WorkflowExecutionCanceledEventAttributes {
+                        workflow_task_completed_event_id: completed_id,
+                        details: a.details.clone(),
+                    },
+                ));
                 eff.closed = true;
                 self.close_run(key, Close::Canceled(a.details));
             }
             C::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
                 let new_run = new_id();
-                let wf_type = a.workflow_type.as_ref().map(|t| t.name.clone()).filter(|n| !n.is_empty()).unwrap_or(ex.st.workflow_type.clone());
-                let tq = a.task_queue.as_ref().map(|t| t.name.clone()).filter(|n| !n.is_empty()).unwrap_or(ex.st.task_queue.clone());
+                let wf_type = a
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(ex.st.workflow_type.clone());
+                let tq = a
+                    .task_queue
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(ex.st.task_queue.clone());
                 let started = started_attrs(ex);
                 let run_timeout = if a.workflow_run_timeout.is_some() {
                     dur_ms(&a.workflow_run_timeout)
                 } else {
-                    started.as_ref().map(|s| dur_ms(&s.workflow_run_timeout)).unwrap_or(0)
+                    started
+                        .as_ref()
+                        .map(|s| dur_ms(&s.workflow_run_timeout))
+                        .unwrap_or(0)
                 };
-                let wft_timeout = if a.workflow_task_timeout.is_some() { dur_ms(&a.workflow_task_timeout) } else { ex.st.wft_timeout_ms };
+                let wft_timeout = if a.workflow_task_timeout.is_some() {
+                    dur_ms(&a.workflow_task_timeout)
+                } else {
+                    ex.st.wft_timeout_ms
+                };
                 ex.add(A::WorkflowExecutionContinuedAsNewEventAttributes(
                     h::WorkflowExecutionContinuedAsNewEventAttributes {
                         new_execution_run_id: new_run.clone(),
-                        workflow_type: Some(WorkflowType { name: wf_type.clone() }),
+                        workflow_type: Some(WorkflowType {
+                            name: wf_type.clone(),
+                        }),
                         task_queue: Some(task_queue(&tq)),
                         input: a.input.clone(),
                         workflow_run_timeout: dur(run_timeout),
@@ -2197,7 +2772,10 @@ impl Inner {
                     workflow_type: wf_type,
                     task_queue: tq,
                     input: a.input,
-                    execution_timeout_ms: started.as_ref().map(|s| dur_ms(&s.workflow_execution_timeout)).unwrap_or(0),
+                    execution_timeout_ms: started
+                        .as_ref()
+                        .map(|s| dur_ms(&s.workflow_execution_timeout))
+                        .unwrap_or(0),
                     run_timeout_ms: run_timeout,
                     wft_timeout_ms: wft_timeout,
                     identity: identity.to_string(),
@@ -2221,16 +2799,33 @@ impl Inner {
                 let nk = self.create_run(r);
                 // A parent keeps tracking the chain under the new run id.
                 if let Some(p) = parent {
-                    let pk = ExecKey { namespace: p.namespace, workflow_id: p.workflow_id, run_id: p.run_id };
-                    if let Some(c) = self.execs.get_mut(&pk).and_then(|pe| pe.st.children.get_mut(&p.initiated_event_id)) {
+                    let pk = ExecKey {
+                        namespace: p.namespace,
+                        workflow_id: p.workflow_id,
+                        run_id: p.run_id,
+                    };
+                    if let Some(c) = self
+                        .execs
+                        .get_mut(&pk)
+                        .and_then(|pe| pe.st.children.get_mut(&p.initiated_event_id))
+                    {
                         c.run_id = nk.run_id.clone();
                         self.dirty.insert(pk);
                     }
                 }
             }
             C::StartChildWorkflowExecutionCommandAttributes(a) => {
-                let ns = if a.namespace.is_empty() { key.namespace.clone() } else { a.namespace.clone() };
-                let tq = a.task_queue.as_ref().map(|t| t.name.clone()).filter(|n| !n.is_empty()).unwrap_or(ex.st.task_queue.clone());
+                let ns = if a.namespace.is_empty() {
+                    key.namespace.clone()
+                } else {
+                    a.namespace.clone()
+                };
+                let tq = a
+                    .task_queue
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(ex.st.task_queue.clone());
                 let init = ex.add(A::StartChildWorkflowExecutionInitiatedEventAttributes(
                     h::StartChildWorkflowExecutionInitiatedEventAttributes {
                         namespace: ns.clone(),
@@ -2256,7 +2851,11 @@ impl Inner {
                 deferred.push(Deferred::StartChild(Box::new((init, ns, tq, a))));
             }
             C::SignalExternalWorkflowExecutionCommandAttributes(a) => {
-                let ns = if a.namespace.is_empty() { key.namespace.clone() } else { a.namespace.clone() };
+                let ns = if a.namespace.is_empty() {
+                    key.namespace.clone()
+                } else {
+                    a.namespace.clone()
+                };
                 let init = ex.add(A::SignalExternalWorkflowExecutionInitiatedEventAttributes(
                     h::SignalExternalWorkflowExecutionInitiatedEventAttributes {
                         workflow_task_completed_event_id: completed_id,
@@ -2273,29 +2872,40 @@ impl Inner {
                 deferred.push(Deferred::Signal(Box::new((init, ns, a))));
             }
             C::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
-                let ns = if a.namespace.is_empty() { key.namespace.clone() } else { a.namespace.clone() };
-                let exec = WorkflowExecution { workflow_id: a.workflow_id.clone(), run_id: a.run_id.clone() };
-                let init = ex.add(A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
-                    h::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
-                        workflow_task_completed_event_id: completed_id,
-                        namespace: ns.clone(),
-                        workflow_execution: Some(exec.clone()),
-                        control: a.control.clone(),
-                        child_workflow_only: a.child_workflow_only,
-                        reason: a.reason.clone(),
-                        ..Default::default()
-                    },
-                ));
+                let ns = if a.namespace.is_empty() {
+                    key.namespace.clone()
+                } else {
+                    a.namespace.clone()
+                };
+                let exec = WorkflowExecution {
+                    workflow_id: a.workflow_id.clone(),
+                    run_id: a.run_id.clone(),
+                };
+                let init = ex.add(
+                    A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
+                        h::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
+                            workflow_task_completed_event_id: completed_id,
+                            namespace: ns.clone(),
+                            workflow_execution: Some(exec.clone()),
+                            control: a.control.clone(),
+                            child_workflow_only: a.child_workflow_only,
+                            reason: a.reason.clone(),
+                            ..Default::default()
+                        },
+                    ),
+                );
                 deferred.push(Deferred::Cancel(init, ns, exec, a.control));
             }
             C::RecordMarkerCommandAttributes(a) => {
-                ex.add(A::MarkerRecordedEventAttributes(h::MarkerRecordedEventAttributes {
-                    marker_name: a.marker_name,
-                    details: a.details,
-                    workflow_task_completed_event_id: completed_id,
-                    header: a.header,
-                    failure: a.failure,
-                }));
+                ex.add(A::MarkerRecordedEventAttributes(
+                    h::MarkerRecordedEventAttributes {
+                        marker_name: a.marker_name,
+                        details: a.details,
+                        workflow_task_completed_event_id: completed_id,
+                        header: a.header,
+                        failure: a.failure,
+                    },
+                ));
             }
             C::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
                 let sa = a.search_attributes.clone().unwrap_or_default();
@@ -2325,14 +2935,19 @@ impl Inner {
                         }
                     }
                 }
-                ex.add(A::WorkflowPropertiesModifiedEventAttributes(h::WorkflowPropertiesModifiedEventAttributes {
-                    workflow_task_completed_event_id: completed_id,
-                    upserted_memo: a.upserted_memo,
-                }));
+                ex.add(A::WorkflowPropertiesModifiedEventAttributes(
+                    h::WorkflowPropertiesModifiedEventAttributes {
+                        workflow_task_completed_event_id: completed_id,
+                        upserted_memo: a.upserted_memo,
+                    },
+                ));
             }
             C::ProtocolMessageCommandAttributes(_) => {}
-            C::ScheduleNexusOperationCommandAttributes(_) | C::RequestCancelNexusOperationCommandAttributes(_) => {
-                return Err(status::invalid("Nexus operations are not supported by the dev server"));
+            C::ScheduleNexusOperationCommandAttributes(_)
+            | C::RequestCancelNexusOperationCommandAttributes(_) => {
+                return Err(status::invalid(
+                    "Nexus operations are not supported by the dev server",
+                ));
             }
         }
         self.dirty.insert(key.clone());
@@ -2346,12 +2961,18 @@ impl Inner {
         match d {
             Deferred::StartChild(b) => {
                 let (init, ns, tq, a) = *b;
-                let wf_type = a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                let wf_type = a
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
                 let exists = self
                     .current_key(&ns, &a.workflow_id)
                     .and_then(|k| self.execs.get(&k))
                     .is_some_and(|e| e.st.is_open());
-                let bad = a.workflow_id.is_empty() || wf_type.is_empty() || !self.namespaces.contains_key(&ns);
+                let bad = a.workflow_id.is_empty()
+                    || wf_type.is_empty()
+                    || !self.namespaces.contains_key(&ns);
                 if exists || bad {
                     if let Some(ex) = self.execs.get_mut(key) {
                         ex.add(A::StartChildWorkflowExecutionFailedEventAttributes(
@@ -2360,7 +2981,8 @@ impl Inner {
                                 workflow_id: a.workflow_id,
                                 workflow_type: a.workflow_type,
                                 cause: if exists {
-                                    StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists as i32
+                                    StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists
+                                        as i32
                                 } else {
                                     StartChildWorkflowExecutionFailedCause::NamespaceNotFound as i32
                                 },
@@ -2407,7 +3029,9 @@ impl Inner {
                             namespace: ns.clone(),
                             initiated_event_id: init,
                             workflow_execution: Some(exec_of(&ck)),
-                            workflow_type: Some(WorkflowType { name: wf_type.clone() }),
+                            workflow_type: Some(WorkflowType {
+                                name: wf_type.clone(),
+                            }),
                             header: a.header,
                             ..Default::default()
                         },
@@ -2432,7 +3056,11 @@ impl Inner {
                     let k = if e.run_id.is_empty() {
                         self.current_key(&ns, &e.workflow_id)?
                     } else {
-                        ExecKey { namespace: ns.clone(), workflow_id: e.workflow_id.clone(), run_id: e.run_id.clone() }
+                        ExecKey {
+                            namespace: ns.clone(),
+                            workflow_id: e.workflow_id.clone(),
+                            run_id: e.run_id.clone(),
+                        }
                     };
                     self.execs.get(&k).filter(|x| x.st.is_open()).map(|_| k)
                 });
@@ -2473,12 +3101,22 @@ impl Inner {
                 let k = if exec.run_id.is_empty() {
                     self.current_key(&ns, &exec.workflow_id)
                 } else {
-                    Some(ExecKey { namespace: ns.clone(), workflow_id: exec.workflow_id.clone(), run_id: exec.run_id.clone() })
+                    Some(ExecKey {
+                        namespace: ns.clone(),
+                        workflow_id: exec.workflow_id.clone(),
+                        run_id: exec.run_id.clone(),
+                    })
                 };
                 let target = k.filter(|k| self.execs.get(k).is_some_and(|x| x.st.is_open()));
                 match target {
                     Some(tk) => {
-                        self.request_cancel(&tk, "", "requested by workflow", init, Some(exec_of(key)));
+                        self.request_cancel(
+                            &tk,
+                            "",
+                            "requested by workflow",
+                            init,
+                            Some(exec_of(key)),
+                        );
                         if let Some(ex) = self.execs.get_mut(key) {
                             ex.add(A::ExternalWorkflowExecutionCancelRequestedEventAttributes(
                                 h::ExternalWorkflowExecutionCancelRequestedEventAttributes {
@@ -2513,16 +3151,31 @@ impl Inner {
 
     // ---------------- activities ----------------
 
-    fn take_activity_task(&mut self, qk: &QueueKey, identity: &str) -> Option<ws::PollActivityTaskQueueResponse> {
+    fn take_activity_task(
+        &mut self,
+        qk: &QueueKey,
+        identity: &str,
+    ) -> Option<ws::PollActivityTaskQueueResponse> {
         loop {
             let task = self.queues.get_mut(qk)?.tasks.pop_front()?;
-            let Task::Activity { key, scheduled_event_id: sid, attempt } = task else { continue };
+            let Task::Activity {
+                key,
+                scheduled_event_id: sid,
+                attempt,
+            } = task
+            else {
+                continue;
+            };
             let now = now_ms();
-            let Some(ex) = self.execs.get_mut(&key) else { continue };
+            let Some(ex) = self.execs.get_mut(&key) else {
+                continue;
+            };
             if !ex.st.is_open() {
                 continue;
             }
-            let Some(act) = ex.st.activities.get_mut(&sid) else { continue };
+            let Some(act) = ex.st.activities.get_mut(&sid) else {
+                continue;
+            };
             if act.attempt != attempt || act.started_ms.is_some() {
                 continue;
             }
@@ -2530,15 +3183,25 @@ impl Inner {
             act.started_identity = identity.to_string();
             act.last_heartbeat_ms = None;
             let act = act.clone();
-            let sched = ex.events.get((sid - 1) as usize).and_then(|e| match &e.attributes {
-                Some(A::ActivityTaskScheduledEventAttributes(s)) => Some(s.clone()),
-                _ => None,
-            });
+            let sched = ex
+                .events
+                .get((sid - 1) as usize)
+                .and_then(|e| match &e.attributes {
+                    Some(A::ActivityTaskScheduledEventAttributes(s)) => Some(s.clone()),
+                    _ => None,
+                });
             let sched = sched.unwrap_or_default();
             let resp = ws::PollActivityTaskQueueResponse {
-                task_token: TaskToken::Activity { key: key.clone(), scheduled_event_id: sid, attempt }.encode(),
+                task_token: TaskToken::Activity {
+                    key: key.clone(),
+                    scheduled_event_id: sid,
+                    attempt,
+                }
+                .encode(),
                 workflow_namespace: key.namespace.clone(),
-                workflow_type: Some(WorkflowType { name: ex.st.workflow_type.clone() }),
+                workflow_type: Some(WorkflowType {
+                    name: ex.st.workflow_type.clone(),
+                }),
                 workflow_execution: Some(exec_of(&key)),
                 activity_type: sched.activity_type,
                 activity_id: act.activity_id.clone(),
@@ -2557,28 +3220,59 @@ impl Inner {
                 ..Default::default()
             };
             self.dirty.insert(key.clone());
-            self.arm(now + act.start_to_close_ms, act_timer(&key, sid, attempt, ActTimer::StartToClose));
+            self.arm(
+                now + act.start_to_close_ms,
+                act_timer(&key, sid, attempt, ActTimer::StartToClose),
+            );
             if act.heartbeat_ms > 0 {
-                self.arm(now + act.heartbeat_ms, act_timer(&key, sid, attempt, ActTimer::Heartbeat));
+                self.arm(
+                    now + act.heartbeat_ms,
+                    act_timer(&key, sid, attempt, ActTimer::Heartbeat),
+                );
             }
             return Some(resp);
         }
     }
 
     fn started_activity(&self, token: &[u8]) -> RpcResult<(ExecKey, i64)> {
-        let Some(TaskToken::Activity { key, scheduled_event_id, attempt }) = TaskToken::decode(token) else {
+        let Some(TaskToken::Activity {
+            key,
+            scheduled_event_id,
+            attempt,
+        }) = TaskToken::decode(token)
+        else {
             return Err(status::invalid("malformed activity task token"));
         };
-        let ex = self.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let ex = self
+            .execs
+            .get(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
         match ex.st.activities.get(&scheduled_event_id) {
-            Some(a) if ex.st.is_open() && a.attempt == attempt && a.started_ms.is_some() => Ok((key, scheduled_event_id)),
+            Some(a) if ex.st.is_open() && a.attempt == attempt && a.started_ms.is_some() => {
+                Ok((key, scheduled_event_id))
+            }
             _ => Err(status::not_found("activity task not found")),
         }
     }
 
-    fn activity_by_id(&self, ns: &str, wf: &str, run: &str, activity_id: &str) -> RpcResult<(ExecKey, i64)> {
-        let key = self.resolve(ns, &Some(WorkflowExecution { workflow_id: wf.to_string(), run_id: run.to_string() }))?;
-        let ex = self.execs.get(&key).ok_or_else(|| status::not_found("workflow execution not found"))?;
+    fn activity_by_id(
+        &self,
+        ns: &str,
+        wf: &str,
+        run: &str,
+        activity_id: &str,
+    ) -> RpcResult<(ExecKey, i64)> {
+        let key = self.resolve(
+            ns,
+            &Some(WorkflowExecution {
+                workflow_id: wf.to_string(),
+                run_id: run.to_string(),
+            }),
+        )?;
+        let ex = self
+            .execs
+            .get(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
         ex.st
             .activities
             .values()
@@ -2588,8 +3282,15 @@ impl Inner {
     }
 
     fn heartbeat(&mut self, key: &ExecKey, sid: i64, details: Option<Payloads>) -> RpcResult<bool> {
-        let ex = self.execs.get_mut(key).ok_or_else(|| status::not_found("workflow execution not found"))?;
-        let a = ex.st.activities.get_mut(&sid).ok_or_else(|| status::not_found("activity task not found"))?;
+        let ex = self
+            .execs
+            .get_mut(key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let a = ex
+            .st
+            .activities
+            .get_mut(&sid)
+            .ok_or_else(|| status::not_found("activity task not found"))?;
         a.last_heartbeat_ms = Some(now_ms());
         if details.is_some() {
             a.heartbeat_details = details;
@@ -2600,19 +3301,25 @@ impl Inner {
     }
 
     fn finish_activity(&mut self, key: &ExecKey, sid: i64, identity: &str, result: ActivityResult) {
-        let Some(ex) = self.execs.get_mut(key) else { return };
-        let Some(act) = ex.st.activities.get(&sid).cloned() else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            return;
+        };
         match result {
             ActivityResult::Completed(r) => {
                 ex.st.activities.remove(&sid);
                 ex.add_activity_result(
                     Some(activity_started(&act, identity)),
-                    A::ActivityTaskCompletedEventAttributes(h::ActivityTaskCompletedEventAttributes {
-                        result: r,
-                        scheduled_event_id: sid,
-                        identity: identity.to_string(),
-                        ..Default::default()
-                    }),
+                    A::ActivityTaskCompletedEventAttributes(
+                        h::ActivityTaskCompletedEventAttributes {
+                            result: r,
+                            scheduled_event_id: sid,
+                            identity: identity.to_string(),
+                            ..Default::default()
+                        },
+                    ),
                 );
                 self.ensure_wft(key);
             }
@@ -2620,13 +3327,15 @@ impl Inner {
                 ex.st.activities.remove(&sid);
                 ex.add_activity_result(
                     Some(activity_started(&act, identity)),
-                    A::ActivityTaskCanceledEventAttributes(h::ActivityTaskCanceledEventAttributes {
-                        details,
-                        latest_cancel_requested_event_id: act.cancel_requested_event_id,
-                        scheduled_event_id: sid,
-                        identity: identity.to_string(),
-                        ..Default::default()
-                    }),
+                    A::ActivityTaskCanceledEventAttributes(
+                        h::ActivityTaskCanceledEventAttributes {
+                            details,
+                            latest_cancel_requested_event_id: act.cancel_requested_event_id,
+                            scheduled_event_id: sid,
+                            identity: identity.to_string(),
+                            ..Default::default()
+                        },
+                    ),
                 );
                 self.ensure_wft(key);
             }
@@ -2644,11 +3353,17 @@ impl Inner {
         identity: &str,
     ) {
         let now = now_ms();
-        let Some(ex) = self.execs.get_mut(key) else { return };
-        let Some(act) = ex.st.activities.get(&sid).cloned() else { return };
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            return;
+        };
         let (retry_state, delay) = retry_decision(&act, failure.as_ref(), timeout, now);
         if let Some(delay) = delay {
-            let Some(a) = ex.st.activities.get_mut(&sid) else { return };
+            let Some(a) = ex.st.activities.get_mut(&sid) else {
+                return;
+            };
             a.attempt += 1;
             a.started_ms = None;
             a.last_failure = failure;
@@ -2697,27 +3412,52 @@ impl Inner {
     fn fire(&mut self, t: TimerTask) {
         let now = now_ms();
         match t {
-            TimerTask::User { key, timer_id, started_event_id } => {
-                let Some(ex) = self.execs.get_mut(&key) else { return };
-                if !ex.st.is_open() || ex.st.timers.get(&timer_id).is_none_or(|t| t.started_event_id != started_event_id) {
+            TimerTask::User {
+                key,
+                timer_id,
+                started_event_id,
+            } => {
+                let Some(ex) = self.execs.get_mut(&key) else {
+                    return;
+                };
+                if !ex.st.is_open()
+                    || ex
+                        .st
+                        .timers
+                        .get(&timer_id)
+                        .is_none_or(|t| t.started_event_id != started_event_id)
+                {
                     return;
                 }
                 ex.st.timers.remove(&timer_id);
-                ex.add_or_buffer(A::TimerFiredEventAttributes(h::TimerFiredEventAttributes { timer_id, started_event_id }));
+                ex.add_or_buffer(A::TimerFiredEventAttributes(h::TimerFiredEventAttributes {
+                    timer_id,
+                    started_event_id,
+                }));
                 self.ensure_wft(&key);
             }
-            TimerTask::WftTimeout { key, scheduled_event_id } => {
-                let Some(ex) = self.execs.get_mut(&key) else { return };
+            TimerTask::WftTimeout {
+                key,
+                scheduled_event_id,
+            } => {
+                let Some(ex) = self.execs.get_mut(&key) else {
+                    return;
+                };
                 let Some(w) = ex.st.wft.clone() else { return };
-                if !ex.st.is_open() || w.scheduled_event_id != scheduled_event_id || w.started_event_id.is_none() {
+                if !ex.st.is_open()
+                    || w.scheduled_event_id != scheduled_event_id
+                    || w.started_event_id.is_none()
+                {
                     return;
                 }
                 ex.st.wft = None;
-                ex.add(A::WorkflowTaskTimedOutEventAttributes(h::WorkflowTaskTimedOutEventAttributes {
-                    scheduled_event_id,
-                    started_event_id: w.started_event_id.unwrap_or(0),
-                    timeout_type: TimeoutType::StartToClose as i32,
-                }));
+                ex.add(A::WorkflowTaskTimedOutEventAttributes(
+                    h::WorkflowTaskTimedOutEventAttributes {
+                        scheduled_event_id,
+                        started_event_id: w.started_event_id.unwrap_or(0),
+                        timeout_type: TimeoutType::StartToClose as i32,
+                    },
+                ));
                 ex.flush();
                 ex.st.next_wft_attempt = w.attempt + 1;
                 tracing::info!(workflow_id = %key.workflow_id, attempt = w.attempt, "workflow task timed out");
@@ -2725,29 +3465,46 @@ impl Inner {
                 self.retry_wft(&key, w.attempt + 1);
             }
             TimerTask::WftRetry { key } => {
-                let due = self.execs.get(&key).and_then(|e| e.st.wft_retry_at_ms).is_some_and(|at| at <= now);
+                let due = self
+                    .execs
+                    .get(&key)
+                    .and_then(|e| e.st.wft_retry_at_ms)
+                    .is_some_and(|at| at <= now);
                 if due {
                     self.ensure_wft(&key);
                 }
             }
             TimerTask::RunTimeout { key } => {
-                let Some(ex) = self.execs.get_mut(&key) else { return };
+                let Some(ex) = self.execs.get_mut(&key) else {
+                    return;
+                };
                 if !ex.st.is_open() || ex.st.run_deadline_ms.is_none_or(|d| d > now) {
                     return;
                 }
                 ex.flush();
-                ex.add(A::WorkflowExecutionTimedOutEventAttributes(h::WorkflowExecutionTimedOutEventAttributes {
-                    retry_state: RetryState::Timeout as i32,
-                    new_execution_run_id: String::new(),
-                }));
+                ex.add(A::WorkflowExecutionTimedOutEventAttributes(
+                    h::WorkflowExecutionTimedOutEventAttributes {
+                        retry_state: RetryState::Timeout as i32,
+                        new_execution_run_id: String::new(),
+                    },
+                ));
                 self.close_run(&key, Close::TimedOut);
             }
-            TimerTask::Activity { key, scheduled_event_id: sid, attempt, kind } => {
-                let Some(ex) = self.execs.get_mut(&key) else { return };
+            TimerTask::Activity {
+                key,
+                scheduled_event_id: sid,
+                attempt,
+                kind,
+            } => {
+                let Some(ex) = self.execs.get_mut(&key) else {
+                    return;
+                };
                 if !ex.st.is_open() {
                     return;
                 }
-                let Some(act) = ex.st.activities.get(&sid).cloned() else { return };
+                let Some(act) = ex.st.activities.get(&sid).cloned() else {
+                    return;
+                };
                 if kind != ActTimer::ScheduleToClose && act.attempt != attempt {
                     return;
                 }
@@ -2755,37 +3512,77 @@ impl Inner {
                     ActTimer::Retry => {
                         let tq = act.task_queue.clone();
                         self.push_task(
-                            QueueKey { namespace: key.namespace.clone(), name: tq, activity: true },
-                            Task::Activity { key: key.clone(), scheduled_event_id: sid, attempt },
+                            QueueKey {
+                                namespace: key.namespace.clone(),
+                                name: tq,
+                                activity: true,
+                            },
+                            Task::Activity {
+                                key: key.clone(),
+                                scheduled_event_id: sid,
+                                attempt,
+                            },
                         );
                         if act.schedule_to_start_ms > 0 {
-                            self.arm(now + act.schedule_to_start_ms, act_timer(&key, sid, attempt, ActTimer::ScheduleToStart));
+                            self.arm(
+                                now + act.schedule_to_start_ms,
+                                act_timer(&key, sid, attempt, ActTimer::ScheduleToStart),
+                            );
                         }
                     }
                     ActTimer::ScheduleToStart => {
-                        if act.started_ms.is_none() && act.attempt_scheduled_ms + act.schedule_to_start_ms <= now {
-                            self.activity_attempt_failed(&key, sid, None, Some(TimeoutType::ScheduleToStart), "");
+                        if act.started_ms.is_none()
+                            && act.attempt_scheduled_ms + act.schedule_to_start_ms <= now
+                        {
+                            self.activity_attempt_failed(
+                                &key,
+                                sid,
+                                None,
+                                Some(TimeoutType::ScheduleToStart),
+                                "",
+                            );
                         }
                     }
                     ActTimer::ScheduleToClose => {
                         if act.first_scheduled_ms + act.schedule_to_close_ms <= now {
-                            self.activity_attempt_failed(&key, sid, None, Some(TimeoutType::ScheduleToClose), "");
+                            self.activity_attempt_failed(
+                                &key,
+                                sid,
+                                None,
+                                Some(TimeoutType::ScheduleToClose),
+                                "",
+                            );
                         }
                     }
                     ActTimer::StartToClose => {
                         if let Some(s) = act.started_ms
                             && s + act.start_to_close_ms <= now
                         {
-                            self.activity_attempt_failed(&key, sid, None, Some(TimeoutType::StartToClose), "");
+                            self.activity_attempt_failed(
+                                &key,
+                                sid,
+                                None,
+                                Some(TimeoutType::StartToClose),
+                                "",
+                            );
                         }
                     }
                     ActTimer::Heartbeat => {
                         let Some(s) = act.started_ms else { return };
                         let last = act.last_heartbeat_ms.unwrap_or(s);
                         if last + act.heartbeat_ms <= now {
-                            self.activity_attempt_failed(&key, sid, None, Some(TimeoutType::Heartbeat), "");
+                            self.activity_attempt_failed(
+                                &key,
+                                sid,
+                                None,
+                                Some(TimeoutType::Heartbeat),
+                                "",
+                            );
                         } else {
-                            self.arm(last + act.heartbeat_ms, act_timer(&key, sid, attempt, ActTimer::Heartbeat));
+                            self.arm(
+                                last + act.heartbeat_ms,
+                                act_timer(&key, sid, attempt, ActTimer::Heartbeat),
+                            );
                         }
                     }
                 }
@@ -2795,7 +3592,9 @@ impl Inner {
 
     /// After loading from disk: puts every pending task back on its queue and re-arms timers.
     fn rearm(&mut self, key: &ExecKey) {
-        let Some(ex) = self.execs.get(key) else { return };
+        let Some(ex) = self.execs.get(key) else {
+            return;
+        };
         if !ex.st.is_open() {
             return;
         }
@@ -2803,12 +3602,22 @@ impl Inner {
         let now = now_ms();
         match &st.wft {
             Some(w) if w.started_event_id.is_none() => self.push_task(
-                QueueKey { namespace: key.namespace.clone(), name: st.task_queue.clone(), activity: false },
-                Task::Wft { key: key.clone(), scheduled_event_id: w.scheduled_event_id },
+                QueueKey {
+                    namespace: key.namespace.clone(),
+                    name: st.task_queue.clone(),
+                    activity: false,
+                },
+                Task::Wft {
+                    key: key.clone(),
+                    scheduled_event_id: w.scheduled_event_id,
+                },
             ),
             Some(w) => self.arm(
                 w.timeout_ms.unwrap_or(now),
-                TimerTask::WftTimeout { key: key.clone(), scheduled_event_id: w.scheduled_event_id },
+                TimerTask::WftTimeout {
+                    key: key.clone(),
+                    scheduled_event_id: w.scheduled_event_id,
+                },
             ),
             None => match st.wft_retry_at_ms {
                 Some(at) => self.arm(at, TimerTask::WftRetry { key: key.clone() }),
@@ -2824,28 +3633,58 @@ impl Inner {
         for (sid, a) in &st.activities {
             let sid = *sid;
             if let Some(s) = a.started_ms {
-                self.arm(s + a.start_to_close_ms, act_timer(key, sid, a.attempt, ActTimer::StartToClose));
+                self.arm(
+                    s + a.start_to_close_ms,
+                    act_timer(key, sid, a.attempt, ActTimer::StartToClose),
+                );
                 if a.heartbeat_ms > 0 {
                     let last = a.last_heartbeat_ms.unwrap_or(s);
-                    self.arm(last + a.heartbeat_ms, act_timer(key, sid, a.attempt, ActTimer::Heartbeat));
+                    self.arm(
+                        last + a.heartbeat_ms,
+                        act_timer(key, sid, a.attempt, ActTimer::Heartbeat),
+                    );
                 }
             } else if a.attempt_scheduled_ms > now {
-                self.arm(a.attempt_scheduled_ms, act_timer(key, sid, a.attempt, ActTimer::Retry));
+                self.arm(
+                    a.attempt_scheduled_ms,
+                    act_timer(key, sid, a.attempt, ActTimer::Retry),
+                );
             } else {
                 self.push_task(
-                    QueueKey { namespace: key.namespace.clone(), name: a.task_queue.clone(), activity: true },
-                    Task::Activity { key: key.clone(), scheduled_event_id: sid, attempt: a.attempt },
+                    QueueKey {
+                        namespace: key.namespace.clone(),
+                        name: a.task_queue.clone(),
+                        activity: true,
+                    },
+                    Task::Activity {
+                        key: key.clone(),
+                        scheduled_event_id: sid,
+                        attempt: a.attempt,
+                    },
                 );
                 if a.schedule_to_start_ms > 0 {
-                    self.arm(a.attempt_scheduled_ms + a.schedule_to_start_ms, act_timer(key, sid, a.attempt, ActTimer::ScheduleToStart));
+                    self.arm(
+                        a.attempt_scheduled_ms + a.schedule_to_start_ms,
+                        act_timer(key, sid, a.attempt, ActTimer::ScheduleToStart),
+                    );
                 }
             }
             if a.schedule_to_close_ms > 0 {
-                self.arm(a.first_scheduled_ms + a.schedule_to_close_ms, act_timer(key, sid, 0, ActTimer::ScheduleToClose));
+                self.arm(
+                    a.first_scheduled_ms + a.schedule_to_close_ms,
+                    act_timer(key, sid, 0, ActTimer::ScheduleToClose),
+                );
             }
         }
         for (id, t) in &st.timers {
-            self.arm(t.fire_ms, TimerTask::User { key: key.clone(), timer_id: id.clone(), started_event_id: t.started_event_id });
+            self.arm(
+                t.fire_ms,
+                TimerTask::User {
+                    key: key.clone(),
+                    timer_id: id.clone(),
+                    started_event_id: t.started_event_id,
+                },
+            );
         }
         if let Some(d) = st.run_deadline_ms {
             self.arm(d, TimerTask::RunTimeout { key: key.clone() });
@@ -2866,13 +3705,22 @@ struct CmdEffect {
 }
 
 fn act_timer(key: &ExecKey, sid: i64, attempt: i32, kind: ActTimer) -> TimerTask {
-    TimerTask::Activity { key: key.clone(), scheduled_event_id: sid, attempt, kind }
+    TimerTask::Activity {
+        key: key.clone(),
+        scheduled_event_id: sid,
+        attempt,
+        kind,
+    }
 }
 
 fn activity_started(act: &Activity, identity: &str) -> A {
     A::ActivityTaskStartedEventAttributes(h::ActivityTaskStartedEventAttributes {
         scheduled_event_id: act.scheduled_event_id,
-        identity: if act.started_identity.is_empty() { identity.to_string() } else { act.started_identity.clone() },
+        identity: if act.started_identity.is_empty() {
+            identity.to_string()
+        } else {
+            act.started_identity.clone()
+        },
         request_id: new_id(),
         attempt: act.attempt,
         last_failure: act.last_failure.clone(),
@@ -2891,8 +3739,16 @@ fn timeout_name(t: TimeoutType) -> &'static str {
 }
 
 /// Decides whether a failed attempt is retried: `(retry_state, Some(delay_ms))` to retry.
-fn retry_decision(act: &Activity, failure: Option<&Failure>, timeout: Option<TimeoutType>, now: i64) -> (RetryState, Option<i64>) {
-    if matches!(timeout, Some(TimeoutType::ScheduleToClose | TimeoutType::ScheduleToStart)) {
+fn retry_decision(
+    act: &Activity,
+    failure: Option<&Failure>,
+    timeout: Option<TimeoutType>,
+    now: i64,
+) -> (RetryState, Option<i64>) {
+    if matches!(
+        timeout,
+        Some(TimeoutType::ScheduleToClose | TimeoutType::ScheduleToStart)
+    ) {
         return (RetryState::Timeout, None);
     }
     let app: Option<&ApplicationFailureInfo> = failure.and_then(|f| match &f.failure_info {
@@ -2900,7 +3756,12 @@ fn retry_decision(act: &Activity, failure: Option<&Failure>, timeout: Option<Tim
         _ => None,
     });
     if let Some(a) = app
-        && (a.non_retryable || act.retry_policy.non_retryable_error_types.iter().any(|t| t == &a.r#type))
+        && (a.non_retryable
+            || act
+                .retry_policy
+                .non_retryable_error_types
+                .iter()
+                .any(|t| t == &a.r#type))
     {
         return (RetryState::NonRetryableFailure, None);
     }
@@ -2910,19 +3771,25 @@ fn retry_decision(act: &Activity, failure: Option<&Failure>, timeout: Option<Tim
     }
     let initial = dur_ms(&rp.initial_interval).max(1) as f64;
     let max = dur_ms(&rp.maximum_interval).max(1) as f64;
-    let mut delay = (initial * rp.backoff_coefficient.max(1.0).powi(act.attempt - 1)).min(max) as i64;
+    let mut delay =
+        (initial * rp.backoff_coefficient.max(1.0).powi(act.attempt - 1)).min(max) as i64;
     if let Some(a) = app
         && a.next_retry_delay.is_some()
     {
         delay = dur_ms(&a.next_retry_delay);
     }
-    if act.schedule_to_close_ms > 0 && now + delay >= act.first_scheduled_ms + act.schedule_to_close_ms {
+    if act.schedule_to_close_ms > 0
+        && now + delay >= act.first_scheduled_ms + act.schedule_to_close_ms
+    {
         return (RetryState::Timeout, None);
     }
     (RetryState::InProgress, Some(delay))
 }
 
 /// Event type name helper for logs and tests.
+#[allow(dead_code)]
 pub fn event_type_name(e: &HistoryEvent) -> &'static str {
-    EventType::try_from(e.event_type).map(|t| t.as_str_name()).unwrap_or("EVENT_TYPE_UNSPECIFIED")
+    EventType::try_from(e.event_type)
+        .map(|t| t.as_str_name())
+        .unwrap_or("EVENT_TYPE_UNSPECIFIED")
 }

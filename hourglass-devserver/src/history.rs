@@ -9,10 +9,16 @@ use temporalio_protos::temporal::api::{
 /// The event type matching an attributes variant.
 pub fn event_type(a: &Attributes) -> EventType {
     match a {
-        Attributes::WorkflowExecutionStartedEventAttributes(_) => EventType::WorkflowExecutionStarted,
-        Attributes::WorkflowExecutionCompletedEventAttributes(_) => EventType::WorkflowExecutionCompleted,
+        Attributes::WorkflowExecutionStartedEventAttributes(_) => {
+            EventType::WorkflowExecutionStarted
+        }
+        Attributes::WorkflowExecutionCompletedEventAttributes(_) => {
+            EventType::WorkflowExecutionCompleted
+        }
         Attributes::WorkflowExecutionFailedEventAttributes(_) => EventType::WorkflowExecutionFailed,
-        Attributes::WorkflowExecutionTimedOutEventAttributes(_) => EventType::WorkflowExecutionTimedOut,
+        Attributes::WorkflowExecutionTimedOutEventAttributes(_) => {
+            EventType::WorkflowExecutionTimedOut
+        }
         Attributes::WorkflowTaskScheduledEventAttributes(_) => EventType::WorkflowTaskScheduled,
         Attributes::WorkflowTaskStartedEventAttributes(_) => EventType::WorkflowTaskStarted,
         Attributes::WorkflowTaskCompletedEventAttributes(_) => EventType::WorkflowTaskCompleted,
@@ -25,50 +31,118 @@ pub fn event_type(a: &Attributes) -> EventType {
         Attributes::ActivityTaskTimedOutEventAttributes(_) => EventType::ActivityTaskTimedOut,
         Attributes::TimerStartedEventAttributes(_) => EventType::TimerStarted,
         Attributes::TimerFiredEventAttributes(_) => EventType::TimerFired,
-        Attributes::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
+        Attributes::ActivityTaskCancelRequestedEventAttributes(_) => {
+            EventType::ActivityTaskCancelRequested
+        }
         Attributes::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
         Attributes::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,
         Attributes::MarkerRecordedEventAttributes(_) => EventType::MarkerRecorded,
-        Attributes::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
-        Attributes::WorkflowExecutionTerminatedEventAttributes(_) => EventType::WorkflowExecutionTerminated,
-        Attributes::WorkflowExecutionCancelRequestedEventAttributes(_) => EventType::WorkflowExecutionCancelRequested,
-        Attributes::WorkflowExecutionCanceledEventAttributes(_) => EventType::WorkflowExecutionCanceled,
-        Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_) => EventType::RequestCancelExternalWorkflowExecutionInitiated,
-        Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => EventType::RequestCancelExternalWorkflowExecutionFailed,
-        Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => EventType::ExternalWorkflowExecutionCancelRequested,
-        Attributes::WorkflowExecutionContinuedAsNewEventAttributes(_) => EventType::WorkflowExecutionContinuedAsNew,
-        Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_) => EventType::StartChildWorkflowExecutionInitiated,
-        Attributes::StartChildWorkflowExecutionFailedEventAttributes(_) => EventType::StartChildWorkflowExecutionFailed,
-        Attributes::ChildWorkflowExecutionStartedEventAttributes(_) => EventType::ChildWorkflowExecutionStarted,
-        Attributes::ChildWorkflowExecutionCompletedEventAttributes(_) => EventType::ChildWorkflowExecutionCompleted,
-        Attributes::ChildWorkflowExecutionFailedEventAttributes(_) => EventType::ChildWorkflowExecutionFailed,
-        Attributes::ChildWorkflowExecutionCanceledEventAttributes(_) => EventType::ChildWorkflowExecutionCanceled,
-        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(_) => EventType::ChildWorkflowExecutionTimedOut,
-        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(_) => EventType::ChildWorkflowExecutionTerminated,
-        Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => EventType::SignalExternalWorkflowExecutionInitiated,
-        Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(_) => EventType::SignalExternalWorkflowExecutionFailed,
-        Attributes::ExternalWorkflowExecutionSignaledEventAttributes(_) => EventType::ExternalWorkflowExecutionSignaled,
-        Attributes::UpsertWorkflowSearchAttributesEventAttributes(_) => EventType::UpsertWorkflowSearchAttributes,
-        Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
-        Attributes::WorkflowExecutionUpdateRejectedEventAttributes(_) => EventType::WorkflowExecutionUpdateRejected,
-        Attributes::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
-        Attributes::WorkflowPropertiesModifiedExternallyEventAttributes(_) => EventType::WorkflowPropertiesModifiedExternally,
-        Attributes::ActivityPropertiesModifiedExternallyEventAttributes(_) => EventType::ActivityPropertiesModifiedExternally,
-        Attributes::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
-        Attributes::WorkflowExecutionUpdateAdmittedEventAttributes(_) => EventType::WorkflowExecutionUpdateAdmitted,
+        Attributes::WorkflowExecutionSignaledEventAttributes(_) => {
+            EventType::WorkflowExecutionSignaled
+        }
+        Attributes::WorkflowExecutionTerminatedEventAttributes(_) => {
+            EventType::WorkflowExecutionTerminated
+        }
+        Attributes::WorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::WorkflowExecutionCancelRequested
+        }
+        Attributes::WorkflowExecutionCanceledEventAttributes(_) => {
+            EventType::WorkflowExecutionCanceled
+        }
+        Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionInitiated
+        }
+        Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        }
+        Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionCancelRequested
+        }
+        Attributes::WorkflowExecutionContinuedAsNewEventAttributes(_) => {
+            EventType::WorkflowExecutionContinuedAsNew
+        }
+        Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::StartChildWorkflowExecutionInitiated
+        }
+        Attributes::StartChildWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::StartChildWorkflowExecutionFailed
+        }
+        Attributes::ChildWorkflowExecutionStartedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionStarted
+        }
+        Attributes::ChildWorkflowExecutionCompletedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionCompleted
+        }
+        Attributes::ChildWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionFailed
+        }
+        Attributes::ChildWorkflowExecutionCanceledEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionCanceled
+        }
+        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionTimedOut
+        }
+        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionTerminated
+        }
+        Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionInitiated
+        }
+        Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionFailed
+        }
+        Attributes::ExternalWorkflowExecutionSignaledEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionSignaled
+        }
+        Attributes::UpsertWorkflowSearchAttributesEventAttributes(_) => {
+            EventType::UpsertWorkflowSearchAttributes
+        }
+        Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateAccepted
+        }
+        Attributes::WorkflowExecutionUpdateRejectedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateRejected
+        }
+        Attributes::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateCompleted
+        }
+        Attributes::WorkflowPropertiesModifiedExternallyEventAttributes(_) => {
+            EventType::WorkflowPropertiesModifiedExternally
+        }
+        Attributes::ActivityPropertiesModifiedExternallyEventAttributes(_) => {
+            EventType::ActivityPropertiesModifiedExternally
+        }
+        Attributes::WorkflowPropertiesModifiedEventAttributes(_) => {
+            EventType::WorkflowPropertiesModified
+        }
+        Attributes::WorkflowExecutionUpdateAdmittedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateAdmitted
+        }
         Attributes::NexusOperationScheduledEventAttributes(_) => EventType::NexusOperationScheduled,
         Attributes::NexusOperationStartedEventAttributes(_) => EventType::NexusOperationStarted,
         Attributes::NexusOperationCompletedEventAttributes(_) => EventType::NexusOperationCompleted,
         Attributes::NexusOperationFailedEventAttributes(_) => EventType::NexusOperationFailed,
         Attributes::NexusOperationCanceledEventAttributes(_) => EventType::NexusOperationCanceled,
         Attributes::NexusOperationTimedOutEventAttributes(_) => EventType::NexusOperationTimedOut,
-        Attributes::NexusOperationCancelRequestedEventAttributes(_) => EventType::NexusOperationCancelRequested,
-        Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(_) => EventType::WorkflowExecutionOptionsUpdated,
-        Attributes::NexusOperationCancelRequestCompletedEventAttributes(_) => EventType::NexusOperationCancelRequestCompleted,
-        Attributes::NexusOperationCancelRequestFailedEventAttributes(_) => EventType::NexusOperationCancelRequestFailed,
+        Attributes::NexusOperationCancelRequestedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequested
+        }
+        Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(_) => {
+            EventType::WorkflowExecutionOptionsUpdated
+        }
+        Attributes::NexusOperationCancelRequestCompletedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequestCompleted
+        }
+        Attributes::NexusOperationCancelRequestFailedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequestFailed
+        }
         Attributes::WorkflowExecutionPausedEventAttributes(_) => EventType::WorkflowExecutionPaused,
-        Attributes::WorkflowExecutionUnpausedEventAttributes(_) => EventType::WorkflowExecutionUnpaused,
-        Attributes::WorkflowExecutionTimeSkippingTransitionedEventAttributes(_) => EventType::WorkflowExecutionTimeSkippingTransitioned,
+        Attributes::WorkflowExecutionUnpausedEventAttributes(_) => {
+            EventType::WorkflowExecutionUnpaused
+        }
+        Attributes::WorkflowExecutionTimeSkippingTransitionedEventAttributes(_) => {
+            EventType::WorkflowExecutionTimeSkippingTransitioned
+        }
     }
 }
 
@@ -94,20 +168,32 @@ pub fn now_ms() -> i64 {
 
 /// A protobuf timestamp from epoch milliseconds.
 pub fn ts(ms: i64) -> Timestamp {
-    Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 /// Milliseconds of an optional protobuf duration (0 when absent or negative).
 pub fn dur_ms(d: &Option<Duration>) -> i64 {
-    d.as_ref().map(|d| (d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).max(0)).unwrap_or(0)
+    d.as_ref()
+        .map(|d| (d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).max(0))
+        .unwrap_or(0)
 }
 
 /// A protobuf duration from milliseconds; `None` for 0 (meaning "unlimited").
 pub fn dur(ms: i64) -> Option<Duration> {
-    (ms > 0).then(|| Duration { seconds: ms / 1000, nanos: ((ms % 1000) * 1_000_000) as i32 })
+    (ms > 0).then(|| Duration {
+        seconds: ms / 1000,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    })
 }
 
 /// A normal task queue message.
 pub fn task_queue(name: &str) -> TaskQueue {
-    TaskQueue { name: name.to_string(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }
+    TaskQueue {
+        name: name.to_string(),
+        kind: TaskQueueKind::Normal as i32,
+        normal_name: String::new(),
+    }
 }

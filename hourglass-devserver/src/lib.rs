@@ -24,7 +24,10 @@ mod token;
 /// Server stubs generated from the descriptor set `temporalio-protos` publishes.
 #[allow(clippy::all, missing_docs)]
 pub mod generated {
-    include!(concat!(env!("OUT_DIR"), "/temporal.api.workflowservice.v1.rs"));
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/temporal.api.workflowservice.v1.rs"
+    ));
 }
 
 pub use error::{DevServerError, Result};

@@ -31,7 +31,14 @@ async fn main() -> std::process::ExitCode {
         .init();
     let args = Args::parse();
     let db = args.db.map(Database::Path).unwrap_or(Database::InMemory);
-    let server = match DevServer::builder().ip(args.ip).port(args.port).database(db).namespace(args.namespace).start().await {
+    let server = match DevServer::builder()
+        .ip(args.ip)
+        .port(args.port)
+        .database(db)
+        .namespace(args.namespace)
+        .start()
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -232,7 +232,9 @@ impl Execution {
 
     /// Whether a workflow task is currently started (events must be buffered).
     pub fn wft_started(&self) -> bool {
-        self.wft.as_ref().is_some_and(|w| w.started_event_id.is_some())
+        self.wft
+            .as_ref()
+            .is_some_and(|w| w.started_event_id.is_some())
     }
 }
 
@@ -244,7 +246,9 @@ mod pb {
         s.serialize_bytes(&m.encode_to_vec())
     }
 
-    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(d: D) -> Result<M, D::Error> {
+    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<M, D::Error> {
         let b: Vec<u8> = Deserialize::deserialize(d)?;
         M::decode(b.as_slice()).map_err(D::Error::custom)
     }
@@ -254,7 +258,10 @@ mod pb {
 mod pb_opt {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<M: prost::Message, S: Serializer>(m: &Option<M>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<M: prost::Message, S: Serializer>(
+        m: &Option<M>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match m {
             Some(m) => s.serialize_some(&serde_bytes_vec(m.encode_to_vec())),
             None => s.serialize_none(),
@@ -265,8 +272,11 @@ mod pb_opt {
         v
     }
 
-    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(d: D) -> Result<Option<M>, D::Error> {
+    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<M>, D::Error> {
         let b: Option<Vec<u8>> = Deserialize::deserialize(d)?;
-        b.map(|b| M::decode(b.as_slice()).map_err(D::Error::custom)).transpose()
+        b.map(|b| M::decode(b.as_slice()).map_err(D::Error::custom))
+            .transpose()
     }
 }

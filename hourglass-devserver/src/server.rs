@@ -72,9 +72,16 @@ impl DevServerBuilder {
         let ns = self.namespace.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::open(&db, &ns))
             .await
-            .map_err(|e| DevServerError::Corrupt { what: "startup".into(), detail: e.to_string() })??;
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| DevServerError::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| DevServerError::Bind { addr, source })?;
+            .map_err(|e| DevServerError::Corrupt {
+                what: "startup".into(),
+                detail: e.to_string(),
+            })??;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DevServerError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| DevServerError::Bind { addr, source })?;
         let stop = Arc::new(Notify::new());
         let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
         let svc = WorkflowServiceServer::new(Service::new(engine))
@@ -91,7 +98,12 @@ impl DevServerBuilder {
                 .await
         });
         tracing::info!(addr = %local, database = ?self.database, "dev server started");
-        Ok(RunningServer { addr: local, stop, serve: Some(serve), timers: Some(timers) })
+        Ok(RunningServer {
+            addr: local,
+            stop,
+            serve: Some(serve),
+            timers: Some(timers),
+        })
     }
 }
 

@@ -4,7 +4,9 @@ use crate::engine::{ActivityResult, Engine};
 use crate::generated::workflow_service_server::WorkflowService;
 use std::sync::Arc;
 use std::time::Duration;
-use temporalio_protos::temporal::api::workflowservice::v1::{self as ws, get_system_info_response::Capabilities};
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    self as ws, get_system_info_response::Capabilities,
+};
 use tonic::{Request, Response, Status};
 
 /// The gRPC service over an engine.
@@ -39,7 +41,10 @@ type R<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl WorkflowService for Service {
-    async fn get_system_info(&self, _r: Request<ws::GetSystemInfoRequest>) -> R<ws::GetSystemInfoResponse> {
+    async fn get_system_info(
+        &self,
+        _r: Request<ws::GetSystemInfoRequest>,
+    ) -> R<ws::GetSystemInfoResponse> {
         Ok(Response::new(ws::GetSystemInfoResponse {
             server_version: "1.29.0".into(),
             capabilities: Some(Capabilities {
@@ -59,7 +64,10 @@ impl WorkflowService for Service {
         }))
     }
 
-    async fn get_cluster_info(&self, _r: Request<ws::GetClusterInfoRequest>) -> R<ws::GetClusterInfoResponse> {
+    async fn get_cluster_info(
+        &self,
+        _r: Request<ws::GetClusterInfoRequest>,
+    ) -> R<ws::GetClusterInfoResponse> {
         Ok(Response::new(ws::GetClusterInfoResponse {
             server_version: "1.29.0".into(),
             cluster_id: "hourglass-devserver".into(),
@@ -71,51 +79,74 @@ impl WorkflowService for Service {
         }))
     }
 
-    async fn describe_namespace(&self, r: Request<ws::DescribeNamespaceRequest>) -> R<ws::DescribeNamespaceResponse> {
-        self.engine.describe_namespace(r.into_inner()).map(Response::new)
+    async fn describe_namespace(
+        &self,
+        r: Request<ws::DescribeNamespaceRequest>,
+    ) -> R<ws::DescribeNamespaceResponse> {
+        self.engine
+            .describe_namespace(r.into_inner())
+            .map(Response::new)
     }
 
-    async fn list_namespaces(&self, _r: Request<ws::ListNamespacesRequest>) -> R<ws::ListNamespacesResponse> {
+    async fn list_namespaces(
+        &self,
+        _r: Request<ws::ListNamespacesRequest>,
+    ) -> R<ws::ListNamespacesResponse> {
         self.engine.list_namespaces().map(Response::new)
     }
 
-    async fn register_namespace(&self, r: Request<ws::RegisterNamespaceRequest>) -> R<ws::RegisterNamespaceResponse> {
-        self.engine.register_namespace(r.into_inner()).map(|_| Response::new(ws::RegisterNamespaceResponse {}))
+    async fn register_namespace(
+        &self,
+        r: Request<ws::RegisterNamespaceRequest>,
+    ) -> R<ws::RegisterNamespaceResponse> {
+        self.engine
+            .register_namespace(r.into_inner())
+            .map(|_| Response::new(ws::RegisterNamespaceResponse {}))
     }
 
     async fn start_workflow_execution(
         &self,
         r: Request<ws::StartWorkflowExecutionRequest>,
     ) -> R<ws::StartWorkflowExecutionResponse> {
-        self.engine.start_workflow(r.into_inner()).map(Response::new)
+        self.engine
+            .start_workflow(r.into_inner())
+            .map(Response::new)
     }
 
     async fn signal_workflow_execution(
         &self,
         r: Request<ws::SignalWorkflowExecutionRequest>,
     ) -> R<ws::SignalWorkflowExecutionResponse> {
-        self.engine.signal_workflow(r.into_inner()).map(|_| Response::new(ws::SignalWorkflowExecutionResponse::default()))
+        self.engine
+            .signal_workflow(r.into_inner())
+            .map(|_| Response::new(ws::SignalWorkflowExecutionResponse::default()))
     }
 
     async fn signal_with_start_workflow_execution(
         &self,
         r: Request<ws::SignalWithStartWorkflowExecutionRequest>,
     ) -> R<ws::SignalWithStartWorkflowExecutionResponse> {
-        self.engine.signal_with_start(r.into_inner()).map(Response::new)
+        self.engine
+            .signal_with_start(r.into_inner())
+            .map(Response::new)
     }
 
     async fn request_cancel_workflow_execution(
         &self,
         r: Request<ws::RequestCancelWorkflowExecutionRequest>,
     ) -> R<ws::RequestCancelWorkflowExecutionResponse> {
-        self.engine.request_cancel(r.into_inner()).map(|_| Response::new(ws::RequestCancelWorkflowExecutionResponse {}))
+        self.engine
+            .request_cancel(r.into_inner())
+            .map(|_| Response::new(ws::RequestCancelWorkflowExecutionResponse {}))
     }
 
     async fn terminate_workflow_execution(
         &self,
         r: Request<ws::TerminateWorkflowExecutionRequest>,
     ) -> R<ws::TerminateWorkflowExecutionResponse> {
-        self.engine.terminate(r.into_inner()).map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
+        self.engine
+            .terminate(r.into_inner())
+            .map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
     }
 
     async fn describe_workflow_execution(
@@ -144,14 +175,19 @@ impl WorkflowService for Service {
         r: Request<ws::GetWorkflowExecutionHistoryRequest>,
     ) -> R<ws::GetWorkflowExecutionHistoryResponse> {
         let t = timeout(&r);
-        self.engine.history(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .history(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn get_workflow_execution_history_reverse(
         &self,
         r: Request<ws::GetWorkflowExecutionHistoryReverseRequest>,
     ) -> R<ws::GetWorkflowExecutionHistoryReverseResponse> {
-        self.engine.history_reverse(r.into_inner()).map(Response::new)
+        self.engine
+            .history_reverse(r.into_inner())
+            .map(Response::new)
     }
 
     async fn poll_workflow_task_queue(
@@ -159,33 +195,48 @@ impl WorkflowService for Service {
         r: Request<ws::PollWorkflowTaskQueueRequest>,
     ) -> R<ws::PollWorkflowTaskQueueResponse> {
         let t = timeout(&r);
-        self.engine.poll_workflow_task(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .poll_workflow_task(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn respond_workflow_task_completed(
         &self,
         r: Request<ws::RespondWorkflowTaskCompletedRequest>,
     ) -> R<ws::RespondWorkflowTaskCompletedResponse> {
-        self.engine.complete_workflow_task(r.into_inner()).map(Response::new)
+        self.engine
+            .complete_workflow_task(r.into_inner())
+            .map(Response::new)
     }
 
     async fn respond_workflow_task_failed(
         &self,
         r: Request<ws::RespondWorkflowTaskFailedRequest>,
     ) -> R<ws::RespondWorkflowTaskFailedResponse> {
-        self.engine.fail_workflow_task(r.into_inner()).map(|_| Response::new(ws::RespondWorkflowTaskFailedResponse {}))
+        self.engine
+            .fail_workflow_task(r.into_inner())
+            .map(|_| Response::new(ws::RespondWorkflowTaskFailedResponse {}))
     }
 
     async fn respond_query_task_completed(
         &self,
         r: Request<ws::RespondQueryTaskCompletedRequest>,
     ) -> R<ws::RespondQueryTaskCompletedResponse> {
-        self.engine.respond_query(r.into_inner()).map(|_| Response::new(ws::RespondQueryTaskCompletedResponse {}))
+        self.engine
+            .respond_query(r.into_inner())
+            .map(|_| Response::new(ws::RespondQueryTaskCompletedResponse {}))
     }
 
-    async fn query_workflow(&self, r: Request<ws::QueryWorkflowRequest>) -> R<ws::QueryWorkflowResponse> {
+    async fn query_workflow(
+        &self,
+        r: Request<ws::QueryWorkflowRequest>,
+    ) -> R<ws::QueryWorkflowResponse> {
         let t = timeout(&r);
-        self.engine.query(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .query(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn update_workflow_execution(
@@ -193,7 +244,10 @@ impl WorkflowService for Service {
         r: Request<ws::UpdateWorkflowExecutionRequest>,
     ) -> R<ws::UpdateWorkflowExecutionResponse> {
         let t = timeout(&r);
-        self.engine.update(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .update(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn poll_workflow_execution_update(
@@ -201,7 +255,10 @@ impl WorkflowService for Service {
         r: Request<ws::PollWorkflowExecutionUpdateRequest>,
     ) -> R<ws::PollWorkflowExecutionUpdateResponse> {
         let t = timeout(&r);
-        self.engine.poll_update(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .poll_update(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn poll_activity_task_queue(
@@ -209,7 +266,10 @@ impl WorkflowService for Service {
         r: Request<ws::PollActivityTaskQueueRequest>,
     ) -> R<ws::PollActivityTaskQueueResponse> {
         let t = timeout(&r);
-        self.engine.poll_activity_task(r.into_inner(), t).await.map(Response::new)
+        self.engine
+            .poll_activity_task(r.into_inner(), t)
+            .await
+            .map(Response::new)
     }
 
     async fn record_activity_task_heartbeat(
@@ -218,7 +278,10 @@ impl WorkflowService for Service {
     ) -> R<ws::RecordActivityTaskHeartbeatResponse> {
         let r = r.into_inner();
         let cancel_requested = self.engine.heartbeat(&r.task_token, r.details)?;
-        Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }))
+        Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse {
+            cancel_requested,
+            ..Default::default()
+        }))
     }
 
     async fn record_activity_task_heartbeat_by_id(
@@ -226,9 +289,17 @@ impl WorkflowService for Service {
         r: Request<ws::RecordActivityTaskHeartbeatByIdRequest>,
     ) -> R<ws::RecordActivityTaskHeartbeatByIdResponse> {
         let r = r.into_inner();
-        let cancel_requested =
-            self.engine.heartbeat_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id, r.details)?;
-        Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
+        let cancel_requested = self.engine.heartbeat_by_id(
+            &r.namespace,
+            &r.workflow_id,
+            &r.run_id,
+            &r.activity_id,
+            r.details,
+        )?;
+        Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse {
+            cancel_requested,
+            ..Default::default()
+        }))
     }
 
     async fn respond_activity_task_completed(
@@ -236,7 +307,11 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCompletedRequest>,
     ) -> R<ws::RespondActivityTaskCompletedResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Completed(r.result))?;
+        self.engine.finish_activity(
+            &r.task_token,
+            &r.identity,
+            ActivityResult::Completed(r.result),
+        )?;
         Ok(Response::new(ws::RespondActivityTaskCompletedResponse {}))
     }
 
@@ -253,7 +328,9 @@ impl WorkflowService for Service {
             &r.identity,
             ActivityResult::Completed(r.result),
         )?;
-        Ok(Response::new(ws::RespondActivityTaskCompletedByIdResponse {}))
+        Ok(Response::new(
+            ws::RespondActivityTaskCompletedByIdResponse {},
+        ))
     }
 
     async fn respond_activity_task_failed(
@@ -262,10 +339,17 @@ impl WorkflowService for Service {
     ) -> R<ws::RespondActivityTaskFailedResponse> {
         let r = r.into_inner();
         if r.last_heartbeat_details.is_some() {
-            self.engine.heartbeat(&r.task_token, r.last_heartbeat_details)?;
+            self.engine
+                .heartbeat(&r.task_token, r.last_heartbeat_details)?;
         }
-        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Failed(r.failure))?;
-        Ok(Response::new(ws::RespondActivityTaskFailedResponse::default()))
+        self.engine.finish_activity(
+            &r.task_token,
+            &r.identity,
+            ActivityResult::Failed(r.failure),
+        )?;
+        Ok(Response::new(
+            ws::RespondActivityTaskFailedResponse::default(),
+        ))
     }
 
     async fn respond_activity_task_failed_by_id(
@@ -281,7 +365,9 @@ impl WorkflowService for Service {
             &r.identity,
             ActivityResult::Failed(r.failure),
         )?;
-        Ok(Response::new(ws::RespondActivityTaskFailedByIdResponse::default()))
+        Ok(Response::new(
+            ws::RespondActivityTaskFailedByIdResponse::default(),
+        ))
     }
 
     async fn respond_activity_task_canceled(
@@ -289,7 +375,11 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCanceledRequest>,
     ) -> R<ws::RespondActivityTaskCanceledResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity(&r.task_token, &r.identity, ActivityResult::Canceled(r.details))?;
+        self.engine.finish_activity(
+            &r.task_token,
+            &r.identity,
+            ActivityResult::Canceled(r.details),
+        )?;
         Ok(Response::new(ws::RespondActivityTaskCanceledResponse {}))
     }
 
@@ -306,10 +396,15 @@ impl WorkflowService for Service {
             &r.identity,
             ActivityResult::Canceled(r.details),
         )?;
-        Ok(Response::new(ws::RespondActivityTaskCanceledByIdResponse {}))
+        Ok(Response::new(
+            ws::RespondActivityTaskCanceledByIdResponse {},
+        ))
     }
 
-    async fn shutdown_worker(&self, _r: Request<ws::ShutdownWorkerRequest>) -> R<ws::ShutdownWorkerResponse> {
+    async fn shutdown_worker(
+        &self,
+        _r: Request<ws::ShutdownWorkerRequest>,
+    ) -> R<ws::ShutdownWorkerResponse> {
         Ok(Response::new(ws::ShutdownWorkerResponse::default()))
     }
 
@@ -328,9 +423,11 @@ mod tests {
     #[test]
     fn grpc_timeout_header() {
         let mut r = Request::new(());
-        r.metadata_mut().insert("grpc-timeout", "1500m".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "1500m".parse().unwrap());
         assert_eq!(timeout(&r), Some(Duration::from_millis(1500)));
-        r.metadata_mut().insert("grpc-timeout", "bogus".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "bogus".parse().unwrap());
         assert_eq!(timeout(&r), None);
     }
 }

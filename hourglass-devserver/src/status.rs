@@ -5,7 +5,8 @@ use prost_wkt_types::Any;
 use temporalio_protos::google::rpc::Status as RpcStatus;
 use temporalio_protos::temporal::api::{
     errordetails::v1::{
-        NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure, WorkflowExecutionAlreadyStartedFailure,
+        NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure,
+        WorkflowExecutionAlreadyStartedFailure,
     },
     failure::v1::Failure,
 };
@@ -16,20 +17,33 @@ fn with_detail(code: Code, msg: impl Into<String>, type_name: &str, detail: Vec<
     let st = RpcStatus {
         code: code as i32,
         message: msg.clone(),
-        details: vec![Any { type_url: format!("type.googleapis.com/{type_name}"), value: detail }],
+        details: vec![Any {
+            type_url: format!("type.googleapis.com/{type_name}"),
+            value: detail,
+        }],
     };
     Status::with_details(code, msg, st.encode_to_vec().into())
 }
 
 /// NotFound with a `NotFoundFailure` detail.
 pub fn not_found(msg: impl Into<String>) -> Status {
-    let d = NotFoundFailure { current_cluster: "active".into(), active_cluster: "active".into() };
-    with_detail(Code::NotFound, msg, "temporal.api.errordetails.v1.NotFoundFailure", d.encode_to_vec())
+    let d = NotFoundFailure {
+        current_cluster: "active".into(),
+        active_cluster: "active".into(),
+    };
+    with_detail(
+        Code::NotFound,
+        msg,
+        "temporal.api.errordetails.v1.NotFoundFailure",
+        d.encode_to_vec(),
+    )
 }
 
 /// NotFound for an unknown namespace.
 pub fn namespace_not_found(ns: &str) -> Status {
-    let d = NamespaceNotFoundFailure { namespace: ns.to_string() };
+    let d = NamespaceNotFoundFailure {
+        namespace: ns.to_string(),
+    };
     with_detail(
         Code::NotFound,
         format!("Namespace {ns} is not found."),
@@ -47,7 +61,9 @@ pub fn already_started(workflow_id: &str, request_id: &str, run_id: &str) -> Sta
     };
     with_detail(
         Code::AlreadyExists,
-        format!("Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {run_id}."),
+        format!(
+            "Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {run_id}."
+        ),
         "temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure",
         d.encode_to_vec(),
     )
@@ -55,9 +71,19 @@ pub fn already_started(workflow_id: &str, request_id: &str, run_id: &str) -> Sta
 
 /// InvalidArgument carrying a `QueryFailedFailure`.
 pub fn query_failed(msg: &str, failure: Option<Failure>) -> Status {
-    let failure = failure.or_else(|| Some(Failure { message: msg.to_string(), ..Default::default() }));
+    let failure = failure.or_else(|| {
+        Some(Failure {
+            message: msg.to_string(),
+            ..Default::default()
+        })
+    });
     let d = QueryFailedFailure { failure };
-    with_detail(Code::InvalidArgument, msg, "temporal.api.errordetails.v1.QueryFailedFailure", d.encode_to_vec())
+    with_detail(
+        Code::InvalidArgument,
+        msg,
+        "temporal.api.errordetails.v1.QueryFailedFailure",
+        d.encode_to_vec(),
+    )
 }
 
 /// InvalidArgument with a plain message.

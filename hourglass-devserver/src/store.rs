@@ -37,14 +37,19 @@ impl Store {
             Database::Path(p) => p.clone(),
             Database::InMemory => PathBuf::from(":memory:"),
         };
-        let err = |source| DevServerError::OpenDatabase { path: path.clone(), source };
+        let err = |source| DevServerError::OpenDatabase {
+            path: path.clone(),
+            source,
+        };
         let conn = match db {
             Database::Path(p) => Connection::open(p).map_err(err)?,
             Database::InMemory => Connection::open_in_memory().map_err(err)?,
         };
         if matches!(db, Database::Path(_)) {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
         }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -69,9 +74,16 @@ impl Store {
 
     /// Loads every execution with its history.
     pub fn load_executions(&self) -> Result<Vec<StoredExecution>> {
-        let mut st = self.conn.prepare("SELECT namespace, workflow_id, run_id, state FROM executions")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, workflow_id, run_id, state FROM executions")?;
         let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         let mut ev_st = self.conn.prepare(
             "SELECT event_id, data FROM events WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3 ORDER BY event_id",
@@ -80,16 +92,22 @@ impl Store {
         for row in rows {
             let (ns, wf, run, json) = row?;
             let what = || format!("{ns}/{wf}/{run}");
-            let state: Execution = serde_json::from_str(&json)
-                .map_err(|e| DevServerError::Corrupt { what: what(), detail: e.to_string() })?;
-            let evs = ev_st.query_map(params![ns, wf, run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            let state: Execution =
+                serde_json::from_str(&json).map_err(|e| DevServerError::Corrupt {
+                    what: what(),
+                    detail: e.to_string(),
+                })?;
+            let evs = ev_st.query_map(params![ns, wf, run], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
             let mut events = Vec::new();
             for e in evs {
                 let (id, data) = e?;
-                let ev = HistoryEvent::decode(data.as_slice()).map_err(|e| DevServerError::Corrupt {
-                    what: format!("{} event {id}", what()),
-                    detail: e.to_string(),
-                })?;
+                let ev =
+                    HistoryEvent::decode(data.as_slice()).map_err(|e| DevServerError::Corrupt {
+                        what: format!("{} event {id}", what()),
+                        detail: e.to_string(),
+                    })?;
                 events.push(ev);
             }
             out.push(StoredExecution { state, events });
@@ -104,7 +122,8 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         {
-            let mut ns_st = tx.prepare_cached("INSERT OR REPLACE INTO namespaces (name, data) VALUES (?1, ?2)")?;
+            let mut ns_st = tx
+                .prepare_cached("INSERT OR REPLACE INTO namespaces (name, data) VALUES (?1, ?2)")?;
             for (name, data) in &batch.namespaces {
                 ns_st.execute(params![name, data])?;
             }
@@ -119,7 +138,12 @@ impl Store {
                     what: format!("{}/{}/{}", state.namespace, state.workflow_id, state.run_id),
                     detail: e.to_string(),
                 })?;
-                ex_st.execute(params![state.namespace, state.workflow_id, state.run_id, json])?;
+                ex_st.execute(params![
+                    state.namespace,
+                    state.workflow_id,
+                    state.run_id,
+                    json
+                ])?;
                 for ev in events {
                     ev_st.execute(params![
                         state.namespace,
@@ -153,6 +177,9 @@ impl Batch {
 }
 
 /// Whether a path can hold a database (used for early, clear errors).
+#[allow(dead_code)]
 pub fn check_parent(path: &Path) -> bool {
-    path.parent().map(|p| p.as_os_str().is_empty() || p.exists()).unwrap_or(true)
+    path.parent()
+        .map(|p| p.as_os_str().is_empty() || p.exists())
+        .unwrap_or(true)
 }

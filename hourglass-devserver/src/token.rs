@@ -50,7 +50,11 @@ mod tests {
     #[test]
     fn roundtrip_and_garbage() {
         let t = TaskToken::Activity {
-            key: ExecKey { namespace: "n".into(), workflow_id: "w".into(), run_id: "r".into() },
+            key: ExecKey {
+                namespace: "n".into(),
+                workflow_id: "w".into(),
+                run_id: "r".into(),
+            },
             scheduled_event_id: 5,
             attempt: 2,
         };
