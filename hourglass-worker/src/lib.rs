@@ -1,1 +1,37 @@
-//! The supervised Temporal worker subsystem. Not yet implemented (see the worker issue).
+//! The Hourglass worker: workflow/activity authoring API and the execution layer that turns the
+//! core's activation and activity-task protobufs into completions.
+//!
+//! This layer is independent of the bridge and of supervision: it consumes and produces
+//! `temporalio_common::protos::coresdk` messages only. The supervised subsystem (runtime, bridge
+//! holder, registry, per-task-queue workers and poll loops) is built on top of it.
+//!
+//! * [`workflow`]: workflows are written with the official `temporalio-workflow` API
+//!   (`#[workflow]`, `#[workflow_methods]`, `WorkflowContext`) and registered with
+//!   [`macro@register`]. [`workflow::WorkflowEvaluator`] (a Send handle to a dedicated thread)
+//!   or [`workflow::WorkflowRunCache`] (caller-owned, single thread) evaluate activations.
+//! * [`activity`]: activities are written with [`macro@activities`] (same shape as the official
+//!   `#[activities]`); [`activity::ActivityExecutor`] runs activity tasks.
+//! * [`payload`]: JSON payload helpers (`encoding: json/plain`).
+//! * [`examples`]: built-in example workflows and activities.
+
+// Lets the macros' `::hourglass_worker::..` paths resolve inside this crate (for `examples`).
+extern crate self as hourglass_worker;
+
+pub mod activity;
+pub mod error;
+pub mod examples;
+mod panic_message;
+pub mod payload;
+pub mod workflow;
+
+pub use error::WorkerError;
+pub use hourglass_macros::{activities, register};
+
+/// Items used by macro-generated code. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use futures;
+    pub use inventory;
+    pub use temporalio_common;
+    pub use tokio;
+}
