@@ -176,6 +176,13 @@ impl Core {
         self.shared.notify.subscribe()
     }
 
+    /// The raw function table of the current generation: low-level access to the C ABI for
+    /// diagnostics and ABI tests. Calling its functions is `unsafe` and bypasses the
+    /// generation checks the handle types perform.
+    pub fn function_table(&self) -> FunctionTable {
+        self.current().table
+    }
+
     fn current(&self) -> Arc<Generation> {
         self.shared.current.read().clone()
     }

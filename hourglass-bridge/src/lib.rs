@@ -15,6 +15,7 @@ mod core;
 mod error;
 mod function_table;
 mod handles;
+pub mod history;
 mod loader;
 mod logs;
 mod watch;
