@@ -1,0 +1,502 @@
+"""Conformance scenarios run with the official Temporal Python SDK against the dev server.
+
+Usage: python scenarios.py <scenario> <host:port>
+Each scenario asserts its results and exits non-zero (with a traceback) on failure.
+"""
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    TimeoutError as TemporalTimeoutError,
+    TimeoutType,
+)
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+TQ = "py-" + uuid.uuid4().hex[:8]
+STATE = {"flaky_attempts": 0, "cancel_seen": False}
+
+
+# ---------------- activities ----------------
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn
+async def flaky() -> int:
+    STATE["flaky_attempts"] += 1
+    attempt = activity.info().attempt
+    if attempt < 3:
+        raise ApplicationError(f"transient failure {attempt}")
+    return attempt
+
+
+@activity.defn
+async def always_fails() -> None:
+    raise ApplicationError("permanent", type="FatalError")
+
+
+@activity.defn
+async def heartbeat_then_hang(n: int) -> int:
+    info = activity.info()
+    if info.attempt == 1:
+        for i in range(1, n + 1):
+            activity.heartbeat(i)
+            await asyncio.sleep(0.2)
+        # Stop heartbeating: the server must time this attempt out.
+        await asyncio.sleep(30)
+        return -1
+    # Retried attempt sees the last recorded details.
+    details = list(info.heartbeat_details)
+    return int(details[0]) if details else 0
+
+
+@activity.defn
+async def sleepy(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "woke"
+
+
+@activity.defn
+async def wait_for_cancel() -> str:
+    try:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.2)
+    except asyncio.CancelledError:
+        STATE["cancel_seen"] = True
+        raise
+
+
+# ---------------- workflows ----------------
+
+
+@workflow.defn
+class Hello:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            greet, name, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+@workflow.defn
+class Retry:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_activity(
+            flaky,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=1.0),
+        )
+
+
+@workflow.defn
+class NonRetryable:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_activity(
+                always_fails,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=100), non_retryable_error_types=["FatalError"]
+                ),
+            )
+        except ActivityError as e:
+            return f"{type(e.cause).__name__}:{e.cause.type}:{e.retry_state.name}"
+        return "no error"
+
+
+@workflow.defn
+class Heartbeat:
+    @workflow.run
+    async def run(self) -> list:
+        # Attempt 1 times out on heartbeat, attempt 2 returns the last details.
+        resumed = await workflow.execute_activity(
+            heartbeat_then_hang,
+            5,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=1),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )
+        # With no retries the heartbeat timeout surfaces to the workflow.
+        try:
+            await workflow.execute_activity(
+                heartbeat_then_hang,
+                1,
+                start_to_close_timeout=timedelta(seconds=60),
+                heartbeat_timeout=timedelta(seconds=1),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+            timeout_type = "none"
+        except ActivityError as e:
+            timeout_type = e.cause.type.name if isinstance(e.cause, TemporalTimeoutError) else repr(e.cause)
+        return [resumed, timeout_type]
+
+
+@workflow.defn
+class StartToClose:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_activity(
+                sleepy,
+                10.0,
+                start_to_close_timeout=timedelta(seconds=1),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as e:
+            if isinstance(e.cause, TemporalTimeoutError):
+                return e.cause.type.name
+            return repr(e.cause)
+        return "no timeout"
+
+
+@workflow.defn
+class Timer:
+    @workflow.run
+    async def run(self, seconds: float) -> float:
+        start = workflow.now()
+        await workflow.sleep(seconds)
+        return (workflow.now() - start).total_seconds()
+
+
+@workflow.defn
+class Signals:
+    def __init__(self) -> None:
+        self.items: list = []
+
+    @workflow.run
+    async def run(self, expected: int) -> list:
+        await workflow.wait_condition(lambda: len(self.items) >= expected)
+        return self.items
+
+    @workflow.signal
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.items)
+
+    @workflow.query
+    def broken(self) -> int:
+        raise ApplicationError("query says no")
+
+    @workflow.update
+    def set_items(self, items: list) -> int:
+        old = len(self.items)
+        self.items = list(items)
+        return old
+
+    @set_items.validator
+    def validate_set_items(self, items: list) -> None:
+        if not items:
+            raise ValueError("empty items rejected")
+
+
+@workflow.defn
+class Cancellable:
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.execute_activity(
+            wait_for_cancel,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=5),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        return "not cancelled"
+
+
+@workflow.defn
+class Forever:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn
+class Child:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return f"child of {name}"
+
+
+@workflow.defn
+class Parent:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        r = await workflow.execute_child_workflow(Child.run, name, id=workflow.info().workflow_id + "-child")
+        return "parent got: " + r
+
+
+@workflow.defn
+class Looping:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        if n < 3:
+            workflow.continue_as_new(n + 1)
+        return n
+
+
+@workflow.defn
+class Failing:
+    @workflow.run
+    async def run(self) -> None:
+        raise ApplicationError("boom", non_retryable=True)
+
+
+WORKFLOWS = [Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
+ACTIVITIES = [greet, flaky, always_fails, heartbeat_then_hang, sleepy, wait_for_cancel]
+
+
+def wid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def result_of(client: Client, wf, arg=None, *, timeout: float = 60, **kw):
+    args = [] if arg is None else [arg]
+    h = await client.start_workflow(wf, *args, id=wid(wf.__name__.lower()), task_queue=TQ, **kw)
+    return h, await asyncio.wait_for(h.result(), timeout)
+
+
+# ---------------- scenarios ----------------
+
+
+async def s_hello(client: Client) -> None:
+    _, r = await result_of(client, Hello.run, "Python")
+    assert r == "Hello, Python!", r
+
+
+async def s_retry(client: Client) -> None:
+    _, r = await result_of(client, Retry.run)
+    assert r == 3 and STATE["flaky_attempts"] == 3, (r, STATE)
+    _, r = await result_of(client, NonRetryable.run)
+    assert r == "ApplicationError:FatalError:NON_RETRYABLE_FAILURE", r
+
+
+async def s_heartbeat(client: Client) -> None:
+    _, r = await result_of(client, Heartbeat.run, timeout=60)
+    assert r == [5, "HEARTBEAT"], r
+
+
+async def s_start_to_close(client: Client) -> None:
+    _, r = await result_of(client, StartToClose.run)
+    assert r == "START_TO_CLOSE", r
+
+
+async def s_timer(client: Client) -> None:
+    t0 = time.monotonic()
+    _, r = await result_of(client, Timer.run, 1.5)
+    assert r >= 1.5, r
+    assert time.monotonic() - t0 >= 1.5
+
+
+async def s_signal(client: Client) -> None:
+    h = await client.start_workflow(Signals.run, 2, id=wid("sig"), task_queue=TQ)
+    await h.signal(Signals.add, "a")
+    await h.signal(Signals.add, "b")
+    assert await asyncio.wait_for(h.result(), 30) == ["a", "b"]
+    # Signal-with-start: starts the workflow with the signal already in history.
+    sws_id = wid("sws")
+    h = await client.start_workflow(
+        Signals.run, 2, id=sws_id, task_queue=TQ, start_signal="add", start_signal_args=["first"]
+    )
+    # A second signal-with-start on the running workflow only signals it.
+    h2 = await client.start_workflow(
+        Signals.run, 2, id=sws_id, task_queue=TQ, start_signal="add", start_signal_args=["second"]
+    )
+    assert h2.result_run_id == h.result_run_id, (h.result_run_id, h2.result_run_id)
+    assert await asyncio.wait_for(h.result(), 30) == ["first", "second"]
+
+
+async def s_query(client: Client) -> None:
+    h = await client.start_workflow(Signals.run, 3, id=wid("query"), task_queue=TQ)
+    await h.signal(Signals.add, "x")
+    for _ in range(50):
+        if await h.query(Signals.count) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert await h.query(Signals.count) == 1
+    try:
+        await h.query(Signals.broken)
+        raise AssertionError("query should fail")
+    except WorkflowQueryFailedError as e:
+        assert "query says no" in str(e), e
+    await h.signal(Signals.add, "y")
+    await h.signal(Signals.add, "z")
+    await asyncio.wait_for(h.result(), 30)
+    # Queries work on closed workflows too (answered by replaying history).
+    assert await h.query(Signals.count) == 3
+
+
+async def s_update(client: Client) -> None:
+    h = await client.start_workflow(Signals.run, 3, id=wid("update"), task_queue=TQ)
+    await h.signal(Signals.add, "a")
+    old = await h.execute_update(Signals.set_items, ["p", "q"])
+    assert old == 1, old
+    try:
+        await h.execute_update(Signals.set_items, [])
+        raise AssertionError("update should be rejected")
+    except WorkflowUpdateFailedError as e:
+        assert "empty items rejected" in str(e.cause), e.cause
+    await h.signal(Signals.add, "r")
+    assert await asyncio.wait_for(h.result(), 30) == ["p", "q", "r"]
+
+
+async def s_cancel(client: Client) -> None:
+    h = await client.start_workflow(Cancellable.run, id=wid("cancel"), task_queue=TQ)
+    for _ in range(100):
+        desc = await h.describe()
+        if desc.raw_description.pending_activities and desc.raw_description.pending_activities[0].state == 2:
+            break
+        await asyncio.sleep(0.1)
+    await h.cancel()
+    try:
+        await asyncio.wait_for(h.result(), 30)
+        raise AssertionError("workflow should be cancelled")
+    except WorkflowFailureError as e:
+        assert isinstance(e.cause, CancelledError), repr(e.cause)
+    assert STATE["cancel_seen"], "activity never saw the cancellation"
+    assert (await h.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def s_terminate(client: Client) -> None:
+    h = await client.start_workflow(Forever.run, id=wid("term"), task_queue=TQ)
+    await h.terminate("enough")
+    try:
+        await asyncio.wait_for(h.result(), 30)
+        raise AssertionError("workflow should be terminated")
+    except WorkflowFailureError as e:
+        assert isinstance(e.cause, TerminatedError), repr(e.cause)
+    assert (await h.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+async def s_child(client: Client) -> None:
+    _, r = await result_of(client, Parent.run, "p")
+    assert r == "parent got: child of p", r
+
+
+async def s_continue_as_new(client: Client) -> None:
+    h, r = await result_of(client, Looping.run, 0)
+    assert r == 3, r
+    desc = await h.describe()
+    assert desc.status == WorkflowExecutionStatus.COMPLETED
+    assert desc.run_id != h.first_execution_run_id
+
+
+async def s_failure(client: Client) -> None:
+    try:
+        await result_of(client, Failing.run)
+        raise AssertionError("workflow should fail")
+    except WorkflowFailureError as e:
+        assert isinstance(e.cause, ApplicationError) and e.cause.message == "boom", repr(e.cause)
+
+
+async def s_visibility(client: Client) -> None:
+    key = SearchAttributeKey.for_keyword("CustomKeywordField")
+    wf_id = wid("vis")
+    h = await client.start_workflow(
+        Hello.run,
+        "vis",
+        id=wf_id,
+        task_queue=TQ,
+        memo={"owner": "hourglass"},
+        search_attributes=TypedSearchAttributes([SearchAttributePair(key, "tag-1")]),
+    )
+    assert await asyncio.wait_for(h.result(), 30) == "Hello, vis!"
+    desc = await h.describe()
+    assert desc.status == WorkflowExecutionStatus.COMPLETED
+    assert desc.workflow_type == "Hello", desc.workflow_type
+    assert await desc.memo() == {"owner": "hourglass"}, await desc.memo()
+    assert desc.typed_search_attributes.get(key) == "tag-1", desc.typed_search_attributes
+    listed = [w async for w in client.list_workflows(f"WorkflowId = '{wf_id}'")]
+    assert len(listed) == 1 and listed[0].id == wf_id, listed
+    listed = [w async for w in client.list_workflows("CustomKeywordField = 'tag-1'")]
+    assert [w.id for w in listed] == [wf_id], listed
+    count = await client.count_workflows(f"WorkflowType = 'Hello' AND ExecutionStatus = 'Completed'")
+    assert count.count >= 1, count
+    history = await h.fetch_history()
+    types = [e.event_type for e in history.events]
+    assert types[0] == 1 and types[-1] == 2, types  # started ... completed
+    ids = [e.event_id for e in history.events]
+    assert ids == list(range(1, len(ids) + 1)), ids
+    # Duplicate start of a closed id with REJECT_DUPLICATE is refused.
+    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    try:
+        await client.start_workflow(
+            Hello.run, "again", id=wf_id, task_queue=TQ, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE
+        )
+        raise AssertionError("duplicate start should fail")
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+SCENARIOS = {
+    "hello": s_hello,
+    "retry": s_retry,
+    "heartbeat": s_heartbeat,
+    "start_to_close": s_start_to_close,
+    "timer": s_timer,
+    "signal": s_signal,
+    "query": s_query,
+    "update": s_update,
+    "cancel": s_cancel,
+    "terminate": s_terminate,
+    "child": s_child,
+    "continue_as_new": s_continue_as_new,
+    "failure": s_failure,
+    "visibility": s_visibility,
+}
+
+
+async def main() -> None:
+    name, addr = sys.argv[1], sys.argv[2]
+    client = await Client.connect(addr, namespace="default")
+    async with Worker(
+        client,
+        task_queue=TQ,
+        workflows=WORKFLOWS,
+        activities=ACTIVITIES,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        graceful_shutdown_timeout=timedelta(seconds=1),
+    ):
+        await SCENARIOS[name](client)
+    print(f"scenario {name}: ok")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    # Skip interpreter finalization: the SDK's native threads can abort it
+    # ("PyGILState_Release ... finalizing") after the scenario already passed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
