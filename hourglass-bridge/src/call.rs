@@ -51,7 +51,12 @@ struct Pending<T> {
     decode: Decode<T>,
 }
 
-unsafe extern "C" fn trampoline<T>(user_data: *mut c_void, status: u32, handle: u64, buf: HgBuffer) {
+unsafe extern "C" fn trampoline<T>(
+    user_data: *mut c_void,
+    status: u32,
+    handle: u64,
+    buf: HgBuffer,
+) {
     // SAFETY: `user_data` is the `Box<Pending<T>>` leaked by `call_async` for exactly this
     // callback, which the core invokes exactly once.
     let pending = unsafe { Box::from_raw(user_data as *mut Pending<T>) };
@@ -77,7 +82,11 @@ unsafe extern "C" fn trampoline<T>(user_data: *mut c_void, status: u32, handle: 
             ))
         }
     }))
-    .unwrap_or_else(|_| Err(BridgeError::Panic("decoding the core's result panicked".into())));
+    .unwrap_or_else(|_| {
+        Err(BridgeError::Panic(
+            "decoding the core's result panicked".into(),
+        ))
+    });
     // SAFETY: the buffer belongs to the library whose free function travelled with the call.
     unsafe { (pending.free)(buf) };
     // The receiver may be gone (the caller dropped the future); the result is then discarded.

@@ -195,6 +195,11 @@ impl Core {
         let bytes = config.encode_to_vec();
         let mut handle = 0u64;
         let t = generation.table;
+        let log_user_data = if config.log_forwarding.as_ref().is_some_and(|l| l.enabled) {
+            crate::logs::capture_dispatch()
+        } else {
+            std::ptr::null_mut()
+        };
         call::sync(t.buffer_free, |err| {
             // SAFETY: valid borrowed input, out pointers to locals, and a thread-safe
             // log callback that lives for the whole process.
@@ -202,7 +207,7 @@ impl Core {
                 (t.runtime_new)(
                     HgBytes::from_slice(&bytes),
                     Some(crate::logs::forward_log),
-                    std::ptr::null_mut(),
+                    log_user_data,
                     &mut handle,
                     err,
                 )

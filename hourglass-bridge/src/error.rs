@@ -51,7 +51,9 @@ pub enum BridgeError {
         source: std::io::Error,
     },
     /// The handle was issued by an older load of the core; the core has been reloaded since.
-    #[error("the core was reloaded: handle from generation {handle_generation}, current generation {current}")]
+    #[error(
+        "the core was reloaded: handle from generation {handle_generation}, current generation {current}"
+    )]
     Reloaded {
         /// Generation of the handle.
         handle_generation: u64,
@@ -159,7 +161,14 @@ mod tests {
             .iter()
             .map(|s| {
                 let e = BridgeError::from_status(*s, "m".into());
-                format!("{e:?}").split('(').next().unwrap().split(' ').next().unwrap().to_owned()
+                format!("{e:?}")
+                    .split('(')
+                    .next()
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .to_owned()
             })
             .collect();
         assert_eq!(names.len(), all.len());

@@ -185,7 +185,10 @@ mod tests {
         // source of truth; keep them in sync).
         let src = include_str!("function_table.rs");
         for s in hourglass_proto::abi::SYMBOLS {
-            assert!(src.contains(&format!("sym!(\"{s}\"")) || src.contains(&format!("\"{s}\",")), "{s}");
+            assert!(
+                src.contains(&format!("sym!(\"{s}\"")) || src.contains(&format!("\"{s}\",")),
+                "{s}"
+            );
         }
     }
 }

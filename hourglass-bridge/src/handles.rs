@@ -276,7 +276,9 @@ impl Worker {
         call_async(t.buffer_free, decode_unit, |ud, cb| {
             // SAFETY: input borrowed for the call (decoded before it returns); `ud`/`cb`
             // come from `call_async`.
-            unsafe { (t.worker_complete_workflow_activation)(raw, HgBytes::from_slice(&bytes), ud, cb) }
+            unsafe {
+                (t.worker_complete_workflow_activation)(raw, HgBytes::from_slice(&bytes), ud, cb)
+            }
         })
         .await
     }
@@ -310,7 +312,10 @@ impl Worker {
 
     /// Records an activity heartbeat (throttled by the core; cancellation arrives as an
     /// `ActivityTask` with a cancel variant).
-    pub fn record_activity_heartbeat(&self, heartbeat: &ActivityHeartbeat) -> Result<(), BridgeError> {
+    pub fn record_activity_heartbeat(
+        &self,
+        heartbeat: &ActivityHeartbeat,
+    ) -> Result<(), BridgeError> {
         let t = self.inner.live()?;
         let bytes = heartbeat.encode_to_vec();
         let raw = self.inner.raw;
@@ -328,7 +333,11 @@ impl Worker {
         call::sync(t.buffer_free, |err| {
             // SAFETY: borrowed input, out pointer to a local.
             unsafe {
-                (t.worker_request_workflow_eviction)(raw, HgBytes::from_slice(run_id.as_bytes()), err)
+                (t.worker_request_workflow_eviction)(
+                    raw,
+                    HgBytes::from_slice(run_id.as_bytes()),
+                    err,
+                )
             }
         })
     }
@@ -339,7 +348,9 @@ impl Worker {
         let t = self.inner.live()?;
         let raw = self.inner.raw;
         // SAFETY: out pointer to a local.
-        call::sync(t.buffer_free, |err| unsafe { (t.worker_initiate_shutdown)(raw, err) })
+        call::sync(t.buffer_free, |err| unsafe {
+            (t.worker_initiate_shutdown)(raw, err)
+        })
     }
 
     /// Finalizes shutdown after both poll loops saw [`BridgeError::ShutDown`].
@@ -360,7 +371,9 @@ impl Worker {
         client.inner.live()?;
         let (raw, craw) = (self.inner.raw, client.inner.raw);
         // SAFETY: out pointer to a local.
-        call::sync(t.buffer_free, |err| unsafe { (t.worker_replace_client)(raw, craw, err) })
+        call::sync(t.buffer_free, |err| unsafe {
+            (t.worker_replace_client)(raw, craw, err)
+        })
     }
 }
 
@@ -404,7 +417,9 @@ impl Replayer {
         let t = self.worker.inner.live()?;
         let raw = self.worker.inner.raw;
         // SAFETY: out pointer to a local.
-        call::sync(t.buffer_free, |err| unsafe { (t.replayer_finish)(raw, err) })
+        call::sync(t.buffer_free, |err| unsafe {
+            (t.replayer_finish)(raw, err)
+        })
     }
 
     /// The replayer as a plain [`Worker`].

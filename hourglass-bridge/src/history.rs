@@ -91,10 +91,12 @@ impl HistoryBuilder {
         self.workflow_task_scheduled_and_started();
         self.wft_completed = self.push(
             EventType::WorkflowTaskCompleted,
-            Attributes::WorkflowTaskCompletedEventAttributes(WorkflowTaskCompletedEventAttributes {
-                scheduled_event_id: self.wft_scheduled,
-                ..Default::default()
-            }),
+            Attributes::WorkflowTaskCompletedEventAttributes(
+                WorkflowTaskCompletedEventAttributes {
+                    scheduled_event_id: self.wft_scheduled,
+                    ..Default::default()
+                },
+            ),
         );
         self
     }
@@ -150,7 +152,12 @@ impl HistoryBuilder {
     /// has id/seq `k`, 1-based, and fires after one second) and then completes. Replaying it
     /// yields `timers + 1` activations (initialize, then one per fired timer) before the
     /// replay-finished eviction.
-    pub fn sequential_timers(workflow_type: &str, task_queue: &str, run_id: &str, timers: u32) -> History {
+    pub fn sequential_timers(
+        workflow_type: &str,
+        task_queue: &str,
+        run_id: &str,
+        timers: u32,
+    ) -> History {
         let mut b = Self::new(workflow_type, task_queue, run_id);
         b.workflow_task();
         for k in 1..=timers {

@@ -37,10 +37,7 @@ fn copy_path(path: &Path) -> PathBuf {
         .and_then(|s| s.to_str())
         .unwrap_or("hourglass_core");
     let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
-    std::env::temp_dir().join(format!(
-        "{stem}-{}-{n}-{nanos}.{ext}",
-        std::process::id()
-    ))
+    std::env::temp_dir().join(format!("{stem}-{}-{n}-{nanos}.{ext}", std::process::id()))
 }
 
 /// Loads a private copy of the library at `path` and resolves its function table.

@@ -52,7 +52,13 @@ impl Core {
         };
         let dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_owned() })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_owned()
+                }
+            })
             .ok_or_else(|| watch_err(&"the path has no parent directory"))?;
         let name = path.file_name().map(|n| n.to_owned());
         let (tx, rx) = mpsc::channel::<Msg>();

@@ -10,7 +10,10 @@ fn missing_file_is_library_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("libnope.so");
     let err = Core::load(&path).unwrap_err();
-    assert!(matches!(err, BridgeError::LibraryNotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, BridgeError::LibraryNotFound { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("not found"), "{err}");
     assert!(err.to_string().contains("libnope.so"), "{err}");
 }
@@ -51,12 +54,16 @@ fn wrong_abi_version_is_abi_mismatch() {
 
 #[test]
 fn library_without_the_abi_symbol_is_missing_symbol() {
-    let lib =
-        core_lib::compile_c_fixture("hourglass_not_core", "int some_other_library(void) { return 1; }\n")
-            .unwrap();
+    let lib = core_lib::compile_c_fixture(
+        "hourglass_not_core",
+        "int some_other_library(void) { return 1; }\n",
+    )
+    .unwrap();
     let err = Core::load(&lib).unwrap_err();
     match err {
-        BridgeError::MissingSymbol { symbol, .. } => assert_eq!(symbol, "hourglass_core_abi_version"),
+        BridgeError::MissingSymbol { symbol, .. } => {
+            assert_eq!(symbol, "hourglass_core_abi_version")
+        }
         other => panic!("expected MissingSymbol, got {other:?}"),
     }
 }
@@ -65,9 +72,8 @@ fn library_without_the_abi_symbol_is_missing_symbol() {
 fn library_lacking_one_symbol_names_it() {
     let omitted = "hourglass_core_worker_poll_activity_task";
     assert!(SYMBOLS.contains(&omitted));
-    let mut src = format!(
-        "unsigned int hourglass_core_abi_version(void) {{ return {ABI_VERSION}u; }}\n"
-    );
+    let mut src =
+        format!("unsigned int hourglass_core_abi_version(void) {{ return {ABI_VERSION}u; }}\n");
     for s in SYMBOLS {
         if *s != omitted && *s != "hourglass_core_abi_version" {
             src.push_str(&format!("int {s}(void) {{ return 0; }}\n"));

@@ -17,7 +17,10 @@ async fn panics_in_the_core_become_errors() {
     for (mode, core) in cores() {
         let err = core.test_panic().unwrap_err();
         assert!(matches!(err, BridgeError::Panic(_)), "{mode}: {err:?}");
-        assert!(err.to_string().contains("deliberate panic"), "{mode}: {err}");
+        assert!(
+            err.to_string().contains("deliberate panic"),
+            "{mode}: {err}"
+        );
 
         let rt = core.runtime(&RuntimeConfig::default()).unwrap();
         let err = tokio::time::timeout(Duration::from_secs(10), rt.test_panic_async())
@@ -74,7 +77,10 @@ async fn bad_client_configs_are_invalid_arguments() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, BridgeError::InvalidArgument(_)), "{mode}: {err:?}");
+        assert!(
+            matches!(err, BridgeError::InvalidArgument(_)),
+            "{mode}: {err:?}"
+        );
         assert!(err.to_string().contains("identity"), "{mode}: {err}");
         let err = rt
             .connect(&ClientConfig {
@@ -84,7 +90,10 @@ async fn bad_client_configs_are_invalid_arguments() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, BridgeError::InvalidArgument(_)), "{mode}: {err:?}");
+        assert!(
+            matches!(err, BridgeError::InvalidArgument(_)),
+            "{mode}: {err:?}"
+        );
     }
 }
 
@@ -99,7 +108,10 @@ async fn bad_worker_configs_and_malformed_bytes_are_rejected() {
                 ..Default::default()
             })
             .unwrap_err();
-        assert!(matches!(err, BridgeError::InvalidArgument(_)), "{mode}: {err:?}");
+        assert!(
+            matches!(err, BridgeError::InvalidArgument(_)),
+            "{mode}: {err:?}"
+        );
         assert!(err.to_string().contains("task_queue"), "{mode}: {err}");
 
         let rp = rt
@@ -113,16 +125,24 @@ async fn bad_worker_configs_and_malformed_bytes_are_rejected() {
         assert!(matches!(err, BridgeError::Malformed(_)), "{mode}: {err:?}");
         assert!(err.to_string().contains("ReplayHistory"), "{mode}: {err}");
         let err = rp.request_workflow_eviction("").unwrap_err();
-        assert!(matches!(err, BridgeError::InvalidArgument(_)), "{mode}: {err:?}");
+        assert!(
+            matches!(err, BridgeError::InvalidArgument(_)),
+            "{mode}: {err:?}"
+        );
         let err = rp
             .complete_workflow_activation(&Default::default())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("run_id"), "{mode}: {err}");
-        let err = rp.record_activity_heartbeat(&Default::default()).unwrap_err();
+        let err = rp
+            .record_activity_heartbeat(&Default::default())
+            .unwrap_err();
         assert!(err.to_string().contains("task_token"), "{mode}: {err}");
         rp.finish().unwrap();
-        assert!(matches!(rp.finish().unwrap_err(), BridgeError::InvalidArgument(_)));
+        assert!(matches!(
+            rp.finish().unwrap_err(),
+            BridgeError::InvalidArgument(_)
+        ));
     }
 }
 
@@ -135,6 +155,9 @@ async fn bad_runtime_configs_are_rejected() {
                 ..Default::default()
             })
             .unwrap_err();
-        assert!(matches!(err, BridgeError::InvalidArgument(_)), "{mode}: {err:?}");
+        assert!(
+            matches!(err, BridgeError::InvalidArgument(_)),
+            "{mode}: {err:?}"
+        );
     }
 }

@@ -26,18 +26,33 @@ async fn handles_from_an_older_generation_fail_with_reloaded() {
     let generation = core.reload().unwrap();
     assert_eq!(generation, 2);
     assert_eq!(core.generation(), 2);
-    assert_ne!(core.instance_id(), old_instance, "reload must load a fresh copy");
+    assert_ne!(
+        core.instance_id(),
+        old_instance,
+        "reload must load a fresh copy"
+    );
     assert!(rt1.is_stale());
 
     // Every call through generation-1 handles reports the reload.
     let err = rt1.replayer(&replayer_config()).unwrap_err();
     assert!(
-        matches!(err, BridgeError::Reloaded { handle_generation: 1, current: 2 }),
+        matches!(
+            err,
+            BridgeError::Reloaded {
+                handle_generation: 1,
+                current: 2
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("reloaded"), "{err}");
     assert!(rt1.test_panic_async().await.unwrap_err().is_reloaded());
-    assert!(rp1.poll_workflow_activation().await.unwrap_err().is_reloaded());
+    assert!(
+        rp1.poll_workflow_activation()
+            .await
+            .unwrap_err()
+            .is_reloaded()
+    );
     assert!(rp1.initiate_shutdown().unwrap_err().is_reloaded());
     assert!(rp1.finish().unwrap_err().is_reloaded());
 
@@ -86,7 +101,13 @@ async fn fifty_reloads_with_live_handles() {
     // Dropping stale handles frees them in their own (still mapped) libraries.
     drop(live);
     let rt = core.runtime(&RuntimeConfig::default()).unwrap();
-    assert!(rt.test_panic_async().await.unwrap_err().to_string().contains("deliberate panic"));
+    assert!(
+        rt.test_panic_async()
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("deliberate panic")
+    );
 }
 
 #[test]
@@ -102,7 +123,10 @@ fn reload_failure_keeps_the_current_generation() {
     assert_eq!(core.generation(), 1);
     assert!(!rt.is_stale());
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(core.reload().unwrap_err(), BridgeError::LibraryNotFound { .. }));
+    assert!(matches!(
+        core.reload().unwrap_err(),
+        BridgeError::LibraryNotFound { .. }
+    ));
     assert_eq!(core.generation(), 1);
 }
 
@@ -119,7 +143,10 @@ fn watcher_reloads_when_the_file_is_replaced() {
     std::fs::rename(&staged, &path).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while core.generation() < 2 {
-        assert!(std::time::Instant::now() < deadline, "watcher did not reload");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watcher did not reload"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(core.generation(), 2);
@@ -129,21 +156,28 @@ fn watcher_reloads_when_the_file_is_replaced() {
 #[test]
 fn linked_core_cannot_reload_or_watch() {
     let core = Core::linked();
-    assert!(matches!(core.reload().unwrap_err(), BridgeError::ReloadUnsupported));
+    assert!(matches!(
+        core.reload().unwrap_err(),
+        BridgeError::ReloadUnsupported
+    ));
     assert!(matches!(
         core.watch(Duration::from_millis(10)).unwrap_err(),
         BridgeError::ReloadUnsupported
     ));
 }
 
-fn status_and_message(t: &hourglass_bridge::FunctionTable, f: impl FnOnce(*mut HgBuffer) -> u32) -> (u32, String) {
+fn status_and_message(
+    t: &hourglass_bridge::FunctionTable,
+    f: impl FnOnce(*mut HgBuffer) -> u32,
+) -> (u32, String) {
     let mut err = HgBuffer::EMPTY;
     let status = f(&mut err);
     let msg = if err.data.is_null() {
         String::new()
     } else {
         // SAFETY: the core filled the buffer.
-        String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(err.data, err.len) }).into_owned()
+        String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(err.data, err.len) })
+            .into_owned()
     };
     // SAFETY: the buffer came from this table's library.
     unsafe { (t.buffer_free)(err) };
@@ -175,7 +209,9 @@ fn forged_and_cross_instance_handles_are_rejected_at_the_abi() {
     assert!(msg.contains("freed"), "{msg}");
     // A runtime handle used as a worker handle.
     let rt3 = core.runtime(&RuntimeConfig::default()).unwrap();
-    let (status, msg) = status_and_message(&t2, |e| unsafe { (t2.worker_initiate_shutdown)(rt3.raw(), e) });
+    let (status, msg) = status_and_message(&t2, |e| unsafe {
+        (t2.worker_initiate_shutdown)(rt3.raw(), e)
+    });
     assert_eq!(status, abi::STATUS_INVALID_HANDLE);
     assert!(msg.contains("not a worker handle"), "{msg}");
 }

@@ -62,22 +62,22 @@ pub fn prepare(config: ClientConfig) -> Result<PreparedConnect, CoreError> {
     let tls = match config.tls {
         None => None,
         Some(t) => {
-            let client_tls_options = match (t.client_cert.is_empty(), t.client_private_key.is_empty())
-            {
-                (true, true) => None,
-                (false, false) => Some(
-                    ClientTlsOptions::builder()
-                        .client_cert(t.client_cert)
-                        .client_private_key(t.client_private_key)
-                        .build(),
-                ),
-                _ => {
-                    return Err(CoreError::InvalidArgument(
+            let client_tls_options =
+                match (t.client_cert.is_empty(), t.client_private_key.is_empty()) {
+                    (true, true) => None,
+                    (false, false) => Some(
+                        ClientTlsOptions::builder()
+                            .client_cert(t.client_cert)
+                            .client_private_key(t.client_private_key)
+                            .build(),
+                    ),
+                    _ => {
+                        return Err(CoreError::InvalidArgument(
                         "client config: tls client_cert and client_private_key must be set together"
                             .into(),
                     ));
-                }
-            };
+                    }
+                };
             Some(
                 TlsOptions::builder()
                     .maybe_server_root_ca_cert(

@@ -232,8 +232,10 @@ pub unsafe extern "C" fn hourglass_core_worker_complete_workflow_activation(
         let w = WORKERS.get(worker)?;
         // SAFETY: forwarded caller contract.
         let bytes = unsafe { input(completion, "workflow activation completion")? };
-        let c: WorkflowActivationCompletion =
-            CoreError::decode("coresdk.workflow_completion.WorkflowActivationCompletion", bytes)?;
+        let c: WorkflowActivationCompletion = CoreError::decode(
+            "coresdk.workflow_completion.WorkflowActivationCompletion",
+            bytes,
+        )?;
         if c.run_id.is_empty() {
             return Err(CoreError::InvalidArgument(
                 "workflow activation completion: run_id must not be empty".into(),
@@ -275,8 +277,7 @@ pub unsafe extern "C" fn hourglass_core_worker_complete_activity_task(
         let w = WORKERS.get(worker)?;
         // SAFETY: forwarded caller contract.
         let bytes = unsafe { input(completion, "activity task completion")? };
-        let c: ActivityTaskCompletion =
-            CoreError::decode("coresdk.ActivityTaskCompletion", bytes)?;
+        let c: ActivityTaskCompletion = CoreError::decode("coresdk.ActivityTaskCompletion", bytes)?;
         if c.task_token.is_empty() {
             return Err(CoreError::InvalidArgument(
                 "activity task completion: task_token must not be empty".into(),

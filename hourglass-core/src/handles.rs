@@ -32,10 +32,12 @@ static INSTANCE_ID: OnceLock<u64> = OnceLock::new();
 /// The random id of this loaded instance of the core: never 0, and its low 16 bits (the handle
 /// tag) are never 0 either.
 pub fn instance_id() -> u64 {
-    *INSTANCE_ID.get_or_init(|| loop {
-        let id: u64 = rand::random();
-        if id & 0xFFFF != 0 {
-            break id;
+    *INSTANCE_ID.get_or_init(|| {
+        loop {
+            let id: u64 = rand::random();
+            if id & 0xFFFF != 0 {
+                break id;
+            }
         }
     })
 }

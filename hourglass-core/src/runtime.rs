@@ -26,12 +26,33 @@ impl RuntimeEntry {
         &self.handle
     }
 
+    /// Enters the runtime for a synchronous core call: tokio context plus the runtime's trace
+    /// subscriber as the thread's default (so the call's logs are forwarded like those of
+    /// the runtime's own threads).
+    pub fn enter(&self) -> RuntimeScope<'_> {
+        let dispatch = self
+            .core
+            .as_ref()
+            .and_then(|c| c.telemetry().trace_subscriber())
+            .map(|s| tracing::dispatcher::set_default(&tracing::Dispatch::new(s)));
+        RuntimeScope {
+            _dispatch: dispatch,
+            _tokio: self.handle.enter(),
+        }
+    }
+
     /// The core runtime (present until the entry is dropped).
     pub fn core(&self) -> Result<&CoreRuntime, CoreError> {
         self.core
             .as_ref()
             .ok_or_else(|| CoreError::Cancelled("the runtime is shutting down".into()))
     }
+}
+
+/// Guard of [`RuntimeEntry::enter`].
+pub struct RuntimeScope<'a> {
+    _dispatch: Option<tracing::dispatcher::DefaultGuard>,
+    _tokio: tokio::runtime::EnterGuard<'a>,
 }
 
 impl Drop for RuntimeEntry {

@@ -83,7 +83,10 @@ pub fn build_config(cfg: WorkerConfigProto) -> Result<WorkerConfig, CoreError> {
         .maybe_activity_task_poller_behavior(
             nonzero(cfg.max_concurrent_activity_task_polls).map(PollerBehavior::SimpleMaximum),
         )
-        .maybe_graceful_shutdown_period(cfg.graceful_shutdown_period_millis.map(Duration::from_millis))
+        .maybe_graceful_shutdown_period(
+            cfg.graceful_shutdown_period_millis
+                .map(Duration::from_millis),
+        )
         .maybe_client_identity_override((!cfg.identity.is_empty()).then_some(cfg.identity))
         .build()
         .map_err(|e| CoreError::InvalidArgument(format!("worker config: {e}")))
@@ -112,7 +115,7 @@ impl WorkerEntry {
     ) -> Result<Self, CoreError> {
         let task_queue = config.task_queue.clone();
         let worker = {
-            let _guard = runtime.tokio_handle().enter();
+            let _scope = runtime.enter();
             temporalio_sdk_core::init_worker(runtime.core()?, config, connection)
                 .map_err(|e| CoreError::Core(format!("creating the worker failed: {e:#}")))?
         };
@@ -127,7 +130,7 @@ impl WorkerEntry {
     ) -> Result<Self, CoreError> {
         let (tx, rx) = mpsc::unbounded();
         let worker = {
-            let _guard = runtime.tokio_handle().enter();
+            let _scope = runtime.enter();
             temporalio_sdk_core::init_replay_worker(ReplayWorkerInput::new(config, rx))
                 .map_err(|e| CoreError::Core(format!("creating the replayer failed: {e:#}")))?
         };
@@ -194,7 +197,10 @@ impl WorkerEntry {
     pub async fn poll_activity_task(self: Arc<Self>) -> Result<AsyncOutput, CoreError> {
         let worker = self.begin_poll(&self.activity_polling, "activity task")?;
         let _reset = ResetOnDrop(&self.activity_polling);
-        let task = worker.poll_activity_task().await.map_err(Self::poll_error)?;
+        let task = worker
+            .poll_activity_task()
+            .await
+            .map_err(Self::poll_error)?;
         Ok((0, task.encode_to_vec()))
     }
 
@@ -219,7 +225,7 @@ impl WorkerEntry {
             ));
         }
         let worker = self.worker()?;
-        let _guard = self.runtime.tokio_handle().enter();
+        let _scope = self.runtime.enter();
         worker.record_activity_heartbeat(hb);
         Ok(())
     }
@@ -232,7 +238,7 @@ impl WorkerEntry {
             ));
         }
         let worker = self.worker()?;
-        let _guard = self.runtime.tokio_handle().enter();
+        let _scope = self.runtime.enter();
         worker.request_workflow_eviction(run_id);
         Ok(())
     }
@@ -240,7 +246,7 @@ impl WorkerEntry {
     /// Starts shutdown; polls return ShutDown once outstanding work is drained.
     pub fn initiate_shutdown(&self) -> Result<(), CoreError> {
         let worker = self.worker()?;
-        let _guard = self.runtime.tokio_handle().enter();
+        let _scope = self.runtime.enter();
         worker.initiate_shutdown();
         tracing::info!(
             task_queue = %worker.get_config().task_queue,
@@ -255,7 +261,7 @@ impl WorkerEntry {
         connection: temporalio_client::Connection,
     ) -> Result<(), CoreError> {
         let worker = self.worker()?;
-        let _guard = self.runtime.tokio_handle().enter();
+        let _scope = self.runtime.enter();
         worker
             .replace_client(connection)
             .map_err(|e| CoreError::Core(format!("replacing the client failed: {e:#}")))
@@ -289,7 +295,8 @@ impl WorkerEntry {
                 "replay history: workflow_id must not be empty".into(),
             ));
         }
-        let history: History = CoreError::decode("temporal.api.history.v1.History", &input.history)?;
+        let history: History =
+            CoreError::decode("temporal.api.history.v1.History", &input.history)?;
         if history.events.is_empty() {
             return Err(CoreError::InvalidArgument(
                 "replay history: the history has no events".into(),
@@ -297,9 +304,7 @@ impl WorkerEntry {
         }
         let feed = self.replay_feed.lock();
         let tx = feed.as_ref().ok_or_else(|| {
-            CoreError::InvalidArgument(
-                "not a replayer, or its input was already finished".into(),
-            )
+            CoreError::InvalidArgument("not a replayer, or its input was already finished".into())
         })?;
         tx.unbounded_send(HistoryForReplay::new(history, input.workflow_id))
             .map_err(|_| CoreError::ShutDown)
@@ -308,9 +313,7 @@ impl WorkerEntry {
     /// Ends a replayer's input: once every pushed history is replayed, polls return ShutDown.
     pub fn finish_replay_input(&self) -> Result<(), CoreError> {
         self.replay_feed.lock().take().map(drop).ok_or_else(|| {
-            CoreError::InvalidArgument(
-                "not a replayer, or its input was already finished".into(),
-            )
+            CoreError::InvalidArgument("not a replayer, or its input was already finished".into())
         })
     }
 }

@@ -102,7 +102,10 @@ pub fn try_core_library() -> Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("${ENV_VAR} names {} which does not exist", p.display()))
+            Err(format!(
+                "${ENV_VAR} names {} which does not exist",
+                p.display()
+            ))
         };
     }
     if let Some(p) = find() {
@@ -142,7 +145,10 @@ fn build() -> Result<PathBuf, String> {
     if built.is_file() {
         Ok(built)
     } else {
-        Err(format!("cargo succeeded but {} is missing", built.display()))
+        Err(format!(
+            "cargo succeeded but {} is missing",
+            built.display()
+        ))
     }
 }
 
@@ -186,8 +192,11 @@ mod tests {
 
     #[test]
     fn c_fixture_compiles_to_a_library() {
-        let p = compile_c_fixture("fixture_smoke", "int hourglass_fixture(void) { return 3; }\n")
-            .unwrap();
+        let p = compile_c_fixture(
+            "fixture_smoke",
+            "int hourglass_fixture(void) { return 3; }\n",
+        )
+        .unwrap();
         assert!(p.is_file());
     }
 }
