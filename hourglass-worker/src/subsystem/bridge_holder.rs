@@ -1,0 +1,548 @@
+//! Child 2 of the Subsystem: the BridgeHolder. It owns every core worker handle of this
+//! process; everything else reaches the core through it, by task queue.
+//!
+//! Guarantees:
+//! - A call for a task queue without a *current* registration returns
+//!   [`SubsystemError::WorkerNotRegistered`]. Registrations carry an id, so work dispatched
+//!   under an older registration (for example by an in-flight task that outlived a cascade)
+//!   is refused even when a new worker for the same task queue exists.
+//! - At most one core poll per kind runs for a registration. A poll whose caller went away
+//!   (a killed poll loop) keeps its result for the next caller, so no activation is lost.
+//! - Workflow completions for one task queue are sent one at a time, in order, as the
+//!   official SDKs do.
+//! - When the holder ends — shutdown, crash or abort — its registrations are dropped at once
+//!   and each orphaned core worker is *reaped* in the background: shutdown is initiated,
+//!   activations it handed out and never got back are failed (so the server reschedules them
+//!   immediately instead of after a task timeout), its queues are drained and it is
+//!   finalized. Nothing is left polling.
+
+use super::error::SubsystemError;
+use super::names;
+use super::runtime::RuntimeHandle;
+use hourglass_bridge::config::WorkerConfig;
+use hourglass_bridge::{BridgeError, Worker};
+use hourglass_supervise::{ChildContext, ChildSpec, Exit, Restart, Shutdown, StartError};
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
+use temporalio_common::protos::coresdk::activity_task::{ActivityTask, activity_task};
+use temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation;
+use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
+use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// Identifies one registration of a task queue with one BridgeHolder incarnation.
+pub type RegistrationId = u64;
+
+static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(1);
+
+/// The message of failures the holder sends for work whose worker was replaced.
+pub const WORKER_REPLACED: &str = "hourglass: the worker that held this task was replaced";
+
+/// Handle to the current BridgeHolder (published under [`names::BRIDGE_HOLDER`]). Cheap to
+/// clone; a clone kept past the holder's end answers every call with `WorkerNotRegistered`.
+#[derive(Clone)]
+pub struct BridgeHolder {
+    inner: Arc<HolderInner>,
+}
+
+struct HolderInner {
+    runtime: RuntimeHandle,
+    alive: AtomicBool,
+    registrations: Mutex<HashMap<String, Arc<Registration>>>,
+    registering: Mutex<HashSet<String>>,
+    crash: Mutex<Option<String>>,
+    crash_signal: Notify,
+    drain_timeout: Duration,
+}
+
+struct Registration {
+    id: RegistrationId,
+    task_queue: String,
+    worker: Worker,
+    workflow_poll: PollSlot<WorkflowActivation>,
+    activity_poll: PollSlot<ActivityTask>,
+    workflow_completions: tokio::sync::Mutex<()>,
+    outstanding_runs: Mutex<HashSet<String>>,
+    outstanding_activities: Mutex<HashSet<Vec<u8>>>,
+    shutdown_initiated: AtomicBool,
+    failure: watch::Sender<Option<String>>,
+}
+
+/// One core poll of one kind at a time; the poll runs as its own task so a caller that is
+/// dropped mid-poll does not lose the result.
+struct PollSlot<T> {
+    inflight: tokio::sync::Mutex<Option<JoinHandle<Result<T, BridgeError>>>>,
+}
+
+impl<T: Send + 'static> PollSlot<T> {
+    fn new() -> Self {
+        Self {
+            inflight: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn poll<F, Fut>(&self, start: F) -> Result<T, BridgeError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, BridgeError>> + Send + 'static,
+    {
+        let mut slot = self.inflight.lock().await;
+        let handle = match slot.as_mut() {
+            Some(handle) => handle,
+            None => slot.insert(tokio::spawn(start())),
+        };
+        // If this future is dropped here, the task stays in the slot for the next caller.
+        let result = handle.await;
+        *slot = None;
+        match result {
+            Ok(r) => r,
+            Err(e) => Err(BridgeError::Panic(format!("core poll task failed: {e}"))),
+        }
+    }
+}
+
+impl BridgeHolder {
+    fn new(runtime: RuntimeHandle, drain_timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(HolderInner {
+                runtime,
+                alive: AtomicBool::new(true),
+                registrations: Mutex::new(HashMap::new()),
+                registering: Mutex::new(HashSet::new()),
+                crash: Mutex::new(None),
+                crash_signal: Notify::new(),
+                drain_timeout,
+            }),
+        }
+    }
+
+    /// Whether this holder incarnation is still running.
+    pub fn is_alive(&self) -> bool {
+        self.inner.alive.load(Ordering::Acquire)
+    }
+
+    /// Creates and validates a core worker for `config.task_queue` and registers it.
+    /// Fails with `AlreadyRegistered` if that task queue has a registration (or one is being
+    /// made), or with the bridge's error (the server cannot be reached, bad config, reload).
+    pub async fn register(&self, config: WorkerConfig) -> Result<RegistrationId, SubsystemError> {
+        let tq = config.task_queue.clone();
+        if !self.is_alive() {
+            return Err(SubsystemError::NotRunning {
+                component: names::BRIDGE_HOLDER,
+            });
+        }
+        {
+            let regs = self.inner.registrations.lock();
+            let mut registering = self.inner.registering.lock();
+            if regs.contains_key(&tq) || !registering.insert(tq.clone()) {
+                return Err(SubsystemError::AlreadyRegistered { task_queue: tq });
+            }
+        }
+        let result = self.create_worker(&config).await;
+        self.inner.registering.lock().remove(&tq);
+        let worker = result?;
+        let id = NEXT_REGISTRATION.fetch_add(1, Ordering::Relaxed);
+        let registration = Arc::new(Registration {
+            id,
+            task_queue: tq.clone(),
+            worker,
+            workflow_poll: PollSlot::new(),
+            activity_poll: PollSlot::new(),
+            workflow_completions: tokio::sync::Mutex::new(()),
+            outstanding_runs: Mutex::new(HashSet::new()),
+            outstanding_activities: Mutex::new(HashSet::new()),
+            shutdown_initiated: AtomicBool::new(false),
+            failure: watch::channel(None).0,
+        });
+        {
+            let mut regs = self.inner.registrations.lock();
+            if !self.is_alive() {
+                drop(regs);
+                // The holder ended while we were validating: this worker is an orphan already.
+                tokio::spawn(reap(registration, self.inner.drain_timeout));
+                return Err(SubsystemError::NotRunning {
+                    component: names::BRIDGE_HOLDER,
+                });
+            }
+            regs.insert(tq.clone(), registration);
+        }
+        tracing::info!(task_queue = %tq, registration = id, "worker registered");
+        Ok(id)
+    }
+
+    async fn create_worker(&self, config: &WorkerConfig) -> Result<Worker, SubsystemError> {
+        let tq = &config.task_queue;
+        let worker = self
+            .inner
+            .runtime
+            .client()
+            .new_worker(config)
+            .map_err(|e| self.bridge_error("create worker", tq, e))?;
+        worker
+            .validate()
+            .await
+            .map_err(|e| self.bridge_error("validate worker", tq, e))?;
+        Ok(worker)
+    }
+
+    /// The id of the current registration of `task_queue`, if any.
+    pub fn registration_id(&self, task_queue: &str) -> Option<RegistrationId> {
+        if !self.is_alive() {
+            return None;
+        }
+        self.inner.registrations.lock().get(task_queue).map(|r| r.id)
+    }
+
+    /// Task queues with a current registration.
+    pub fn task_queues(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.registrations.lock().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    fn get(&self, task_queue: &str, id: RegistrationId) -> Result<Arc<Registration>, SubsystemError> {
+        let not_registered = || SubsystemError::WorkerNotRegistered {
+            task_queue: task_queue.to_string(),
+        };
+        if !self.is_alive() {
+            return Err(not_registered());
+        }
+        match self.inner.registrations.lock().get(task_queue) {
+            Some(r) if r.id == id => Ok(r.clone()),
+            _ => Err(not_registered()),
+        }
+    }
+
+    fn bridge_error(&self, operation: &'static str, task_queue: &str, source: BridgeError) -> SubsystemError {
+        if source.is_reloaded() {
+            tracing::warn!(task_queue, operation, "core reload detected by the bridge holder");
+            self.inner.runtime.report_reloaded();
+        }
+        SubsystemError::Bridge {
+            operation,
+            task_queue: task_queue.to_string(),
+            source,
+        }
+    }
+
+    fn poll_error(&self, reg: &Registration, operation: &'static str, e: BridgeError) -> SubsystemError {
+        match e {
+            BridgeError::ShutDown => SubsystemError::ShutDown {
+                task_queue: reg.task_queue.clone(),
+            },
+            e => {
+                // The core shuts a worker down after a poll error; its registration must be
+                // replaced, which the worker's registration child does when this fires.
+                if !matches!(e, BridgeError::Busy(_)) {
+                    reg.failure.send_replace(Some(format!("{operation}: {e}")));
+                }
+                self.bridge_error(operation, &reg.task_queue, e)
+            }
+        }
+    }
+
+    /// Polls the next workflow activation of the registration.
+    pub async fn poll_workflow_activation(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+    ) -> Result<WorkflowActivation, SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        let worker = reg.worker.clone();
+        let activation = reg
+            .workflow_poll
+            .poll(move || async move { worker.poll_workflow_activation().await })
+            .await
+            .map_err(|e| self.poll_error(&reg, "poll workflow activation", e))?;
+        reg.outstanding_runs.lock().insert(activation.run_id.clone());
+        Ok(activation)
+    }
+
+    /// Polls the next activity task (start or cancel) of the registration.
+    pub async fn poll_activity_task(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+    ) -> Result<ActivityTask, SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        let worker = reg.worker.clone();
+        let task = reg
+            .activity_poll
+            .poll(move || async move { worker.poll_activity_task().await })
+            .await
+            .map_err(|e| self.poll_error(&reg, "poll activity task", e))?;
+        if matches!(task.variant, Some(activity_task::Variant::Start(_))) {
+            reg.outstanding_activities.lock().insert(task.task_token.clone());
+        }
+        Ok(task)
+    }
+
+    /// Sends a workflow activation completion (serialised per task queue).
+    pub async fn complete_workflow_activation(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+        completion: WorkflowActivationCompletion,
+    ) -> Result<(), SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        let _serial = reg.workflow_completions.lock().await;
+        let result = reg.worker.complete_workflow_activation(&completion).await;
+        reg.outstanding_runs.lock().remove(&completion.run_id);
+        result.map_err(|e| self.bridge_error("complete workflow activation", task_queue, e))
+    }
+
+    /// Sends an activity task completion.
+    pub async fn complete_activity_task(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+        completion: ActivityTaskCompletion,
+    ) -> Result<(), SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        let result = reg.worker.complete_activity_task(&completion).await;
+        reg.outstanding_activities.lock().remove(&completion.task_token);
+        result.map_err(|e| self.bridge_error("complete activity task", task_queue, e))
+    }
+
+    /// Records an activity heartbeat (throttled by the core).
+    pub fn record_activity_heartbeat(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+        heartbeat: ActivityHeartbeat,
+    ) -> Result<(), SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        reg.worker
+            .record_activity_heartbeat(&heartbeat)
+            .map_err(|e| self.bridge_error("record activity heartbeat", task_queue, e))
+    }
+
+    /// Asks the core to evict a cached run (it then sends an eviction activation).
+    pub fn request_workflow_eviction(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+        run_id: &str,
+    ) -> Result<(), SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        reg.worker
+            .request_workflow_eviction(run_id)
+            .map_err(|e| self.bridge_error("request workflow eviction", task_queue, e))
+    }
+
+    /// Starts the graceful shutdown of the registration's core worker: polls keep returning
+    /// work until everything outstanding is finished, then return `ShutDown`. Idempotent.
+    pub fn initiate_shutdown(&self, task_queue: &str, id: RegistrationId) -> Result<(), SubsystemError> {
+        let reg = self.get(task_queue, id)?;
+        if !reg.shutdown_initiated.swap(true, Ordering::AcqRel) {
+            tracing::info!(task_queue, registration = id, "initiating worker shutdown");
+        }
+        reg.worker
+            .initiate_shutdown()
+            .map_err(|e| self.bridge_error("initiate worker shutdown", task_queue, e))
+    }
+
+    /// Removes the registration and finalizes its core worker. Call after both poll loops
+    /// have seen `ShutDown`. Errors of the final step are logged, as the official SDKs do.
+    pub fn unregister(&self, task_queue: &str, id: RegistrationId) -> Result<(), SubsystemError> {
+        let reg = {
+            let mut regs = self.inner.registrations.lock();
+            match regs.get(task_queue) {
+                Some(r) if r.id == id => regs.remove(task_queue),
+                _ => None,
+            }
+        };
+        let Some(reg) = reg else {
+            return Err(SubsystemError::WorkerNotRegistered {
+                task_queue: task_queue.to_string(),
+            });
+        };
+        tracing::info!(task_queue, registration = id, "worker unregistered");
+        // Something may still be outstanding (a drain that timed out): reap it so nothing
+        // is left polling.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(reap(reg, self.inner.drain_timeout));
+        }
+        Ok(())
+    }
+
+    /// Whether shutdown of the registration was initiated through this holder (so a
+    /// `ShutDown` from a poll is the expected end of draining, not a failure).
+    pub fn shutdown_initiated(&self, task_queue: &str, id: RegistrationId) -> bool {
+        self.get(task_queue, id)
+            .map(|r| r.shutdown_initiated.load(Ordering::Acquire))
+            .unwrap_or(false)
+    }
+
+    /// Marks the registration's core worker as failed; its registration child then replaces
+    /// it.
+    pub fn report_failure(&self, task_queue: &str, id: RegistrationId, reason: impl Into<String>) {
+        if let Ok(reg) = self.get(task_queue, id) {
+            reg.failure.send_replace(Some(reason.into()));
+        }
+    }
+
+    /// Resolves with a reason when the registration's core worker failed (a poll error) and
+    /// must be replaced; `None` if the registration is gone.
+    pub fn failure_watch(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+    ) -> Option<watch::Receiver<Option<String>>> {
+        self.get(task_queue, id).ok().map(|r| r.failure.subscribe())
+    }
+
+    /// Makes the holder exit abnormally with `reason`, as if it had crashed: the Subsystem
+    /// then cascades. For chaos tests and the admin endpoint.
+    pub fn crash(&self, reason: impl Into<String>) {
+        *self.inner.crash.lock() = Some(reason.into());
+        self.inner.crash_signal.notify_one();
+    }
+
+    /// Ends this incarnation: refuses every further call and reaps every registration.
+    fn close(&self) {
+        if !self.inner.alive.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let regs: Vec<Arc<Registration>> = self.inner.registrations.lock().drain().map(|(_, r)| r).collect();
+        tracing::info!(orphaned_workers = regs.len(), "bridge holder closed");
+        for reg in regs {
+            // The holder may be ending because the host runtime is going away.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(reap(reg, self.inner.drain_timeout));
+            }
+        }
+    }
+}
+
+/// Closes the holder when the child's task ends in any way (return, panic, abort).
+struct CloseOnDrop(BridgeHolder);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Shuts an orphaned registration's core worker down without losing work: outstanding
+/// activations and activities are failed so the server reschedules them at once, its queues
+/// are drained (evictions answered, anything new failed back), then it is finalized.
+async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
+    let tq = reg.task_queue.clone();
+    tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
+    if let Err(e) = reg.worker.initiate_shutdown() {
+        tracing::debug!(task_queue = %tq, error = %e, "reaper: initiate shutdown failed");
+    }
+    let runs: Vec<String> = reg.outstanding_runs.lock().drain().collect();
+    for run_id in runs {
+        fail_activation(&reg, run_id).await;
+    }
+    let tokens: Vec<Vec<u8>> = reg.outstanding_activities.lock().drain().collect();
+    for token in tokens {
+        fail_activity(&reg, token).await;
+    }
+    let drain = async {
+        let wf = async {
+            loop {
+                let worker = reg.worker.clone();
+                match reg
+                    .workflow_poll
+                    .poll(move || async move { worker.poll_workflow_activation().await })
+                    .await
+                {
+                    Ok(act) if act.is_only_eviction() => {
+                        let _ = reg
+                            .worker
+                            .complete_workflow_activation(&WorkflowActivationCompletion::empty(
+                                act.run_id,
+                            ))
+                            .await;
+                    }
+                    Ok(act) => fail_activation(&reg, act.run_id).await,
+                    Err(_) => break,
+                }
+            }
+        };
+        let act = async {
+            loop {
+                let worker = reg.worker.clone();
+                match reg
+                    .activity_poll
+                    .poll(move || async move { worker.poll_activity_task().await })
+                    .await
+                {
+                    Ok(task) => {
+                        if matches!(task.variant, Some(activity_task::Variant::Start(_))) {
+                            fail_activity(&reg, task.task_token).await;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        tokio::join!(wf, act);
+    };
+    if tokio::time::timeout(drain_timeout, drain).await.is_err() {
+        tracing::warn!(task_queue = %tq, "reaper: core worker did not drain in time; dropping it");
+        return;
+    }
+    if let Err(e) = reg.worker.finalize_shutdown().await {
+        tracing::debug!(task_queue = %tq, error = %e, "reaper: finalize failed");
+    }
+    tracing::info!(task_queue = %tq, registration = reg.id, "orphaned core worker reaped");
+}
+
+async fn fail_activation(reg: &Registration, run_id: String) {
+    let completion = WorkflowActivationCompletion::fail(
+        run_id,
+        Failure::application_failure(WORKER_REPLACED.to_string(), false),
+        None,
+    );
+    let _ = reg.worker.complete_workflow_activation(&completion).await;
+}
+
+async fn fail_activity(reg: &Registration, task_token: Vec<u8>) {
+    let completion = ActivityTaskCompletion {
+        task_token,
+        result: Some(ActivityExecutionResult::fail(Failure::application_failure(
+            WORKER_REPLACED.to_string(),
+            false,
+        ))),
+    };
+    let _ = reg.worker.complete_activity_task(&completion).await;
+}
+
+/// The BridgeHolder child spec: permanent, started after the Runtime (whose handles it uses).
+pub fn child_spec(drain_timeout: Duration) -> ChildSpec {
+    ChildSpec::with_init("bridge_holder", move |ctx: ChildContext| async move {
+        let runtime: RuntimeHandle = ctx
+            .registry()
+            .via(names::RUNTIME)
+            .map_err(|e| StartError::new(format!("bridge holder needs the runtime: {e}")))?;
+        let holder = BridgeHolder::new(runtime, drain_timeout);
+        ctx.register(names::BRIDGE_HOLDER, holder.clone())
+            .map_err(|e| StartError::new(e.to_string()))?;
+        tracing::info!("bridge holder started");
+        Ok(async move {
+            let guard = CloseOnDrop(holder.clone());
+            let exit = tokio::select! {
+                _ = ctx.cancelled() => Exit::Shutdown,
+                _ = holder.inner.crash_signal.notified() => {
+                    let reason = holder.inner.crash.lock().take().unwrap_or_default();
+                    Exit::error(format!("bridge holder crashed: {reason}"))
+                }
+            };
+            drop(guard);
+            tracing::info!(reason = %exit, "bridge holder exiting");
+            exit
+        })
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(Duration::from_secs(5)))
+}

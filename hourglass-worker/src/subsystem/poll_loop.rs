@@ -1,0 +1,182 @@
+//! The workflow and activity poll loops of one Worker.
+//!
+//! A loop polls through the BridgeHolder (never two polls of a kind at once) and hands each
+//! activation or activity task to a new in-flight task under the WorkflowEvaluator or
+//! ActivityExecutor dynamic supervisor, so the work outlives a crash of the loop or a cascade
+//! of the Subsystem. Asked to stop, a loop drains: it initiates the core worker's shutdown and
+//! keeps polling until the core answers `ShutDown`.
+
+use super::error::SubsystemError;
+use super::in_flight;
+use super::names;
+use super::task_queue_worker::{WorkerHandle, handle_name};
+use crate::activity::{ActivityDispatch, ActivityHost};
+use hourglass_supervise::{
+    ChildContext, ChildSpec, DynamicSupervisorHandle, Exit, Restart, Shutdown, StartError,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_common::protos::coresdk::ActivityHeartbeat;
+
+/// How long a loop whose registration vanished waits for the cascade that must follow before
+/// it gives up and exits abnormally.
+const ORPHAN_WAIT: Duration = Duration::from_secs(5);
+
+/// What one poll returned.
+enum Polled {
+    Activation(temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation),
+    ActivityTask(temporalio_common::protos::coresdk::activity_task::ActivityTask),
+}
+
+/// Which queue a loop polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Workflow,
+    Activity,
+}
+
+impl Kind {
+    fn id(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflow_poll_loop",
+            Kind::Activity => "activity_poll_loop",
+        }
+    }
+
+    fn dispatcher(self) -> &'static str {
+        match self {
+            Kind::Workflow => names::WORKFLOW_EVALUATOR,
+            Kind::Activity => names::ACTIVITY_EXECUTOR,
+        }
+    }
+}
+
+/// The workflow poll loop of `task_queue` (permanent; may drain for `drain_timeout`).
+pub fn workflow_child_spec(task_queue: &str, drain_timeout: Duration) -> ChildSpec {
+    child_spec(Kind::Workflow, task_queue, drain_timeout)
+}
+
+/// The activity poll loop of `task_queue` (permanent; may drain for `drain_timeout`).
+pub fn activity_child_spec(task_queue: &str, drain_timeout: Duration) -> ChildSpec {
+    child_spec(Kind::Activity, task_queue, drain_timeout)
+}
+
+fn child_spec(kind: Kind, task_queue: &str, drain_timeout: Duration) -> ChildSpec {
+    let task_queue = task_queue.to_string();
+    ChildSpec::with_init(kind.id(), move |ctx: ChildContext| {
+        let task_queue = task_queue.clone();
+        async move {
+            let worker: WorkerHandle = ctx
+                .registry()
+                .via(&handle_name(&task_queue))
+                .map_err(|e| StartError::new(format!("{} needs its worker: {e}", kind.id())))?;
+            let dispatcher: DynamicSupervisorHandle = ctx
+                .registry()
+                .via(kind.dispatcher())
+                .map_err(|e| StartError::new(format!("{} needs {}: {e}", kind.id(), kind.dispatcher())))?;
+            tracing::info!(task_queue = %task_queue, loop_kind = ?kind, "poll loop started");
+            Ok(run(kind, ctx, worker, dispatcher))
+        }
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(drain_timeout))
+}
+
+async fn run(
+    kind: Kind,
+    ctx: ChildContext,
+    worker: WorkerHandle,
+    dispatcher: DynamicSupervisorHandle,
+) -> Exit {
+    let tq = worker.task_queue().to_string();
+    let holder = worker.holder().clone();
+    let registration = worker.registration();
+    let mut draining = false;
+    loop {
+        if !draining && ctx.is_shutdown_requested() {
+            draining = true;
+            tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop draining");
+            if let Err(e) = holder.initiate_shutdown(&tq, registration) {
+                tracing::warn!(task_queue = %tq, error = %e, "could not initiate shutdown; stopping");
+                return Exit::Shutdown;
+            }
+        }
+        // Only the poll itself races the stop signal: dropping a poll is safe (the holder keeps
+        // its result), dropping a dispatch would not be.
+        let poll = async {
+            match kind {
+                Kind::Workflow => holder
+                    .poll_workflow_activation(&tq, registration)
+                    .await
+                    .map(Polled::Activation),
+                Kind::Activity => holder
+                    .poll_activity_task(&tq, registration)
+                    .await
+                    .map(Polled::ActivityTask),
+            }
+        };
+        let result = if draining {
+            poll.await
+        } else {
+            tokio::select! {
+                r = poll => r,
+                // The next turn starts draining.
+                _ = ctx.cancelled() => continue,
+            }
+        };
+        match result {
+            Ok(Polled::Activation(activation)) => {
+                in_flight::start_activation(&dispatcher, &worker, activation).await;
+            }
+            Ok(Polled::ActivityTask(task)) => dispatch_activity(&dispatcher, &worker, task).await,
+            Err(SubsystemError::ShutDown { .. }) => {
+                if draining {
+                    tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop drained");
+                    return Exit::Shutdown;
+                }
+                if !holder.shutdown_initiated(&tq, registration) {
+                    holder.report_failure(&tq, registration, "core worker shut down unexpectedly");
+                }
+                // Shut down by someone else (the other loop draining, or a failure being
+                // handled by the registration): nothing more to poll.
+                ctx.cancelled().await;
+                return Exit::Shutdown;
+            }
+            Err(e @ (SubsystemError::WorkerNotRegistered { .. } | SubsystemError::NotRunning { .. })) => {
+                // The holder or registration is gone, so a cascade is under way: wait for it
+                // rather than burn restarts.
+                tracing::info!(task_queue = %tq, loop_kind = ?kind, reason = %e, "poll loop lost its registration");
+                return tokio::select! {
+                    _ = ctx.cancelled() => Exit::Shutdown,
+                    _ = tokio::time::sleep(ORPHAN_WAIT) => Exit::error(e),
+                };
+            }
+            Err(e) => {
+                tracing::error!(task_queue = %tq, loop_kind = ?kind, error = %e, "poll failed");
+                return Exit::error(e);
+            }
+        }
+    }
+}
+
+async fn dispatch_activity(
+    dispatcher: &DynamicSupervisorHandle,
+    worker: &WorkerHandle,
+    task: temporalio_common::protos::coresdk::activity_task::ActivityTask,
+) {
+    let tq = worker.task_queue().to_string();
+    let holder = worker.holder().clone();
+    let registration = worker.registration();
+    let host: Arc<dyn ActivityHost> = Arc::new(move |hb: ActivityHeartbeat| {
+        if let Err(e) = holder.record_activity_heartbeat(&tq, registration, hb) {
+            tracing::debug!(error = %e, "heartbeat not recorded");
+        }
+    });
+    match worker.executor().dispatch(task, host) {
+        Ok(ActivityDispatch::Run(run)) => in_flight::start_activity(dispatcher, worker, run).await,
+        Ok(ActivityDispatch::Cancel { delivered, .. }) => {
+            tracing::debug!(task_queue = %worker.task_queue(), delivered, "activity cancellation dispatched");
+        }
+        Err(e) => tracing::warn!(task_queue = %worker.task_queue(), error = %e, "activity task dropped"),
+    }
+}
