@@ -11,6 +11,7 @@ use temporalio_common::{
     protos::{
         coresdk::{
             workflow_activation::remove_from_cache::EvictionReason,
+            workflow_commands::workflow_command,
             workflow_completion::workflow_activation_completion,
         },
         temporal::api::{
@@ -33,6 +34,8 @@ use temporalio_sdk_core::{
     PollError, WorkerConfig, WorkerVersioningStrategy, init_replay_worker,
     replay::{HistoryForReplay, ReplayWorkerInput},
 };
+
+use temporalio_common::protos::temporal::api::history::v1::WorkflowExecutionSignaledEventAttributes;
 
 const TQ: &str = "replay-tq";
 
@@ -207,12 +210,37 @@ fn greeting_history() -> History {
     h.build()
 }
 
+fn counter_history(final_count: u64) -> History {
+    let mut h = HistoryBuilder::started("CounterWorkflow", p(()));
+    h.full_wft();
+    for (name, input) in [("add", p(2u64)), ("add", p(3u64)), ("finish", p(()))] {
+        h.add(
+            EventType::WorkflowExecutionSignaled,
+            Attributes::WorkflowExecutionSignaledEventAttributes(
+                WorkflowExecutionSignaledEventAttributes {
+                    signal_name: name.to_owned(),
+                    input: Some(Payloads {
+                        payloads: vec![input],
+                    }),
+                    identity: "test".to_owned(),
+                    ..Default::default()
+                },
+            ),
+        );
+    }
+    let wft = h.full_wft();
+    h.completed(wft, p(final_count));
+    h.build()
+}
+
 /// What happened to each replayed history: (eviction reason, eviction message), plus the
 /// messages of any failed completions we sent.
 struct ReplayOutcome {
     evictions: Vec<(EvictionReason, String)>,
     failed_completions: Vec<String>,
     activations: usize,
+    /// Results of the CompleteWorkflowExecution commands we sent.
+    results: Vec<Payload>,
 }
 
 async fn replay(histories: Vec<(History, &str)>) -> ReplayOutcome {
@@ -242,6 +270,7 @@ async fn replay(histories: Vec<(History, &str)>) -> ReplayOutcome {
         evictions: vec![],
         failed_completions: vec![],
         activations: 0,
+        results: vec![],
     };
     let drive = async {
         loop {
@@ -263,6 +292,17 @@ async fn replay(histories: Vec<(History, &str)>) -> ReplayOutcome {
                 outcome.evictions.push((reason, message));
             }
             let completion = cache.process(activation);
+            if let Some(workflow_activation_completion::Status::Successful(s)) = &completion.status
+            {
+                outcome
+                    .results
+                    .extend(s.commands.iter().filter_map(|c| match &c.variant {
+                        Some(workflow_command::Variant::CompleteWorkflowExecution(c)) => {
+                            c.result.clone()
+                        }
+                        _ => None,
+                    }));
+            }
             if let Some(workflow_activation_completion::Status::Failed(f)) = &completion.status {
                 outcome.failed_completions.push(
                     f.failure
@@ -315,7 +355,24 @@ async fn core_replays_timer_and_activity_histories_without_nondeterminism() {
         outcome.evictions
     );
     assert_eq!(outcome.evictions.len(), 2, "one final eviction per history");
+    let results: Vec<String> = outcome.results.iter().map(common::decode).collect();
+    assert_eq!(results, ["timer of 5s fired", "Hello, World!"]);
     assert!(outcome.activations >= 6, "{}", outcome.activations);
+}
+
+#[tokio::test]
+async fn core_replays_signals() {
+    let outcome = replay(vec![(counter_history(5), "wf-counter")]).await;
+    assert!(
+        outcome.failed_completions.is_empty(),
+        "{:?}",
+        outcome.failed_completions
+    );
+    assert!(
+        nondeterminism(&outcome).is_empty(),
+        "{:?}",
+        outcome.evictions
+    );
 }
 
 #[tokio::test]
