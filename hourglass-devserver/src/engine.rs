@@ -240,7 +240,7 @@ struct PendingQuery {
 /// How a run closed.
 enum Close {
     Completed(Option<Payloads>),
-    Failed(Option<Failure>),
+    Failed(Box<Option<Failure>>),
     Canceled(Option<Payloads>),
     Terminated,
     TimedOut,
@@ -294,6 +294,7 @@ struct Inner {
 pub struct Engine {
     inner: Mutex<Inner>,
     timer_notify: Arc<Notify>,
+    closing: watch::Sender<bool>,
 }
 
 fn new_id() -> String {
@@ -393,7 +394,19 @@ impl Engine {
         Ok(Arc::new(Self {
             inner: Mutex::new(inner),
             timer_notify,
+            closing: watch::Sender::new(false),
         }))
+    }
+
+    /// Ends every long poll (they answer `Unavailable`) so a graceful shutdown is quick.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Self::close`] was called.
+    pub async fn closed(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
     }
 
     /// Runs durable timers until `stop` is notified.
@@ -761,6 +774,7 @@ impl Engine {
         req: ws::GetWorkflowExecutionHistoryRequest,
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::GetWorkflowExecutionHistoryResponse> {
+        let mut stop = self.closing.subscribe();
         let deadline = poll_deadline(timeout);
         let close_only = req.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
         let from = if req.next_page_token.len() == 8 {
@@ -822,6 +836,7 @@ impl Engine {
             };
             tokio::select! {
                 r = rx.changed() => { if r.is_err() { return Ok(Default::default()); } }
+                _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => {
                     return Ok(ws::GetWorkflowExecutionHistoryResponse {
                         history: Some(History::default()),
@@ -878,6 +893,7 @@ impl Engine {
         req: ws::PollWorkflowTaskQueueRequest,
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::PollWorkflowTaskQueueResponse> {
+        let mut stop = self.closing.subscribe();
         let deadline = poll_deadline(timeout);
         let qk = QueueKey {
             namespace: req.namespace.clone(),
@@ -899,6 +915,7 @@ impl Engine {
             };
             tokio::select! {
                 _ = rx.changed() => {}
+                _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(Default::default()),
             }
         }
@@ -977,6 +994,7 @@ impl Engine {
         req: ws::QueryWorkflowRequest,
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::QueryWorkflowResponse> {
+        let mut stop = self.closing.subscribe();
         let deadline = Instant::now()
             + timeout
                 .unwrap_or(std::time::Duration::from_secs(30))
@@ -1002,6 +1020,7 @@ impl Engine {
         };
         let res = tokio::select! {
             r = rx => r.ok(),
+            _ = stop.wait_for(|v| *v) => None,
             _ = tokio::time::sleep_until(deadline) => None,
         };
         let mut g = self.inner.lock();
@@ -1127,6 +1146,7 @@ impl Engine {
         wait: i32,
         deadline: Instant,
     ) -> RpcResult<(i32, Option<Outcome>)> {
+        let mut stop = self.closing.subscribe();
         loop {
             let mut rx = {
                 let g = self.inner.lock();
@@ -1146,6 +1166,7 @@ impl Engine {
             };
             tokio::select! {
                 r = rx.changed() => { if r.is_err() { return Err(status::not_found("workflow execution not found")); } }
+                _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => {
                     let g = self.inner.lock();
                     let stage = g.execs.get(key).and_then(|e| e.st.updates.get(id)).map(|u| u.stage).unwrap_or(1);
@@ -1163,6 +1184,7 @@ impl Engine {
         req: ws::PollActivityTaskQueueRequest,
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::PollActivityTaskQueueResponse> {
+        let mut stop = self.closing.subscribe();
         let deadline = poll_deadline(timeout);
         let qk = QueueKey {
             namespace: req.namespace.clone(),
@@ -1184,6 +1206,7 @@ impl Engine {
             };
             tokio::select! {
                 _ = rx.changed() => {}
+                _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(Default::default()),
             }
         }
@@ -1249,7 +1272,7 @@ pub enum ActivityResult {
     /// Completed with a result.
     Completed(Option<Payloads>),
     /// Failed (may be retried).
-    Failed(Option<Failure>),
+    Failed(Box<Option<Failure>>),
     /// Canceled after a cancel request.
     Canceled(Option<Payloads>),
 }
@@ -2025,7 +2048,7 @@ impl Inner {
             ),
             Close::Failed(failure) => A::ChildWorkflowExecutionFailedEventAttributes(
                 h::ChildWorkflowExecutionFailedEventAttributes {
-                    failure,
+                    failure: *failure,
                     namespace: ns,
                     workflow_execution: we,
                     workflow_type: wt,
@@ -2356,7 +2379,7 @@ impl Inner {
                 binary_checksum: req.binary_checksum.clone(),
                 worker_version: req.worker_version_stamp.clone(),
                 sdk_metadata: req.sdk_metadata.clone(),
-                metering_metadata: req.metering_metadata.clone(),
+                metering_metadata: req.metering_metadata,
                 ..Default::default()
             },
         ));
@@ -2704,7 +2727,7 @@ impl Inner {
                     },
                 ));
                 eff.closed = true;
-                self.close_run(key, Close::Failed(a.failure));
+                self.close_run(key, Close::Failed(Box::new(a.failure)));
             }
             C::CancelWorkflowExecutionCommandAttributes(a) => {
                 ex.add(A::WorkflowExecutionCanceledEventAttributes(
@@ -3339,7 +3362,7 @@ impl Inner {
                 );
                 self.ensure_wft(key);
             }
-            ActivityResult::Failed(f) => self.activity_attempt_failed(key, sid, f, None, identity),
+            ActivityResult::Failed(f) => self.activity_attempt_failed(key, sid, *f, None, identity),
         }
     }
 

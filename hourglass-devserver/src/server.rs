@@ -84,23 +84,24 @@ impl DevServerBuilder {
             .map_err(|source| DevServerError::Bind { addr, source })?;
         let stop = Arc::new(Notify::new());
         let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
-        let svc = WorkflowServiceServer::new(Service::new(engine))
+        let svc = WorkflowServiceServer::new(Service::new(engine.clone()))
             .max_decoding_message_size(128 * 1024 * 1024)
             .max_encoding_message_size(128 * 1024 * 1024)
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
             .send_compressed(tonic::codec::CompressionEncoding::Gzip);
-        let stop2 = stop.clone();
+        let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let serve = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(svc)
-                .serve_with_incoming_shutdown(incoming, async move { stop2.notified().await })
+                .serve_with_incoming_shutdown(incoming, async move { eng2.closed().await })
                 .await
         });
         tracing::info!(addr = %local, database = ?self.database, "dev server started");
         Ok(RunningServer {
             addr: local,
             stop,
+            engine,
             serve: Some(serve),
             timers: Some(timers),
         })
@@ -111,6 +112,7 @@ impl DevServerBuilder {
 pub struct RunningServer {
     addr: SocketAddr,
     stop: Arc<Notify>,
+    engine: Arc<Engine>,
     serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     timers: Option<JoinHandle<()>>,
 }
@@ -126,17 +128,23 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, ends timers, and waits for the server task.
+    /// Stops accepting, ends long polls and timers, and waits (at most 10 s) for in-flight
+    /// requests to finish.
     pub async fn shutdown(mut self) -> Result<()> {
+        self.engine.close();
         self.stop.notify_waiters();
         if let Some(t) = self.timers.take() {
             t.abort();
             let _ = t.await;
         }
-        if let Some(s) = self.serve.take() {
-            match s.await {
-                Ok(r) => r?,
-                Err(e) => tracing::warn!(error = %e, "server task ended abnormally"),
+        if let Some(mut s) = self.serve.take() {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), &mut s).await {
+                Ok(Ok(r)) => r?,
+                Ok(Err(e)) => tracing::warn!(error = %e, "server task ended abnormally"),
+                Err(_) => {
+                    tracing::warn!("in-flight requests did not finish within 10s; aborting them");
+                    s.abort();
+                }
             }
         }
         tracing::info!(addr = %self.addr, "dev server stopped");
@@ -157,6 +165,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.engine.close();
         self.stop.notify_waiters();
         if let Some(t) = &self.timers {
             t.abort();

@@ -345,7 +345,7 @@ impl WorkflowService for Service {
         self.engine.finish_activity(
             &r.task_token,
             &r.identity,
-            ActivityResult::Failed(r.failure),
+            ActivityResult::Failed(Box::new(r.failure)),
         )?;
         Ok(Response::new(
             ws::RespondActivityTaskFailedResponse::default(),
@@ -363,7 +363,7 @@ impl WorkflowService for Service {
             &r.run_id,
             &r.activity_id,
             &r.identity,
-            ActivityResult::Failed(r.failure),
+            ActivityResult::Failed(Box::new(r.failure)),
         )?;
         Ok(Response::new(
             ws::RespondActivityTaskFailedByIdResponse::default(),

@@ -1,0 +1,286 @@
+//! Server-side protocol behaviour checked with a raw gRPC client (no SDK in the way):
+//! workflow task timeouts, buffered events vs. closing commands, run timeouts and
+//! activity schedule-to-start timeouts, exactly as Temporal records them in history.
+use hourglass_devserver::{Database, DevServer, RunningServer};
+use temporalio_common::protos::temporal::api::{
+    command::v1::{
+        Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes,
+        command::Attributes,
+    },
+    common::v1::{ActivityType, WorkflowExecution, WorkflowType},
+    enums::v1::{CommandType, EventType, HistoryEventFilterType, WorkflowExecutionStatus},
+    history::v1::HistoryEvent,
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{
+        DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest,
+        PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
+        RespondWorkflowTaskCompletedRequest, SignalWorkflowExecutionRequest,
+        StartWorkflowExecutionRequest, workflow_service_client::WorkflowServiceClient,
+    },
+};
+use tonic::transport::Channel;
+
+type C = WorkflowServiceClient<Channel>;
+
+async fn server() -> (RunningServer, C) {
+    let s = DevServer::builder()
+        .port(0)
+        .database(Database::InMemory)
+        .start()
+        .await
+        .unwrap();
+    let c = WorkflowServiceClient::connect(s.url()).await.unwrap();
+    (s, c)
+}
+
+fn dur(ms: i64) -> Option<prost_wkt_types::Duration> {
+    Some(prost_wkt_types::Duration {
+        seconds: ms / 1000,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    })
+}
+
+fn tq() -> Option<TaskQueue> {
+    Some(TaskQueue {
+        name: "proto-tq".into(),
+        ..Default::default()
+    })
+}
+
+async fn start(c: &mut C, id: &str, wft_timeout_ms: i64, run_timeout_ms: i64) {
+    c.start_workflow_execution(StartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: id.into(),
+        workflow_type: Some(WorkflowType { name: "Raw".into() }),
+        task_queue: tq(),
+        workflow_task_timeout: dur(wft_timeout_ms),
+        workflow_run_timeout: if run_timeout_ms > 0 {
+            dur(run_timeout_ms)
+        } else {
+            None
+        },
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+async fn poll(c: &mut C) -> PollWorkflowTaskQueueResponse {
+    c.poll_workflow_task_queue(PollWorkflowTaskQueueRequest {
+        namespace: "default".into(),
+        task_queue: tq(),
+        identity: "raw".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+async fn history(c: &mut C, id: &str) -> Vec<HistoryEvent> {
+    c.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: id.into(),
+            run_id: String::new(),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .history
+    .unwrap()
+    .events
+}
+
+fn types(evs: &[HistoryEvent]) -> Vec<EventType> {
+    evs.iter()
+        .map(|e| EventType::try_from(e.event_type).unwrap())
+        .collect()
+}
+
+fn complete_cmd() -> Command {
+    Command {
+        command_type: CommandType::CompleteWorkflowExecution as i32,
+        attributes: Some(Attributes::CompleteWorkflowExecutionCommandAttributes(
+            CompleteWorkflowExecutionCommandAttributes { result: None },
+        )),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn workflow_task_timeout_reschedules_with_next_attempt() {
+    let (s, mut c) = server().await;
+    start(&mut c, "wft-timeout", 1000, 0).await;
+    let t1 = poll(&mut c).await;
+    assert_eq!(t1.attempt, 1);
+    assert_eq!(t1.started_event_id, 3);
+    // Do not answer: the server times the task out and hands out attempt 2.
+    let t2 = poll(&mut c).await;
+    assert_eq!(t2.attempt, 2);
+    let evs = t2.history.unwrap().events;
+    assert_eq!(
+        types(&evs),
+        vec![
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskTimedOut,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+        ]
+    );
+    // The stale token of attempt 1 is refused.
+    let e = c
+        .respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+            task_token: t1.task_token,
+            commands: vec![complete_cmd()],
+            namespace: "default".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn signal_during_task_rejects_close_and_is_delivered() {
+    let (s, mut c) = server().await;
+    start(&mut c, "buffered", 10_000, 0).await;
+    let t1 = poll(&mut c).await;
+    c.signal_workflow_execution(SignalWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution {
+            workflow_id: "buffered".into(),
+            run_id: String::new(),
+        }),
+        signal_name: "poke".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // The worker decides to complete without having seen the signal: refused like Temporal does.
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t1.task_token,
+        commands: vec![complete_cmd()],
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let t2 = poll(&mut c).await;
+    let evs = t2.history.unwrap().events;
+    assert_eq!(
+        types(&evs)[3..],
+        [
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowExecutionSignaled,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+        ]
+    );
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t2.task_token,
+        commands: vec![complete_cmd()],
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let evs = history(&mut c, "buffered").await;
+    assert_eq!(
+        *types(&evs).last().unwrap(),
+        EventType::WorkflowExecutionCompleted
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn run_timeout_closes_the_workflow_and_wakes_result_waiters() {
+    let (s, mut c) = server().await;
+    start(&mut c, "run-timeout", 10_000, 1000).await;
+    // Long poll for the close event, the way clients wait for results.
+    let r = c
+        .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: "run-timeout".into(),
+                run_id: String::new(),
+            }),
+            wait_new_event: true,
+            history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let evs = r.history.unwrap().events;
+    assert_eq!(types(&evs), vec![EventType::WorkflowExecutionTimedOut]);
+    let d = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: "run-timeout".into(),
+                run_id: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        d.workflow_execution_info.unwrap().status,
+        WorkflowExecutionStatus::TimedOut as i32
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn schedule_to_start_timeout_is_recorded_without_started_event() {
+    let (s, mut c) = server().await;
+    start(&mut c, "s2s", 10_000, 0).await;
+    let t1 = poll(&mut c).await;
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t1.task_token,
+        commands: vec![Command {
+            command_type: CommandType::ScheduleActivityTask as i32,
+            attributes: Some(Attributes::ScheduleActivityTaskCommandAttributes(
+                ScheduleActivityTaskCommandAttributes {
+                    activity_id: "a1".into(),
+                    activity_type: Some(ActivityType {
+                        name: "Nobody".into(),
+                    }),
+                    task_queue: Some(TaskQueue {
+                        name: "no-workers".into(),
+                        ..Default::default()
+                    }),
+                    schedule_to_start_timeout: dur(500),
+                    start_to_close_timeout: dur(5000),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }],
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let t2 = poll(&mut c).await;
+    let evs = t2.history.unwrap().events;
+    let tys = types(&evs);
+    assert_eq!(
+        tys[4..],
+        [
+            EventType::ActivityTaskScheduled,
+            EventType::ActivityTaskTimedOut,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+        ]
+    );
+    assert_eq!(t2.previous_started_event_id, 3);
+    s.shutdown().await.unwrap();
+}
