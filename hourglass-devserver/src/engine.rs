@@ -3816,3 +3816,157 @@ pub fn event_type_name(e: &HistoryEvent) -> &'static str {
         .map(|t| t.as_str_name())
         .unwrap_or("EVENT_TYPE_UNSPECIFIED")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn act(attempt: i32, max_attempts: i32, s2c_ms: i64) -> Activity {
+        Activity {
+            scheduled_event_id: 5,
+            activity_id: "a".into(),
+            activity_type: "T".into(),
+            task_queue: "q".into(),
+            attempt,
+            first_scheduled_ms: 0,
+            attempt_scheduled_ms: 0,
+            started_ms: Some(0),
+            started_identity: String::new(),
+            last_heartbeat_ms: None,
+            heartbeat_details: None,
+            cancel_requested: false,
+            cancel_requested_event_id: 0,
+            retry_policy: RetryPolicy {
+                initial_interval: dur(1000),
+                backoff_coefficient: 2.0,
+                maximum_interval: dur(5000),
+                maximum_attempts: max_attempts,
+                non_retryable_error_types: vec!["Fatal".into()],
+            },
+            schedule_to_close_ms: s2c_ms,
+            schedule_to_start_ms: 0,
+            start_to_close_ms: 1000,
+            heartbeat_ms: 0,
+            last_failure: None,
+        }
+    }
+
+    fn app_failure(ty: &str, non_retryable: bool) -> Failure {
+        Failure {
+            message: "x".into(),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                ApplicationFailureInfo {
+                    r#type: ty.into(),
+                    non_retryable,
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn retry_backoff_grows_and_caps() {
+        let f = app_failure("Oops", false);
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), Some(&f), None, 0),
+            (RetryState::InProgress, Some(1000))
+        );
+        assert_eq!(
+            retry_decision(&act(2, 0, 0), Some(&f), None, 0),
+            (RetryState::InProgress, Some(2000))
+        );
+        assert_eq!(
+            retry_decision(&act(5, 0, 0), Some(&f), None, 0),
+            (RetryState::InProgress, Some(5000))
+        );
+    }
+
+    #[test]
+    fn retry_stops_for_attempts_types_and_deadlines() {
+        let f = app_failure("Oops", false);
+        assert_eq!(
+            retry_decision(&act(3, 3, 0), Some(&f), None, 0).0,
+            RetryState::MaximumAttemptsReached
+        );
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), Some(&app_failure("Fatal", false)), None, 0).0,
+            RetryState::NonRetryableFailure
+        );
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), Some(&app_failure("Oops", true)), None, 0).0,
+            RetryState::NonRetryableFailure
+        );
+        // The next attempt would start after the schedule-to-close deadline.
+        assert_eq!(
+            retry_decision(&act(1, 0, 500), Some(&f), None, 0).0,
+            RetryState::Timeout
+        );
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), None, Some(TimeoutType::ScheduleToStart), 0).0,
+            RetryState::Timeout
+        );
+        // Start-to-close timeouts are retried.
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), None, Some(TimeoutType::StartToClose), 0),
+            (RetryState::InProgress, Some(1000))
+        );
+    }
+
+    #[test]
+    fn visibility_query_parsing() {
+        let f = Filter::parse("WorkflowType = 'A' AND ExecutionStatus=\"Running\"").unwrap();
+        assert_eq!(
+            f.clauses,
+            vec![
+                ("WorkflowType".to_string(), "A".to_string()),
+                ("ExecutionStatus".to_string(), "Running".to_string())
+            ]
+        );
+        assert!(Filter::parse("").unwrap().clauses.is_empty());
+        assert_eq!(
+            Filter::parse("WorkflowId = a").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            Filter::parse("A = 'x' OR B = 'y'").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            Filter::parse("garbage").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn in_memory_engine_has_default_namespace_and_rejects_unknown() {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        assert!(
+            e.describe_namespace(ws::DescribeNamespaceRequest {
+                namespace: "default".into(),
+                ..Default::default()
+            })
+            .is_ok()
+        );
+        let err = e
+            .describe_namespace(ws::DescribeNamespaceRequest {
+                namespace: "other".into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
+        e.register_namespace(ws::RegisterNamespaceRequest {
+            namespace: "other".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = e
+            .register_namespace(ws::RegisterNamespaceRequest {
+                namespace: "other".into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::AlreadyExists);
+        assert_eq!(e.list_namespaces().unwrap().namespaces.len(), 2);
+    }
+}
