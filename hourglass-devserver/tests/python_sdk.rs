@@ -59,4 +59,6 @@ scenarios!(
     continue_as_new,
     failure,
     visibility,
+    external,
+    upsert,
 );

@@ -272,7 +272,29 @@ class Failing:
         raise ApplicationError("boom", non_retryable=True)
 
 
-WORKFLOWS = [Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
+@workflow.defn
+class Messenger:
+    @workflow.run
+    async def run(self, target: str, victim: str) -> str:
+        await workflow.get_external_workflow_handle(target).signal(Signals.add, "from-workflow")
+        await workflow.get_external_workflow_handle(victim).cancel()
+        return "sent"
+
+
+KW = SearchAttributeKey.for_keyword("CustomKeywordField")
+
+
+@workflow.defn
+class Upserter:
+    @workflow.run
+    async def run(self) -> str:
+        workflow.upsert_search_attributes([KW.value_set("after-upsert")])
+        workflow.upsert_memo({"stage": "upserted"})
+        await workflow.sleep(0.1)
+        return "done"
+
+
+WORKFLOWS = [Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
 ACTIVITIES = [greet, flaky, always_fails, heartbeat_then_hang, sleepy, wait_for_cancel]
 
 
@@ -460,7 +482,32 @@ async def s_visibility(client: Client) -> None:
         pass
 
 
+async def s_external(client: Client) -> None:
+    target = await client.start_workflow(Signals.run, 1, id=wid("target"), task_queue=TQ)
+    victim = await client.start_workflow(Forever.run, id=wid("victim"), task_queue=TQ)
+    h = await client.start_workflow(Messenger.run, args=[target.id, victim.id], id=wid("messenger"), task_queue=TQ)
+    assert await asyncio.wait_for(h.result(), 30) == "sent"
+    assert await asyncio.wait_for(target.result(), 30) == ["from-workflow"]
+    try:
+        await asyncio.wait_for(victim.result(), 30)
+        raise AssertionError("victim should be cancelled")
+    except WorkflowFailureError as e:
+        assert isinstance(e.cause, CancelledError), repr(e.cause)
+
+
+async def s_upsert(client: Client) -> None:
+    h, r = await result_of(client, Upserter.run)
+    assert r == "done"
+    desc = await h.describe()
+    assert desc.typed_search_attributes.get(KW) == "after-upsert", desc.typed_search_attributes
+    assert (await desc.memo()).get("stage") == "upserted", await desc.memo()
+    listed = [w.id async for w in client.list_workflows("CustomKeywordField = 'after-upsert'")]
+    assert listed == [h.id], listed
+
+
 SCENARIOS = {
+    "external": s_external,
+    "upsert": s_upsert,
     "hello": s_hello,
     "retry": s_retry,
     "heartbeat": s_heartbeat,
