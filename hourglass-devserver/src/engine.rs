@@ -995,10 +995,8 @@ impl Engine {
         timeout: Option<std::time::Duration>,
     ) -> RpcResult<ws::QueryWorkflowResponse> {
         let mut stop = self.closing.subscribe();
-        let deadline = Instant::now()
-            + timeout
-                .unwrap_or(std::time::Duration::from_secs(30))
-                .saturating_sub(std::time::Duration::from_millis(200));
+        // Bounded like long polls (client deadlines can be absurdly large).
+        let deadline = poll_deadline(timeout.or(Some(std::time::Duration::from_secs(30))));
         let query = req
             .query
             .ok_or_else(|| status::invalid("query is required"))?;

@@ -174,10 +174,19 @@ pub fn ts(ms: i64) -> Timestamp {
     }
 }
 
-/// Milliseconds of an optional protobuf duration (0 when absent or negative).
+/// The longest duration honoured (ten years), so deadline arithmetic cannot overflow.
+pub const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+
+/// Milliseconds of an optional protobuf duration (0 when absent or negative, capped at
+/// [`MAX_DURATION_MS`]).
 pub fn dur_ms(d: &Option<Duration>) -> i64 {
     d.as_ref()
-        .map(|d| (d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).max(0))
+        .map(|d| {
+            d.seconds
+                .saturating_mul(1000)
+                .saturating_add(i64::from(d.nanos) / 1_000_000)
+                .clamp(0, MAX_DURATION_MS)
+        })
         .unwrap_or(0)
 }
 
@@ -195,5 +204,33 @@ pub fn task_queue(name: &str) -> TaskQueue {
         name: name.to_string(),
         kind: TaskQueueKind::Normal as i32,
         normal_name: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_clamped_and_roundtrip() {
+        assert_eq!(dur_ms(&dur(1500)), 1500);
+        assert_eq!(dur_ms(&None), 0);
+        assert_eq!(
+            dur_ms(&Some(Duration {
+                seconds: i64::MAX,
+                nanos: 999_999_999
+            })),
+            MAX_DURATION_MS
+        );
+        assert_eq!(
+            dur_ms(&Some(Duration {
+                seconds: -5,
+                nanos: 0
+            })),
+            0
+        );
+        assert_eq!(dur(0), None);
+        let t = ts(1_234_567);
+        assert_eq!((t.seconds, t.nanos), (1234, 567_000_000));
     }
 }

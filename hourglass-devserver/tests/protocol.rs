@@ -12,10 +12,13 @@ use temporalio_common::protos::temporal::api::{
     history::v1::HistoryEvent,
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{
-        DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest,
-        PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
-        RespondWorkflowTaskCompletedRequest, SignalWorkflowExecutionRequest,
-        StartWorkflowExecutionRequest, workflow_service_client::WorkflowServiceClient,
+        DescribeWorkflowExecutionRequest, GetClusterInfoRequest, GetSystemInfoRequest,
+        GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryReverseRequest,
+        ListNamespacesRequest, PollActivityTaskQueueRequest, PollWorkflowTaskQueueRequest,
+        PollWorkflowTaskQueueResponse, RecordActivityTaskHeartbeatByIdRequest,
+        RespondActivityTaskCompletedByIdRequest, RespondWorkflowTaskCompletedRequest,
+        SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+        workflow_service_client::WorkflowServiceClient,
     },
 };
 use tonic::transport::Channel;
@@ -282,5 +285,140 @@ async fn schedule_to_start_timeout_is_recorded_without_started_event() {
         ]
     );
     assert_eq!(t2.previous_started_event_id, 3);
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn info_rpcs_reverse_history_and_activity_by_id() {
+    let (s, mut c) = server().await;
+    let info = c
+        .get_system_info(GetSystemInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let caps = info.capabilities.unwrap();
+    assert!(caps.signal_and_query_header && caps.sdk_metadata && !caps.eager_workflow_start);
+    assert!(
+        !c.get_cluster_info(GetClusterInfoRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .server_version
+            .is_empty()
+    );
+    let ns = c
+        .list_namespaces(ListNamespacesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        ns.namespaces
+            .iter()
+            .any(|n| n.namespace_info.as_ref().unwrap().name == "default")
+    );
+
+    start(&mut c, "by-id", 10_000, 0).await;
+    let t1 = poll(&mut c).await;
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t1.task_token,
+        commands: vec![Command {
+            command_type: CommandType::ScheduleActivityTask as i32,
+            attributes: Some(Attributes::ScheduleActivityTaskCommandAttributes(
+                ScheduleActivityTaskCommandAttributes {
+                    activity_id: "act-1".into(),
+                    activity_type: Some(ActivityType {
+                        name: "Manual".into(),
+                    }),
+                    task_queue: Some(TaskQueue {
+                        name: "manual".into(),
+                        ..Default::default()
+                    }),
+                    start_to_close_timeout: dur(30_000),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }],
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let a = c
+        .poll_activity_task_queue(PollActivityTaskQueueRequest {
+            namespace: "default".into(),
+            task_queue: Some(TaskQueue {
+                name: "manual".into(),
+                ..Default::default()
+            }),
+            identity: "manual-worker".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.activity_id, "act-1");
+    assert_eq!(a.attempt, 1);
+    let hb = c
+        .record_activity_task_heartbeat_by_id(RecordActivityTaskHeartbeatByIdRequest {
+            namespace: "default".into(),
+            workflow_id: "by-id".into(),
+            activity_id: "act-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!hb.cancel_requested);
+    c.respond_activity_task_completed_by_id(RespondActivityTaskCompletedByIdRequest {
+        namespace: "default".into(),
+        workflow_id: "by-id".into(),
+        activity_id: "act-1".into(),
+        identity: "manual-worker".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Completing twice: the activity is gone.
+    let e = c
+        .respond_activity_task_completed_by_id(RespondActivityTaskCompletedByIdRequest {
+            namespace: "default".into(),
+            workflow_id: "by-id".into(),
+            activity_id: "act-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let fwd = history(&mut c, "by-id").await;
+    let tys = types(&fwd);
+    assert_eq!(
+        tys[4..],
+        [
+            EventType::ActivityTaskScheduled,
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskCompleted,
+            EventType::WorkflowTaskScheduled,
+        ]
+    );
+    let rev = c
+        .get_workflow_execution_history_reverse(GetWorkflowExecutionHistoryReverseRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: "by-id".into(),
+                run_id: String::new(),
+            }),
+            maximum_page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .history
+        .unwrap()
+        .events;
+    let mut rev_ids: Vec<i64> = rev.iter().map(|e| e.event_id).collect();
+    rev_ids.reverse();
+    assert_eq!(rev_ids, fwd.iter().map(|e| e.event_id).collect::<Vec<_>>());
     s.shutdown().await.unwrap();
 }
