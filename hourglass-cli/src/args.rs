@@ -125,9 +125,10 @@ pub struct StartDevArgs {
     /// SQLite database file (created if missing). Without it state is kept in memory.
     #[arg(long = "db-filename", short = 'f')]
     pub db_filename: Option<PathBuf>,
-    /// Namespace to create at start (repeatable); `default` always exists.
-    #[arg(long = "namespace", short = 'n')]
-    pub namespaces: Vec<String>,
+    /// The namespace that exists from the start (default `default`); others can be
+    /// registered through the API.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
 }
 
 /// `hourglass tree`.

@@ -3,10 +3,16 @@
 use crate::args::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `RUST_LOG` sets the filter (default `info`); the format
-/// is pretty (human) or JSON lines.
+/// The filter used when `RUST_LOG` is not set: state changes of Hourglass itself at `info`,
+/// the supervision library's per-task start/exit events (one per in-flight task) and the dev
+/// server's per-workflow events only when something is wrong.
+pub const DEFAULT_FILTER: &str = "info,hourglass_supervise=warn,hourglass_devserver=warn";
+
+/// Installs the global subscriber. `RUST_LOG` sets the filter (default [`DEFAULT_FILTER`]);
+/// the format is pretty (human) or JSON lines.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,11 +1,13 @@
 //! The `hourglass` command line.
 
+mod admin;
 mod args;
 mod config;
 mod connection;
 mod error;
 mod logging;
 mod payload_json;
+mod run;
 mod workflow_commands;
 
 use args::{Cli, Command, LogFormat, WorkflowCommand};
@@ -31,9 +33,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     logging::init(cli.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty));
     match cli.command {
         Command::Workflow(cmd) => workflow(cmd, &file).await,
-        Command::Run(_) | Command::Server(_) | Command::Tree(_) => Err(CliError::Run(
-            "this build does not implement `run`, `server` or `tree` yet; they arrive with the worker subsystem".into(),
-        )),
+        Command::Run(args) => run::cmd_run(args, &file).await,
+        Command::Server(args::ServerCommand::StartDev(args)) => run::cmd_start_dev(args).await,
+        Command::Tree(args) => {
+            let admin = args.admin.clone().unwrap_or_else(|| {
+                file.run
+                    .admin
+                    .clone()
+                    .unwrap_or_else(|| admin::DEFAULT_ADMIN.to_string())
+            });
+            admin::cmd_tree(&admin, args.json, &mut std::io::stdout().lock()).await
+        }
     }
 }
 

@@ -175,7 +175,9 @@ pub async fn cmd_start(
     Ok(())
 }
 
-/// `workflow execute`: start, then print the result as JSON.
+/// `workflow execute`: start, then print the result as JSON. If no worker of the task queue
+/// knows the workflow type, the workflow is terminated again (it could never progress) and
+/// the command fails saying so, instead of waiting forever.
 pub async fn cmd_execute(
     client: &mut Client,
     namespace: &str,
@@ -183,9 +185,70 @@ pub async fn cmd_execute(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let (wid, rid) = start(client, namespace, args).await?;
-    let value = result(client, namespace, &wid, Some(&rid)).await?;
+    let mut watcher = client.clone();
+    let value = tokio::select! {
+        r = result(client, namespace, &wid, Some(&rid)) => r?,
+        message = unknown_type_failure(&mut watcher, namespace, &wid, &rid) => {
+            let message = message?;
+            let _ = client
+                .terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+                    namespace: namespace.to_string(),
+                    workflow_execution: execution(&wid, Some(&rid)),
+                    reason: format!("hourglass workflow execute: {message}"),
+                    identity: identity(),
+                    ..Default::default()
+                })
+                .await;
+            return Err(CliError::WorkflowDidNotComplete {
+                workflow_id: wid,
+                outcome: format!(
+                    "cannot run on task queue `{}`: {message} (check --type and --task-queue); it was terminated",
+                    args.task_queue
+                ),
+            });
+        }
+    };
     writeln!(out, "{value}")?;
     Ok(())
+}
+
+/// Resolves with the failure message once the run's history shows a workflow task that failed
+/// because the worker does not know the workflow type.
+async fn unknown_type_failure(
+    client: &mut Client,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+) -> Result<String, CliError> {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut page_token = Vec::new();
+        loop {
+            let resp = client
+                .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                    namespace: namespace.to_string(),
+                    execution: execution(workflow_id, Some(run_id)),
+                    next_page_token: page_token,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| CliError::rpc("get workflow history", s))?
+                .into_inner();
+            for event in resp.history.map(|h| h.events).unwrap_or_default() {
+                if let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &event.attributes {
+                    let message = failure_message(a.failure.as_ref());
+                    let lower = message.to_lowercase();
+                    if lower.contains("workflow type") && (lower.contains("not found") || lower.contains("not registered")) {
+                        return Ok(message);
+                    }
+                }
+            }
+            if resp.next_page_token.is_empty() {
+                break;
+            }
+            page_token = resp.next_page_token;
+        }
+    }
 }
 
 /// `workflow result`.

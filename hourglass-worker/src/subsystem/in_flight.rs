@@ -56,6 +56,7 @@ pub async fn start_activation(
 ) {
     let id = format!("activation:{}", activation.run_id);
     let run_id = activation.run_id.clone();
+    super::metrics::inc(&super::metrics::ACTIVATIONS_DISPATCHED);
     let spec = one_shot(id, (worker.clone(), activation), |(worker, activation)| {
         evaluate_and_complete(worker, activation)
     });
@@ -101,6 +102,7 @@ pub async fn start_activity(
 ) {
     let id = format!("activity:{}", run.activity_type());
     let task_token = run.task_token().to_vec();
+    super::metrics::inc(&super::metrics::ACTIVITIES_DISPATCHED);
     let spec = one_shot(id, (worker.clone(), run), |(worker, run)| async move {
         let completion = run.await;
         let token = format!("{:?}", completion.task_token);
@@ -130,6 +132,7 @@ fn finish(worker: &WorkerHandle, what: &str, key: &str, result: Result<(), Subsy
     match result {
         Ok(()) => Exit::Normal,
         Err(SubsystemError::WorkerNotRegistered { .. }) => {
+            super::metrics::inc(&super::metrics::COMPLETIONS_NOT_REGISTERED);
             tracing::info!(task_queue = %worker.task_queue(), key, "{what} not completed: its worker was replaced; the server redelivers it");
             Exit::Normal
         }

@@ -21,6 +21,7 @@ pub mod bridge_holder;
 pub mod config;
 pub mod error;
 pub mod in_flight;
+pub mod metrics;
 pub mod names;
 pub mod poll_loop;
 pub mod runtime;

@@ -152,6 +152,7 @@ async fn run(
                 };
             }
             Err(e) => {
+                super::metrics::inc(&super::metrics::POLL_ERRORS);
                 tracing::error!(task_queue = %tq, loop_kind = ?kind, error = %e, "poll failed");
                 return Exit::error(e);
             }

@@ -1,0 +1,426 @@
+//! `hourglass run` and `hourglass server start-dev`.
+
+use crate::admin;
+use crate::args::{RunArgs, StartDevArgs};
+use crate::config::{Connection, DEFAULT_ADDRESS, FileConfig};
+use crate::connection;
+use crate::error::CliError;
+use crate::workflow_commands;
+use hourglass_bridge::config::{MetricsConfig, TlsConfig};
+use hourglass_bridge::{Core, CoreWatcher, DEFAULT_SETTLE};
+use hourglass_devserver::{Database, DevServer, RunningServer};
+use hourglass_worker::subsystem::{DEFAULT_TASK_QUEUE, Hourglass, SubsystemConfig};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default port of the embedded dev server (Temporal's usual frontend port).
+pub const DEFAULT_PORT: u16 = 7233;
+/// Default data directory of the embedded dev server (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = ".hourglass";
+/// File name of the embedded dev server's database inside the data directory.
+pub const DATABASE_FILE: &str = "hourglass.db";
+
+/// How the core library is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreChoice {
+    /// The core compiled into this binary.
+    Linked,
+    /// A `libhourglass_core.so` file.
+    Library(PathBuf),
+}
+
+impl CoreChoice {
+    /// `--core linked|<path>`; without it, the library found next to the executable (or named
+    /// by `HOURGLASS_CORE_LIB`), else the linked core.
+    pub fn resolve(value: Option<&str>) -> CoreChoice {
+        match value {
+            Some("linked") => CoreChoice::Linked,
+            Some(path) => CoreChoice::Library(PathBuf::from(path)),
+            None => Core::locate_library()
+                .map(CoreChoice::Library)
+                .unwrap_or(CoreChoice::Linked),
+        }
+    }
+
+    /// Loads the core; a missing or wrong library is a one-line error naming the fix.
+    pub fn load(&self) -> Result<Core, CliError> {
+        match self {
+            CoreChoice::Linked => Ok(Core::linked()),
+            CoreChoice::Library(path) => Core::load(path).map_err(|e| {
+                CliError::Run(format!(
+                    "{e} (build it with `cargo build -p hourglass-core`, or pass --core linked)"
+                ))
+            }),
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; returns the signal's name.
+async fn termination_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+/// After the first signal: a second one exits at once (status 130), skipping the drain.
+fn force_exit_on_second_signal() {
+    tokio::spawn(async {
+        let name = termination_signal().await;
+        eprintln!("hourglass: second {name}: exiting without draining");
+        std::process::exit(130);
+    });
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
+
+/// Starts the embedded dev server; a port in use or an unusable data directory is a clear
+/// error.
+async fn start_dev_server(
+    ip: IpAddr,
+    port: u16,
+    database: Database,
+    namespace: Option<&str>,
+) -> Result<RunningServer, CliError> {
+    let mut builder = DevServer::builder().ip(ip).port(port).database(database);
+    if let Some(ns) = namespace {
+        builder = builder.namespace(ns);
+    }
+    builder.start().await.map_err(|e| {
+        let text = e.to_string();
+        if text.to_lowercase().contains("address already in use") || text.contains("in use") {
+            CliError::Run(format!(
+                "port {port} is already in use: {text} (stop the other server or pass --port)"
+            ))
+        } else {
+            CliError::Run(format!("cannot start the embedded dev server: {text}"))
+        }
+    })
+}
+
+fn database_for(data_dir: Option<PathBuf>, ephemeral: bool) -> Result<(Database, String), CliError> {
+    if ephemeral {
+        return Ok((Database::InMemory, "in memory".into()));
+    }
+    let dir = data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        CliError::Run(format!(
+            "cannot create data directory {}: {e} (pass --data-dir or --ephemeral)",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join(DATABASE_FILE);
+    let shown = path.display().to_string();
+    Ok((Database::Path(path), shown))
+}
+
+fn read_pem(path: &std::path::Path, what: &'static str) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::FileRead {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn free_loopback_port() -> Result<u16, CliError> {
+    std::net::TcpListener::bind(loopback(0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| CliError::Run(format!("cannot find a free loopback port: {e}")))
+}
+
+/// Everything `hourglass run` started, stopped in reverse on the way out.
+struct Started {
+    server: Option<RunningServer>,
+    app: Option<Arc<Hourglass>>,
+    _watcher: Option<CoreWatcher>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Started {
+    async fn stop(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(app) = self.app.take() {
+            let exit = app.shutdown().await;
+            tracing::info!(reason = %exit, "subsystem stopped");
+        }
+        if let Some(server) = self.server.take() {
+            if let Err(e) = server.shutdown().await {
+                tracing::warn!(error = %e, "dev server shutdown");
+            }
+        }
+    }
+}
+
+/// `hourglass run`.
+pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
+    let run_file = &file.run;
+    let mut task_queues = args.task_queues.clone();
+    if task_queues.is_empty() {
+        task_queues = run_file
+            .task_queues
+            .clone()
+            .unwrap_or_else(|| vec![DEFAULT_TASK_QUEUE.to_string()]);
+    }
+    if let Some(bad) = task_queues.iter().find(|t| t.trim().is_empty()) {
+        return Err(CliError::InvalidValue {
+            what: "--task-queue".into(),
+            message: format!("`{bad}` is empty"),
+        });
+    }
+    let embedded = args.connection.address.is_none() && file.address.is_none();
+    let choice = CoreChoice::resolve(args.core.as_deref().or(run_file.core.as_deref()));
+    let watch_core = args.watch_core || run_file.watch_core.unwrap_or(false);
+    if watch_core && choice == CoreChoice::Linked {
+        return Err(CliError::InvalidValue {
+            what: "--watch-core".into(),
+            message: "the linked core has no file to watch; pass --core <path to libhourglass_core.so>".into(),
+        });
+    }
+    let admin_addr = args
+        .admin
+        .clone()
+        .or_else(|| run_file.admin.clone())
+        .unwrap_or_else(|| admin::DEFAULT_ADMIN.to_string());
+    let metrics_addr = args.metrics.clone().or_else(|| run_file.metrics.clone());
+    // Everything that can be checked before starting anything is checked here.
+    let core = choice.load()?;
+    let port = args.port.or(run_file.port).unwrap_or(DEFAULT_PORT);
+    let (database, database_shown) = if embedded {
+        database_for(
+            args.data_dir.clone().or_else(|| run_file.data_dir.clone()),
+            args.ephemeral || run_file.ephemeral.unwrap_or(false),
+        )?
+    } else {
+        (Database::InMemory, String::new())
+    };
+
+    let mut started = Started {
+        server: None,
+        app: None,
+        _watcher: None,
+        tasks: Vec::new(),
+    };
+    let result = start_all(
+        &args,
+        file,
+        embedded,
+        core,
+        port,
+        database,
+        task_queues.clone(),
+        watch_core,
+        &admin_addr,
+        metrics_addr.as_deref(),
+        &mut started,
+    )
+    .await;
+    let (conn, admin_bound) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            started.stop().await;
+            return Err(e);
+        }
+    };
+
+    println!("Hourglass is running.");
+    if embedded {
+        println!("  dev server   {} (database {database_shown})", conn.address);
+    } else {
+        println!("  server       {}", conn.address);
+    }
+    println!("  namespace    {}", conn.namespace);
+    println!("  task queues  {}", task_queues.join(", "));
+    println!(
+        "  core         {}",
+        match &choice {
+            CoreChoice::Linked => "linked".to_string(),
+            CoreChoice::Library(p) => format!("{}{}", p.display(), if watch_core { " (watched)" } else { "" }),
+        }
+    );
+    println!("  admin        http://{admin_bound}/tree  (hourglass tree --admin {admin_bound})");
+    if embedded {
+        self_check(&conn, &task_queues[0]).await;
+        println!(
+            "Try: hourglass workflow execute --address {} --type GreetingWorkflow --task-queue {} --input '\"World\"'",
+            conn.address, task_queues[0]
+        );
+    }
+    println!("Stop with Ctrl-C (a second Ctrl-C exits without draining).");
+
+    let app = started.app.clone();
+    let signal = async {
+        let name = termination_signal().await;
+        force_exit_on_second_signal();
+        name
+    };
+    tokio::select! {
+        name = signal => {
+            tracing::info!(signal = name, "shutting down gracefully");
+            println!("Received {name}: draining workers...");
+            started.stop().await;
+            println!("Hourglass stopped.");
+            Ok(())
+        }
+        exit = async { match &app { Some(a) => a.wait().await, None => std::future::pending().await } } => {
+            started.stop().await;
+            Err(CliError::Run(format!("the supervision tree stopped on its own: {exit}")))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_all(
+    args: &RunArgs,
+    file: &FileConfig,
+    embedded: bool,
+    core: Core,
+    port: u16,
+    database: Database,
+    task_queues: Vec<String>,
+    watch_core: bool,
+    admin_addr: &str,
+    metrics_addr: Option<&str>,
+    started: &mut Started,
+) -> Result<(Connection, SocketAddr), CliError> {
+    let default_address = if embedded {
+        let server = start_dev_server(IpAddr::V4(Ipv4Addr::LOCALHOST), port, database, None).await?;
+        let address = server.addr().to_string();
+        started.server = Some(server);
+        address
+    } else {
+        DEFAULT_ADDRESS.to_string()
+    };
+    let conn = Connection::resolve(&args.connection, file, &default_address)?;
+    let mut config = SubsystemConfig::new(core.clone(), conn.url.clone(), conn.namespace.clone())
+        .map_err(|e| CliError::Run(format!("workflow/activity registrations: {e}")))?;
+    config.task_queues = task_queues;
+    config.client.api_key = conn.api_key.clone().unwrap_or_default();
+    config.client.client_version = env!("CARGO_PKG_VERSION").to_string();
+    if let Some(tls) = &conn.tls {
+        config.client.tls = Some(TlsConfig {
+            server_root_ca_cert: match &tls.ca_path {
+                Some(p) => read_pem(p, "TLS server CA certificate")?,
+                None => Vec::new(),
+            },
+            domain: tls.server_name.clone().unwrap_or_default(),
+            client_cert: match &tls.cert_path {
+                Some(p) => read_pem(p, "TLS client certificate")?,
+                None => Vec::new(),
+            },
+            client_private_key: match &tls.key_path {
+                Some(p) => read_pem(p, "TLS client key")?,
+                None => Vec::new(),
+            },
+        });
+    }
+    let core_metrics = match metrics_addr {
+        Some(_) => {
+            let port = free_loopback_port()?;
+            config.runtime.metrics = Some(MetricsConfig {
+                prometheus_bind_address: loopback(port).to_string(),
+                ..Default::default()
+            });
+            Some(loopback(port))
+        }
+        None => None,
+    };
+    let app = Hourglass::start(config).await.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("connect") {
+            CliError::Run(format!(
+                "cannot connect to Temporal at {}: {text} (is the server running? check --address)",
+                conn.address
+            ))
+        } else {
+            CliError::Run(format!("cannot start the worker subsystem: {text}"))
+        }
+    })?;
+    let app = Arc::new(app);
+    started.app = Some(app.clone());
+    if watch_core {
+        let watcher = core
+            .watch(DEFAULT_SETTLE)
+            .map_err(|e| CliError::Run(format!("--watch-core: {e}")))?;
+        started._watcher = Some(watcher);
+    }
+    let (admin_bound, admin_task) = admin::serve(admin_addr, app.clone(), core_metrics).await?;
+    started.tasks.push(admin_task);
+    if let Some(addr) = metrics_addr {
+        let (bound, task) = admin::serve(addr, app, core_metrics).await?;
+        println!("  metrics      http://{bound}/metrics");
+        started.tasks.push(task);
+    }
+    Ok((conn, admin_bound))
+}
+
+/// Runs the greeting example once so a newcomer sees a workflow complete.
+async fn self_check(conn: &Connection, task_queue: &str) {
+    let args = crate::args::StartArgs {
+        connection: Default::default(),
+        workflow_type: "GreetingWorkflow".into(),
+        task_queue: task_queue.to_string(),
+        workflow_id: Some(format!("hourglass-self-check-{}", uuid::Uuid::new_v4())),
+        input: crate::args::InputArgs {
+            input: vec!["\"Hourglass\"".into()],
+            input_file: None,
+        },
+        execution_timeout: Some(60),
+    };
+    let outcome = async {
+        let mut client = connection::connect(conn).await?;
+        let (wid, rid) = workflow_commands::start(&mut client, &conn.namespace, &args).await?;
+        workflow_commands::result(&mut client, &conn.namespace, &wid, Some(&rid)).await
+    };
+    match tokio::time::timeout(Duration::from_secs(60), outcome).await {
+        Ok(Ok(value)) => println!("Self-check: GreetingWorkflow completed with {value}"),
+        Ok(Err(e)) => println!("Self-check failed: {e}"),
+        Err(_) => println!("Self-check did not complete within 60 s"),
+    }
+}
+
+/// `hourglass server start-dev`.
+pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
+    let ip: IpAddr = match &args.ip {
+        Some(ip) => ip.parse().map_err(|_| CliError::InvalidValue {
+            what: "--ip".into(),
+            message: format!("`{ip}` is not an IP address"),
+        })?,
+        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let port = args.port.unwrap_or(DEFAULT_PORT);
+    let (database, shown) = match &args.db_filename {
+        Some(path) => (Database::Path(path.clone()), path.display().to_string()),
+        None => (Database::InMemory, "in memory".to_string()),
+    };
+    let server = start_dev_server(ip, port, database, args.namespace.as_deref()).await?;
+    println!("Temporal dev server listening on {} (database {shown})", server.addr());
+    let name = termination_signal().await;
+    force_exit_on_second_signal();
+    println!("Received {name}: stopping the dev server");
+    server
+        .shutdown()
+        .await
+        .map_err(|e| CliError::Run(format!("dev server shutdown: {e}")))
+}
