@@ -20,6 +20,7 @@ extern crate self as hourglass_worker;
 pub mod activity;
 pub mod error;
 pub mod examples;
+pub mod external;
 mod panic_message;
 pub mod payload;
 pub mod workflow;

@@ -1,0 +1,267 @@
+//! [`ExternalPools`]: the pools of one Hourglass instance, their supervision tree, and the
+//! execution API the activity layer calls for activity types no Rust activity claims.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hourglass_supervise::{
+    ChildSpec, DynamicSupervisorHandle, DynamicSupervisorSpec, Exit, Restart, Shutdown, StartError,
+    Strategy, SupervisorHandle, SupervisorSpec,
+};
+use parking_lot::Mutex;
+use temporalio_common::protos::{
+    coresdk::{activity_result::ActivityExecutionResult, activity_task},
+    temporal::api::common::v1::Payload,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::config::ExternalPoolConfig;
+use super::error::ExternalError;
+use super::execution::{ExternalActivity, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE};
+use super::leftovers::claim_pool;
+use super::pool::{PoolShared, PoolStats};
+use super::process_worker::starter_spec;
+
+/// Id of the supervisor [`ExternalPools::child_spec`] returns.
+pub const EXTERNAL_POOLS_ID: &str = "external_pools";
+
+/// The external activity pools of one Hourglass instance. Cheap to clone (shared state).
+///
+/// Supervision tree ([`ExternalPools::child_spec`] / [`ExternalPools::start`]):
+///
+/// ```text
+/// external_pools                  one_for_one
+/// └─ external_pool/<name>         rest_for_one, per pool
+///    ├─ run_marker                holds the pool's state lock; kills a previous run's leftovers
+///    ├─ workers                   DynamicSupervisor
+///    │  └─ starter/<name>-<i>     Starter (permanent) → process_worker (transient) → OS process
+///    └─ populator                 starts `size` Starters, then ends normally
+/// ```
+///
+/// Guarantees: the pool is ready when the tree has started (every process answered its
+/// handshake, so [`serves`](Self::serves) knows the activity types); a failed start stops
+/// whatever was started and names the cause; executions only go to handshaken, live workers;
+/// restarts are bounded by each level's intensity.
+#[derive(Clone)]
+pub struct ExternalPools {
+    pools: Arc<Vec<Arc<PoolShared>>>,
+}
+
+impl std::fmt::Debug for ExternalPools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalPools")
+            .field(
+                "pools",
+                &self.pools.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// A running top-level tree started by [`ExternalPools::start`].
+#[derive(Debug, Clone)]
+pub struct RunningPools {
+    /// The pools (serves / execute).
+    pub pools: ExternalPools,
+    /// The `external_pools` supervisor.
+    pub supervisor: SupervisorHandle,
+}
+
+impl RunningPools {
+    /// Fails waiting executions, then stops every process (SIGTERM → grace → SIGKILL).
+    pub async fn shutdown(&self) -> Exit {
+        self.pools.close();
+        self.supervisor.shutdown().await
+    }
+}
+
+impl ExternalPools {
+    /// Validates `configs` (names unique, fields valid). `state_dir` holds the pools' locks, run
+    /// markers and ready files (e.g. `<data dir>/`); it is created when a pool starts. Each call
+    /// gets a fresh run id per pool.
+    pub fn new(
+        configs: Vec<ExternalPoolConfig>,
+        state_dir: impl Into<PathBuf>,
+    ) -> Result<Self, ExternalError> {
+        let state_dir = state_dir.into();
+        let mut seen = std::collections::HashSet::new();
+        for c in &configs {
+            c.validate()?;
+            if !seen.insert(c.name.clone()) {
+                return Err(ExternalError::DuplicatePool(c.name.clone()));
+            }
+        }
+        let claims = Arc::new(Mutex::new(HashMap::new()));
+        let pools = configs
+            .into_iter()
+            .map(|c| {
+                let run_id = uuid::Uuid::new_v4().simple().to_string();
+                PoolShared::new(c, run_id, state_dir.clone(), claims.clone())
+            })
+            .collect();
+        Ok(Self {
+            pools: Arc::new(pools),
+        })
+    }
+
+    /// The whole tree as a child of the caller's supervisor (a `Permanent` supervisor child
+    /// with id [`EXTERNAL_POOLS_ID`]). Its start phase returns once every worker is ready.
+    pub fn child_spec(&self) -> ChildSpec {
+        self.supervisor_spec().into_child_spec()
+    }
+
+    fn supervisor_spec(&self) -> SupervisorSpec {
+        SupervisorSpec::new(EXTERNAL_POOLS_ID)
+            .strategy(Strategy::OneForOne)
+            .intensity(3, Duration::from_secs(5))
+            .children(self.pools.iter().map(pool_spec))
+    }
+
+    /// Starts the tree as a top-level supervisor; returns once every worker is ready, or a
+    /// clear error (having stopped everything it started).
+    pub async fn start(&self) -> Result<RunningPools, ExternalError> {
+        let supervisor = self
+            .supervisor_spec()
+            .start()
+            .await
+            .map_err(|e| ExternalError::Start(e.to_string()))?;
+        Ok(RunningPools {
+            pools: self.clone(),
+            supervisor,
+        })
+    }
+
+    /// True if a pool serves `activity_type` (as reported by its workers' handshake).
+    pub fn serves(&self, activity_type: &str) -> bool {
+        self.pools.iter().any(|p| p.serves(activity_type))
+    }
+
+    /// Every activity type served, sorted.
+    pub fn activity_types(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.pools.iter().flat_map(|p| p.activity_types()).collect();
+        all.sort();
+        all
+    }
+
+    /// Availability snapshots, one per pool in configuration order.
+    pub fn stats(&self) -> Vec<PoolStats> {
+        self.pools.iter().map(|p| p.stats()).collect()
+    }
+
+    /// Fails every waiting and future execution with a retryable failure (used at shutdown).
+    pub fn close(&self) {
+        for p in self.pools.iter() {
+            p.closed.cancel();
+        }
+    }
+
+    /// Executes `activity` on a worker of the pool serving its type.
+    ///
+    /// Waits (FIFO, bounded by the pool's `max_queue`) for a free worker. Heartbeat details
+    /// from the worker are passed to `heartbeat` in order as they arrive (forward them to the
+    /// core's `record_activity_heartbeat`). Cancelling `cancel` sends Cancel to the worker (or
+    /// ends the wait); the outcome is then usually [`ExternalOutcome::Cancelled`]. Never panics
+    /// and never errors: infrastructure problems are failures — retryable when the worker died
+    /// (`ExternalWorkerLost`), the queue is full (`ExternalPoolSaturated`) or the pools were
+    /// closed (`ExternalPoolClosed`); non-retryable when no pool serves the type
+    /// (`NotFoundError`).
+    pub async fn execute(
+        &self,
+        activity: ExternalActivity,
+        cancel: CancellationToken,
+        heartbeat: impl Fn(Vec<Payload>) + Send + Sync,
+    ) -> ExternalOutcome {
+        let activity_type = &activity.info.activity_type;
+        let Some(pool) = self.pools.iter().find(|p| p.serves(activity_type)) else {
+            let mut failure = ExternalFailure::pool(
+                NOT_SERVED_TYPE,
+                format!(
+                    "Activity {activity_type} is not served by any external pool, available activities: {}",
+                    self.activity_types().join(", ")
+                ),
+            );
+            failure.non_retryable = true;
+            return ExternalOutcome::Failed(failure);
+        };
+        pool.execute(&activity, &cancel, &heartbeat).await
+    }
+
+    /// [`execute`](Self::execute) for the core's activity task `Start`, returning the result to
+    /// complete the task with.
+    pub async fn execute_task(
+        &self,
+        task_queue: &str,
+        task_token: Vec<u8>,
+        start: activity_task::Start,
+        cancel: CancellationToken,
+        heartbeat: impl Fn(Vec<Payload>) + Send + Sync,
+    ) -> ActivityExecutionResult {
+        let activity = ExternalActivity::from_start(task_queue, task_token, start);
+        self.execute(activity, cancel, heartbeat)
+            .await
+            .into_execution_result()
+    }
+}
+
+fn pool_spec(pool: &Arc<PoolShared>) -> ChildSpec {
+    let cfg = &pool.config;
+    let name = cfg.name.clone();
+    let workers_name = format!("hourglass.external/{name}/{}/workers", pool.run_id);
+
+    let marker_pool = pool.clone();
+    let run_marker = ChildSpec::with_init("run_marker", move |ctx| {
+        let pool = marker_pool.clone();
+        async move {
+            let (state_dir, name, run_id) = (
+                pool.state_dir.clone(),
+                pool.name().to_string(),
+                pool.run_id.clone(),
+            );
+            let (lock, _killed) =
+                tokio::task::spawn_blocking(move || claim_pool(&state_dir, &name, &run_id))
+                    .await
+                    .map_err(|e| StartError::new(format!("state directory task failed: {e}")))?
+                    .map_err(StartError::new)?;
+            Ok(async move {
+                let _lock = lock;
+                ctx.cancelled().await;
+                Exit::Shutdown
+            })
+        }
+    })
+    .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
+
+    let workers = DynamicSupervisorSpec::new("workers")
+        .intensity(cfg.intensity.max_restarts, cfg.intensity.period)
+        .register_as(workers_name.clone())
+        .into_child_spec();
+
+    let populate_pool = pool.clone();
+    let populator = ChildSpec::with_init("populator", move |ctx| {
+        let pool = populate_pool.clone();
+        let workers_name = workers_name.clone();
+        async move {
+            let workers: DynamicSupervisorHandle =
+                ctx.registry().via(&workers_name).map_err(StartError::new)?;
+            for index in 0..pool.config.size {
+                workers
+                    .start_child(starter_spec(&pool, index))
+                    .await
+                    .map_err(StartError::new)?;
+            }
+            tracing::info!(pool = %pool.name(), size = pool.config.size, types = ?pool.activity_types(), "external pool ready");
+            Ok(async { Exit::Normal })
+        }
+    })
+    .restart(Restart::Transient);
+
+    SupervisorSpec::new(format!("external_pool/{name}"))
+        .strategy(Strategy::RestForOne)
+        .intensity(cfg.intensity.max_restarts, cfg.intensity.period)
+        .child(run_marker)
+        .child(workers)
+        .child(populator)
+        .into_child_spec()
+}

@@ -1,0 +1,31 @@
+//! External activity workers: activities implemented in another language (Python first) by
+//! processes Hourglass starts, supervises and talks to over gRPC
+//! (`hourglass.external.v1.ExternalWorker` in `hourglass-proto`).
+//!
+//! * [`ExternalPoolConfig`]: one pool per command (`[[pools]]` in `hourglass.toml`).
+//! * [`ExternalPools`]: the supervision tree (`child_spec` / `start`) and the execution API
+//!   (`serves`, `execute`, `execute_task`) for activity types no Rust activity claims.
+//! * Failure handling: a crashed process is restarted by its Starter and the execution it ran
+//!   fails retryably; a hung one (missed health checks) is SIGKILLed and restarted; shutdown is
+//!   SIGTERM → grace → SIGKILL; processes die with Hourglass (PR_SET_PDEATHSIG) and leftovers of
+//!   a SIGKILLed run are found by their run marker and killed at the next start.
+
+mod config;
+mod dispatch;
+mod error;
+mod execution;
+mod handshake;
+pub mod leftovers;
+mod pool;
+mod process_worker;
+
+pub use config::{ExternalPoolConfig, IntensityConfig, MAX_POOL_SIZE, duration_str};
+pub use dispatch::{EXTERNAL_POOLS_ID, ExternalPools, RunningPools};
+pub use error::ExternalError;
+pub use execution::{
+    ExternalActivity, ExternalActivityInfo, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE,
+    POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, payload_from_wire, payload_to_wire,
+};
+pub use handshake::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+pub use pool::PoolStats;
+pub use process_worker::worker_id;

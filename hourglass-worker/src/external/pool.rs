@@ -1,0 +1,401 @@
+//! A pool's availability state: which worker processes are ready, their free capacity, and the
+//! bounded FIFO queue of executions waiting for one. The pool never starts or restarts
+//! processes (their Starters do); workers join it after their handshake and leave it when they
+//! stop, however they stop.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use hourglass_proto::external::v1::{CancelRequest, execute_event::Event};
+use parking_lot::{Mutex, RwLock};
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::config::ExternalPoolConfig;
+use super::error::ExternalError;
+use super::execution::{
+    ExternalActivity, ExternalFailure, ExternalOutcome, POOL_CLOSED_TYPE, POOL_SATURATED_TYPE,
+    WORKER_LOST_TYPE, failure_from_wire, payload_from_wire,
+};
+use super::handshake::WorkerClient;
+
+/// A connected, handshaken worker process.
+#[derive(Debug)]
+pub(crate) struct WorkerConn {
+    pub(crate) id: String,
+    pub(crate) pid: u32,
+    pub(crate) client: WorkerClient,
+    alive: AtomicBool,
+}
+
+impl WorkerConn {
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+}
+
+/// Which pool claimed which activity type, shared by all pools of one [`super::ExternalPools`].
+pub(crate) type Claims = Arc<Mutex<HashMap<String, String>>>;
+
+/// State of one pool shared by its workers (which join and leave) and by executions.
+pub(crate) struct PoolShared {
+    pub(crate) config: ExternalPoolConfig,
+    pub(crate) run_id: String,
+    pub(crate) marker: String,
+    pub(crate) state_dir: PathBuf,
+    types: RwLock<Option<BTreeSet<String>>>,
+    claims: Claims,
+    slots_tx: mpsc::UnboundedSender<Arc<WorkerConn>>,
+    slots_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<WorkerConn>>>,
+    idle: AtomicUsize,
+    waiting: AtomicUsize,
+    workers: Mutex<BTreeMap<String, Arc<WorkerConn>>>,
+    next_execution: AtomicU64,
+    joins: AtomicU64,
+    lost: AtomicU64,
+    pub(crate) closed: CancellationToken,
+}
+
+/// A snapshot of one pool's availability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Pool name.
+    pub name: String,
+    /// Current run marker (`<pool>:<run id>`).
+    pub run_marker: String,
+    /// Activity types served (empty until the first handshake).
+    pub activity_types: Vec<String>,
+    /// Worker ids and OS pids of the processes currently joined.
+    pub workers: Vec<(String, u32)>,
+    /// Free execution slots.
+    pub idle_slots: usize,
+    /// Executions waiting for a slot.
+    pub waiting: usize,
+    /// Handshakes completed so far (the configured size at start; one more per restart).
+    pub joins: u64,
+    /// Executions failed because their worker process died.
+    pub lost_executions: u64,
+}
+
+/// Removes a worker from the pool when its session ends (however it ends).
+pub(crate) struct Membership {
+    pool: Arc<PoolShared>,
+    conn: Arc<WorkerConn>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.conn.alive.store(false, Ordering::Release);
+        let mut workers = self.pool.workers.lock();
+        if workers
+            .get(&self.conn.id)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.conn))
+        {
+            workers.remove(&self.conn.id);
+        }
+        tracing::info!(pool = %self.pool.config.name, worker = %self.conn.id, pid = self.conn.pid, "external worker left the pool");
+    }
+}
+
+/// A reserved execution slot on a worker; returned to the pool on drop if the worker lives.
+struct Slot {
+    pool: Arc<PoolShared>,
+    conn: Arc<WorkerConn>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.conn.is_alive() && !self.pool.closed.is_cancelled() {
+            self.pool.idle.fetch_add(1, Ordering::AcqRel);
+            let _ = self.pool.slots_tx.send(self.conn.clone());
+        }
+    }
+}
+
+enum Acquire {
+    Slot(Slot),
+    Done(ExternalOutcome),
+}
+
+impl PoolShared {
+    pub(crate) fn new(
+        config: ExternalPoolConfig,
+        run_id: String,
+        state_dir: PathBuf,
+        claims: Claims,
+    ) -> Arc<Self> {
+        let (slots_tx, slots_rx) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            marker: super::leftovers::run_marker(&config.name, &run_id),
+            config,
+            run_id,
+            state_dir,
+            types: RwLock::new(None),
+            claims,
+            slots_tx,
+            slots_rx: tokio::sync::Mutex::new(slots_rx),
+            idle: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            workers: Mutex::new(BTreeMap::new()),
+            next_execution: AtomicU64::new(1),
+            joins: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            closed: CancellationToken::new(),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// True if this pool's workers serve `activity_type` (known after the first handshake).
+    pub(crate) fn serves(&self, activity_type: &str) -> bool {
+        self.types
+            .read()
+            .as_ref()
+            .is_some_and(|t| t.contains(activity_type))
+    }
+
+    pub(crate) fn activity_types(&self) -> Vec<String> {
+        self.types
+            .read()
+            .as_ref()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds a handshaken worker with `capacity` slots. The first worker fixes the pool's
+    /// activity types (claimed against the other pools); later ones must report the same set.
+    pub(crate) fn join(
+        self: &Arc<Self>,
+        id: String,
+        pid: u32,
+        client: WorkerClient,
+        capacity: usize,
+        types: Vec<String>,
+    ) -> Result<Membership, ExternalError> {
+        let reported: BTreeSet<String> = types.into_iter().collect();
+        {
+            let mut current = self.types.write();
+            match current.as_ref() {
+                Some(existing) if *existing != reported => {
+                    return Err(ExternalError::Handshake {
+                        worker: id,
+                        reason: format!(
+                            "worker serves {:?} but the pool's other workers serve {:?}; every \
+                             process of a pool must serve the same activity types",
+                            reported, existing
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    let mut claims = self.claims.lock();
+                    for t in &reported {
+                        if let Some(other) = claims.get(t)
+                            && other != self.name()
+                        {
+                            return Err(ExternalError::TypeConflict {
+                                activity_type: t.clone(),
+                                first: other.clone(),
+                                second: self.name().to_string(),
+                            });
+                        }
+                    }
+                    for t in &reported {
+                        claims.insert(t.clone(), self.name().to_string());
+                    }
+                    *current = Some(reported);
+                }
+            }
+        }
+        let conn = Arc::new(WorkerConn {
+            id: id.clone(),
+            pid,
+            client,
+            alive: AtomicBool::new(true),
+        });
+        self.workers.lock().insert(id.clone(), conn.clone());
+        self.joins.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..capacity.max(1) {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+            let _ = self.slots_tx.send(conn.clone());
+        }
+        tracing::info!(pool = %self.name(), worker = %id, pid, capacity, "external worker joined the pool");
+        Ok(Membership {
+            pool: self.clone(),
+            conn,
+        })
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            name: self.name().to_string(),
+            run_marker: self.marker.clone(),
+            activity_types: self.activity_types(),
+            workers: self
+                .workers
+                .lock()
+                .values()
+                .map(|c| (c.id.clone(), c.pid))
+                .collect(),
+            idle_slots: self.idle.load(Ordering::Acquire),
+            waiting: self.waiting.load(Ordering::Acquire),
+            joins: self.joins.load(Ordering::Relaxed),
+            lost_executions: self.lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits (FIFO) for a free slot on a live worker. Refuses when the queue is full.
+    async fn acquire(self: &Arc<Self>, cancel: &CancellationToken) -> Acquire {
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _waiting = Waiting(&self.waiting);
+        if waiting >= self.config.max_queue + self.idle.load(Ordering::Acquire) {
+            return Acquire::Done(ExternalOutcome::Failed(ExternalFailure::pool(
+                POOL_SATURATED_TYPE,
+                format!(
+                    "external pool `{}` is saturated: {waiting} executions already wait (max_queue = {})",
+                    self.name(),
+                    self.config.max_queue
+                ),
+            )));
+        }
+        // The tokio mutex is fair: waiters get slots in arrival order.
+        let mut rx = tokio::select! {
+            rx = self.slots_rx.lock() => rx,
+            _ = cancel.cancelled() => return Acquire::Done(ExternalOutcome::Cancelled { details: vec![] }),
+            _ = self.closed.cancelled() => return Acquire::Done(self.closed_failure()),
+        };
+        loop {
+            let conn = tokio::select! {
+                conn = rx.recv() => conn,
+                _ = cancel.cancelled() => return Acquire::Done(ExternalOutcome::Cancelled { details: vec![] }),
+                _ = self.closed.cancelled() => return Acquire::Done(self.closed_failure()),
+            };
+            let Some(conn) = conn else {
+                return Acquire::Done(self.closed_failure());
+            };
+            self.idle.fetch_sub(1, Ordering::AcqRel);
+            if conn.is_alive() {
+                return Acquire::Slot(Slot {
+                    pool: self.clone(),
+                    conn,
+                });
+            }
+            // A slot of a worker that has left since: discard it.
+        }
+    }
+
+    fn closed_failure(&self) -> ExternalOutcome {
+        ExternalOutcome::Failed(ExternalFailure::pool(
+            POOL_CLOSED_TYPE,
+            format!("external pool `{}` was shut down", self.name()),
+        ))
+    }
+
+    /// Runs one execution on a free worker: heartbeats go to `heartbeat` as they arrive;
+    /// `cancel` sends Cancel to the worker (or ends the wait for a slot). A worker that dies
+    /// during the execution yields a retryable failure of type [`WORKER_LOST_TYPE`].
+    pub(crate) async fn execute(
+        self: &Arc<Self>,
+        activity: &ExternalActivity,
+        cancel: &CancellationToken,
+        heartbeat: &(dyn Fn(Vec<Payload>) + Send + Sync),
+    ) -> ExternalOutcome {
+        let slot = match self.acquire(cancel).await {
+            Acquire::Slot(slot) => slot,
+            Acquire::Done(outcome) => return outcome,
+        };
+        let conn = slot.conn.clone();
+        let execution_id = format!(
+            "{}-{}",
+            self.run_id,
+            self.next_execution.fetch_add(1, Ordering::Relaxed)
+        );
+        let lost = |why: String| {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(pool = %self.name(), worker = %conn.id, pid = conn.pid, activity_type = %activity.info.activity_type, "{why}");
+            ExternalOutcome::Failed(ExternalFailure::pool(WORKER_LOST_TYPE, why))
+        };
+        let mut client = conn.client.clone();
+        let request = activity.to_wire(execution_id.clone());
+        let started = tokio::select! {
+            r = client.execute(request) => r,
+            _ = cancel.cancelled() => return ExternalOutcome::Cancelled { details: vec![] },
+        };
+        let mut stream = match started {
+            Ok(response) => response.into_inner(),
+            Err(status) => {
+                return lost(format!(
+                    "external worker `{}` (pid {}) could not start the activity: {}: {}",
+                    conn.id,
+                    conn.pid,
+                    status.code(),
+                    status.message()
+                ));
+            }
+        };
+        let mut cancel_sent = false;
+        loop {
+            let message = tokio::select! {
+                m = stream.message() => m,
+                _ = cancel.cancelled(), if !cancel_sent => {
+                    cancel_sent = true;
+                    let mut client = conn.client.clone();
+                    let request = CancelRequest { execution_id: execution_id.clone(), reason: "cancelled".into() };
+                    let worker = conn.id.clone();
+                    // Sent concurrently: the stream keeps delivering until the worker answers.
+                    tokio::spawn(async move {
+                        if let Err(status) = client.cancel(request).await {
+                            tracing::warn!(worker = %worker, error = %status, "cancel request to external worker failed");
+                        }
+                    });
+                    continue;
+                }
+            };
+            match message {
+                Ok(Some(event)) => match event.event {
+                    Some(Event::Heartbeat(hb)) => {
+                        heartbeat(hb.details.into_iter().map(payload_from_wire).collect())
+                    }
+                    Some(Event::Completed(done)) => {
+                        return ExternalOutcome::Completed(
+                            done.result.map(payload_from_wire).unwrap_or_default(),
+                        );
+                    }
+                    Some(Event::Failed(f)) => return ExternalOutcome::Failed(failure_from_wire(f)),
+                    Some(Event::Cancelled(c)) => {
+                        return ExternalOutcome::Cancelled {
+                            details: c.details.into_iter().map(payload_from_wire).collect(),
+                        };
+                    }
+                    None => {}
+                },
+                Ok(None) => {
+                    return lost(format!(
+                        "external worker `{}` (pid {}) ended the execution without a result",
+                        conn.id, conn.pid
+                    ));
+                }
+                Err(status) => {
+                    return lost(format!(
+                        "external worker `{}` (pid {}) was lost during the activity: {}: {}",
+                        conn.id,
+                        conn.pid,
+                        status.code(),
+                        status.message()
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! External activity pools with real Python worker processes (no mocks): round trips, crash
+//! and hang recovery, bad commands, heartbeats, cancellation, queueing, and no orphans after
+//! the supervising program is SIGKILLed.
+
+mod external_support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::time::Duration;
+
+use external_support::{cmdline, fixture_pool, is_dead, venv_python, wait_for};
+use hourglass_worker::external::{
+    ExternalActivity, ExternalActivityInfo, ExternalError, ExternalOutcome, ExternalPoolConfig,
+    ExternalPools, NOT_SERVED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, leftovers,
+};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use parking_lot::Mutex;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use tokio_util::sync::CancellationToken;
+
+fn json(value: serde_json::Value) -> Payload {
+    Payload {
+        metadata: HashMap::from([("encoding".to_string(), b"json/plain".to_vec())]),
+        data: serde_json::to_vec(&value).unwrap(),
+        ..Default::default()
+    }
+}
+
+fn decode(p: &Payload) -> serde_json::Value {
+    assert_eq!(
+        p.metadata.get("encoding").map(Vec::as_slice),
+        Some(&b"json/plain"[..])
+    );
+    serde_json::from_slice(&p.data).unwrap()
+}
+
+fn activity(activity_type: &str, input: Vec<Payload>) -> ExternalActivity {
+    ExternalActivity {
+        info: ExternalActivityInfo {
+            activity_type: activity_type.into(),
+            activity_id: "act-1".into(),
+            attempt: 1,
+            task_token: b"token".to_vec(),
+            ..Default::default()
+        },
+        input,
+        ..Default::default()
+    }
+}
+
+fn no_heartbeat(_: Vec<Payload>) {}
+
+fn pid_of(pools: &ExternalPools, index: usize) -> u32 {
+    pools.stats()[0].workers[index].1
+}
+
+fn marked(marker: &str) -> Vec<u32> {
+    leftovers::find_marked(marker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_round_trip_failures_and_clean_shutdown() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("echo", 2)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    assert!(pools.serves("Echo"));
+    assert!(pools.serves("SyncEcho"));
+    assert!(!pools.serves("Nope"));
+    let stats = pools.stats();
+    assert_eq!(stats[0].workers.len(), 2);
+    assert_eq!(stats[0].idle_slots, 2);
+    let marker = stats[0].run_marker.clone();
+    assert_eq!(
+        marked(&marker).len(),
+        2,
+        "both workers carry the run marker"
+    );
+
+    let value = serde_json::json!({"hello": ["world", 1, 2.5, null]});
+    for t in ["Echo", "SyncEcho"] {
+        let out = pools
+            .execute(
+                activity(t, vec![json(value.clone())]),
+                CancellationToken::new(),
+                no_heartbeat,
+            )
+            .await;
+        let ExternalOutcome::Completed(p) = out else {
+            panic!("{t}: {out:?}")
+        };
+        assert_eq!(decode(&p), value);
+    }
+
+    let out = pools
+        .execute(
+            activity("Fail", vec![json("bad input".into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.message, "bad input");
+    assert_eq!(f.type_name, "FixtureError");
+    assert!(f.non_retryable);
+    assert_eq!(decode(&f.details[0]), serde_json::json!({"why": "test"}));
+    assert!(f.stack_trace.contains("Traceback"));
+
+    let out = pools
+        .execute(
+            activity("Crash", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, "ValueError");
+    assert!(out.is_retryable_failure());
+
+    let out = pools
+        .execute(
+            activity("Nope", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, NOT_SERVED_TYPE);
+    assert!(f.non_retryable);
+    assert!(f.message.contains("Echo"), "{}", f.message);
+
+    // Wrong input for the activity's signature: a failure, not a crash.
+    let out = pools
+        .execute(
+            activity("Echo", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert_eq!(out.failure_type(), Some("TypeError"), "{out:?}");
+
+    let pids: Vec<u32> = pools.stats()[0].workers.iter().map(|w| w.1).collect();
+    let exit = running.shutdown().await;
+    assert!(!exit.is_abnormal(), "{exit}");
+    for pid in pids {
+        assert!(is_dead(pid), "worker {pid} survived shutdown");
+    }
+    assert!(marked(&marker).is_empty());
+    // After close, executions fail retryably instead of waiting forever.
+    let out = pools
+        .execute(
+            activity("Echo", vec![json(1.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert!(out.is_retryable_failure(), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_activity_fails_retryably_and_starter_restarts() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("crashy", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let old = pid_of(&pools, 0);
+
+    let p = pools.clone();
+    let inflight = tokio::spawn(async move {
+        p.execute(
+            activity("Sleep", vec![json(60.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await
+    });
+    wait_for(
+        "the activity to occupy the worker",
+        Duration::from_secs(10),
+        || pools.stats()[0].idle_slots == 0,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    kill(Pid::from_raw(old as i32), Signal::SIGKILL).unwrap();
+
+    let out = tokio::time::timeout(Duration::from_secs(10), inflight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.failure_type(), Some(WORKER_LOST_TYPE), "{out:?}");
+    assert!(out.is_retryable_failure());
+
+    wait_for(
+        "the Starter to restart the worker",
+        Duration::from_secs(30),
+        || {
+            let s = &pools.stats()[0];
+            s.joins == 2 && s.workers.len() == 1
+        },
+    )
+    .await;
+    let new = pid_of(&pools, 0);
+    assert_ne!(new, old);
+    assert!(is_dead(old));
+    assert!(pools.stats()[0].lost_executions >= 1);
+
+    // The retry succeeds on the new process.
+    let out = pools
+        .execute(
+            activity("Pid", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(decode(&p), serde_json::json!(new));
+    running.shutdown().await;
+    assert!(is_dead(new));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_workers_are_killed_and_replaced() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("hung", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+
+    // 1. An activity blocks the worker's event loop: health checks fail, the process is
+    //    killed, the execution fails retryably, and a new process takes over.
+    let old = pid_of(&pools, 0);
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        pools.execute(
+            activity("BlockLoop", vec![json(120.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        ),
+    )
+    .await
+    .expect("a hung worker must be detected well before the activity ends");
+    assert_eq!(out.failure_type(), Some(WORKER_LOST_TYPE), "{out:?}");
+    wait_for("a replacement worker", Duration::from_secs(30), || {
+        let s = &pools.stats()[0];
+        s.joins == 2 && s.workers.len() == 1
+    })
+    .await;
+    assert!(is_dead(old));
+
+    // 2. A stopped (SIGSTOP) process is detected the same way.
+    let stopped = pid_of(&pools, 0);
+    kill(Pid::from_raw(stopped as i32), Signal::SIGSTOP).unwrap();
+    wait_for(
+        "the stopped worker to be replaced",
+        Duration::from_secs(30),
+        || {
+            let s = &pools.stats()[0];
+            s.joins == 3 && s.workers.len() == 1
+        },
+    )
+    .await;
+    assert!(is_dead(stopped));
+    let out = pools
+        .execute(
+            activity("Echo", vec![json("ok".into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_commands_give_clear_errors_and_leak_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    // A program that does not exist.
+    let cfg = ExternalPoolConfig::new("missing", "/nonexistent/hourglass-python");
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let err = pools.start().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ExternalError::Start(_)));
+    assert!(
+        msg.contains("/nonexistent/hourglass-python") && msg.contains("not found"),
+        "{msg}"
+    );
+
+    // A program that exits before it is ready, and one whose activity module does not import.
+    for (name, args) in [
+        (
+            "exits",
+            vec!["-c".to_string(), "import sys; sys.exit(3)".to_string()],
+        ),
+        (
+            "noimport",
+            vec![
+                "-m".into(),
+                "hourglass_activity_worker".into(),
+                "no_such_module_xyz".into(),
+            ],
+        ),
+    ] {
+        let cfg = ExternalPoolConfig::new(name, venv_python().to_string_lossy())
+            .args(args)
+            .size(2);
+        let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+        let msg = pools.start().await.unwrap_err().to_string();
+        assert!(msg.contains("exited before becoming ready"), "{msg}");
+        assert!(msg.contains(&format!("external_pool/{name}")), "{msg}");
+        assert!(
+            marked(&pools.stats()[0].run_marker).is_empty(),
+            "leaked processes"
+        );
+    }
+
+    // A program that never becomes ready.
+    let cfg = ExternalPoolConfig::new("silent", "sleep")
+        .args(["300"])
+        .ready_timeout(Duration::from_millis(500));
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let msg = pools.start().await.unwrap_err().to_string();
+    assert!(msg.contains("not ready within"), "{msg}");
+    assert!(
+        marked(&pools.stats()[0].run_marker).is_empty(),
+        "leaked processes"
+    );
+
+    // Invalid configurations are refused before anything starts.
+    let err = ExternalPools::new(
+        vec![fixture_pool("dup", 1), fixture_pool("dup", 1)],
+        state.path(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExternalError::DuplicatePool(_)), "{err}");
+    let err = ExternalPools::new(vec![fixture_pool("zero", 1).size(0)], state.path()).unwrap_err();
+    assert!(err.to_string().contains("`size`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pools_cannot_serve_the_same_type_and_a_pool_runs_once_per_state_dir() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(
+        vec![fixture_pool("a", 1), fixture_pool("b", 1)],
+        state.path(),
+    )
+    .unwrap();
+    let msg = pools.start().await.unwrap_err().to_string();
+    assert!(
+        msg.contains("is served by both external pool `a` and `b`"),
+        "{msg}"
+    );
+    for s in pools.stats() {
+        assert!(marked(&s.run_marker).is_empty());
+    }
+
+    let first = ExternalPools::new(vec![fixture_pool("once", 1)], state.path()).unwrap();
+    let running = first.start().await.unwrap();
+    let second = ExternalPools::new(vec![fixture_pool("once", 1)], state.path()).unwrap();
+    let msg = second.start().await.unwrap_err().to_string();
+    assert!(msg.contains("already running in another process"), "{msg}");
+    // The first pool's worker was not touched.
+    let out = first
+        .execute(
+            activity("Echo", vec![json(7.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_details_round_trip() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("hb", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut act = activity("Heartbeats", vec![json(3.into())]);
+    act.heartbeat_details = vec![json(serde_json::json!({"step": 41}))];
+    act.info.attempt = 2;
+    let out = pools
+        .execute(
+            act,
+            CancellationToken::new(),
+            move |details: Vec<Payload>| {
+                sink.lock()
+                    .push(details.iter().map(decode).collect::<Vec<_>>())
+            },
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        decode(&p),
+        serde_json::json!({"previous": [{"step": 41}], "attempt": 2, "activity_id": "act-1"})
+    );
+    let seen = seen.lock().clone();
+    assert_eq!(
+        seen,
+        (0..3)
+            .map(|i| vec![serde_json::json!({"step": i})])
+            .collect::<Vec<_>>()
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_round_trip_and_bounded_queue() {
+    let state = tempfile::tempdir().unwrap();
+    let pools =
+        ExternalPools::new(vec![fixture_pool("cancel", 1).max_queue(2)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+
+    for (t, expected) in [
+        (
+            "WaitForCancel",
+            serde_json::json!(["cleaned up", "cancelled"]),
+        ),
+        ("SyncWaitForCancel", serde_json::json!(["sync cleaned up"])),
+    ] {
+        let cancel = CancellationToken::new();
+        let (hb_tx, mut hb_rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = pools.clone();
+        let c = cancel.clone();
+        let run = tokio::spawn(async move {
+            p.execute(activity(t, vec![]), c, move |d: Vec<Payload>| {
+                let _ = hb_tx.send(d);
+            })
+            .await
+        });
+        let first = tokio::time::timeout(Duration::from_secs(10), hb_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode(&first[0]), serde_json::json!("waiting"));
+
+        if t == "WaitForCancel" {
+            // While the only worker is busy: two executions may wait (max_queue = 2), the
+            // next is refused; a waiting execution can be cancelled.
+            let p = pools.clone();
+            let queued = tokio::spawn(async move {
+                p.execute(
+                    activity("Echo", vec![json("queued".into())]),
+                    CancellationToken::new(),
+                    no_heartbeat,
+                )
+                .await
+            });
+            wait_for("an execution to queue", Duration::from_secs(5), || {
+                pools.stats()[0].waiting == 1
+            })
+            .await;
+            let c2 = CancellationToken::new();
+            let p = pools.clone();
+            let c2b = c2.clone();
+            let waiting = tokio::spawn(async move {
+                p.execute(activity("Echo", vec![json(1.into())]), c2b, no_heartbeat)
+                    .await
+            });
+            wait_for(
+                "a second execution to queue",
+                Duration::from_secs(5),
+                || pools.stats()[0].waiting == 2,
+            )
+            .await;
+            let out = pools
+                .execute(
+                    activity("Echo", vec![json("refused".into())]),
+                    CancellationToken::new(),
+                    no_heartbeat,
+                )
+                .await;
+            assert_eq!(out.failure_type(), Some(POOL_SATURATED_TYPE), "{out:?}");
+            assert!(out.is_retryable_failure());
+            c2.cancel();
+            let out = tokio::time::timeout(Duration::from_secs(5), waiting)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(out, ExternalOutcome::Cancelled { details: vec![] });
+
+            cancel.cancel();
+            let out = tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .unwrap()
+                .unwrap();
+            let ExternalOutcome::Cancelled { details } = out else {
+                panic!("{out:?}")
+            };
+            assert_eq!(
+                serde_json::Value::Array(details.iter().map(decode).collect()),
+                expected
+            );
+            let out = tokio::time::timeout(Duration::from_secs(10), queued)
+                .await
+                .unwrap()
+                .unwrap();
+            let ExternalOutcome::Completed(p) = out else {
+                panic!("{out:?}")
+            };
+            assert_eq!(decode(&p), serde_json::json!("queued"));
+        } else {
+            cancel.cancel();
+            let out = tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .unwrap()
+                .unwrap();
+            let ExternalOutcome::Cancelled { details } = out else {
+                panic!("{out:?}")
+            };
+            assert_eq!(
+                serde_json::Value::Array(details.iter().map(decode).collect()),
+                expected
+            );
+        }
+    }
+    running.shutdown().await;
+}
+
+const HOST_STATE_ENV: &str = "HOURGLASS_EXTERNAL_TEST_HOST_STATE";
+
+/// Not a test by itself: the supervising program of
+/// `sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned`, run in a child
+/// process of the test binary (it prints its pool's marker and a grandchild's pid, then waits
+/// to be killed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper process for the SIGKILL test"]
+async fn external_pool_host_process() {
+    let state = std::env::var(HOST_STATE_ENV).expect("run by the SIGKILL test only");
+    let pools = ExternalPools::new(vec![fixture_pool("host", 2)], state).unwrap();
+    let _running = pools.start().await.unwrap();
+    let out = pools
+        .execute(
+            activity("SpawnGrandchild", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    let grandchild = decode(&p);
+    let workers: Vec<String> = pools.stats()[0]
+        .workers
+        .iter()
+        .map(|w| w.1.to_string())
+        .collect();
+    println!(
+        "HOST_READY marker={} grandchild={grandchild} workers={}",
+        pools.stats()[0].run_marker,
+        workers.join(",")
+    );
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() {
+    venv_python();
+    let state = tempfile::tempdir().unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut host = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "external_pool_host_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOST_STATE_ENV, state.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = host.stdout.take().unwrap();
+    let mut host = KillOnDrop(host);
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            // libtest may print "test external_pool_host_process ... " before it on the line.
+            .find_map(|l| l.find("HOST_READY").map(|i| l[i..].to_string()))
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line)
+        .await
+        .expect("host did not get ready")
+        .unwrap()
+        .expect("host exited before it was ready");
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    let marker = field("marker");
+    let grandchild: u32 = field("grandchild").parse().unwrap();
+    let workers: Vec<u32> = field("workers")
+        .split(',')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2);
+    for &w in &workers {
+        assert!(
+            cmdline(w).contains("hourglass_activity_worker"),
+            "{}",
+            cmdline(w)
+        );
+    }
+    assert!(marked(&marker).contains(&grandchild));
+
+    host.0.kill().unwrap(); // SIGKILL
+    host.0.wait().unwrap();
+
+    // The Python workers die with their parent (PR_SET_PDEATHSIG), at once.
+    wait_for("the Python workers to die", Duration::from_secs(5), || {
+        workers.iter().all(|&w| is_dead(w))
+    })
+    .await;
+    let python_left: Vec<u32> = marked(&marker)
+        .into_iter()
+        .filter(|&p| cmdline(p).contains("python"))
+        .collect();
+    assert!(
+        python_left.is_empty(),
+        "python processes survived: {python_left:?}"
+    );
+
+    // The grandchild (outside PDEATHSIG's reach) is a leftover until the next start of the
+    // same pool, which finds it by the previous run's marker and kills it.
+    let pools = ExternalPools::new(vec![fixture_pool("host", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    wait_for("leftovers to be killed", Duration::from_secs(5), || {
+        is_dead(grandchild)
+    })
+    .await;
+    assert!(marked(&marker).is_empty());
+    running.shutdown().await;
+}
