@@ -117,6 +117,27 @@ impl Unregistered {
     }
 }
 
+/// Registered through the `register_activities!` macro with a configured instance.
+pub struct ManualActs {
+    prefix: String,
+}
+
+#[hourglass_worker::activities(register = false)]
+impl ManualActs {
+    #[activity(name = "manual-prefix")]
+    pub async fn prefixed(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        s: String,
+    ) -> Result<String, ActivityError> {
+        Ok(format!("{}{s}", self.prefix))
+    }
+}
+
+hourglass_worker::register_activities!(ManualActs {
+    prefix: "manual: ".to_owned()
+});
+
 // ---- Helpers -----------------------------------------------------------------------------------
 
 #[derive(Default)]
@@ -286,6 +307,18 @@ async fn success_with_info_multi_args_instance_and_blocking() {
     .await;
     assert_eq!(decode::<u64>(&ok_payload(&c)), 42);
     assert_eq!(exec.running(), 0);
+}
+
+#[tokio::test]
+async fn register_activities_macro_registers_an_instance() {
+    let exec = executor();
+    let c = run(
+        &exec,
+        start(b"m", "manual-prefix", vec![p("x")]),
+        Arc::new(RecordingHost::default()),
+    )
+    .await;
+    assert_eq!(decode::<String>(&ok_payload(&c)), "manual: x");
 }
 
 #[tokio::test]

@@ -145,6 +145,20 @@ impl RandomWorkflow {
     }
 }
 
+/// Registered through its `#[workflow_methods]` impl block instead of the struct.
+#[workflow]
+#[derive(Default)]
+pub struct ImplRegisteredWorkflow;
+
+#[hourglass_worker::register]
+#[workflow_methods]
+impl ImplRegisteredWorkflow {
+    #[run(name = "custom-type-name")]
+    pub async fn run(_ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
+        Ok("ran".to_owned())
+    }
+}
+
 // ---- Helpers -----------------------------------------------------------------------------------
 
 fn cache() -> WorkflowRunCache {
@@ -170,6 +184,9 @@ fn examples_and_test_workflows_are_registered_by_type_name() {
         assert!(defs.get(name).is_some(), "{name} missing from {defs:?}");
     }
     assert!(defs.get("PanickingWorkflow").is_some());
+    // Registered on the impl block, under its `#[run(name = ..)]` type name.
+    assert!(defs.get("custom-type-name").is_some(), "{defs:?}");
+    assert!(defs.get("ImplRegisteredWorkflow").is_none());
     let counter = defs.definition("CounterWorkflow").unwrap();
     assert_eq!(counter.signals.len(), 2);
     assert_eq!(counter.queries, vec!["count".to_owned()]);
