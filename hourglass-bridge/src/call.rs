@@ -100,9 +100,13 @@ pub(crate) async fn call_async<T: Send + 'static>(
     decode: Decode<T>,
     start: impl FnOnce(*mut c_void, HgCallback),
 ) -> Result<T, BridgeError> {
-    let (tx, rx) = oneshot::channel();
-    let pending = Box::into_raw(Box::new(Pending { tx, free, decode }));
-    start(pending as *mut c_void, trampoline::<T>);
+    // The raw pointer stays inside this block so the returned future is `Send`.
+    let rx = {
+        let (tx, rx) = oneshot::channel();
+        let pending = Box::into_raw(Box::new(Pending { tx, free, decode }));
+        start(pending as *mut c_void, trampoline::<T>);
+        rx
+    };
     match rx.await {
         Ok(r) => r,
         Err(_) => Err(BridgeError::Cancelled(

@@ -427,3 +427,37 @@ impl Replayer {
         &self.worker
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(
+        rt: Runtime,
+        w: Worker,
+        c: WorkflowActivationCompletion,
+        a: ActivityTaskCompletion,
+    ) {
+        assert_send(rt.connect(&ClientConfig::default()));
+        assert_send(rt.test_panic_async());
+        assert_send(w.validate());
+        assert_send(w.poll_workflow_activation());
+        assert_send(w.complete_workflow_activation(&c));
+        assert_send(w.poll_activity_task());
+        assert_send(w.complete_activity_task(&a));
+        assert_send(w.finalize_shutdown());
+    }
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        assert_send_sync::<Runtime>();
+        assert_send_sync::<Client>();
+        assert_send_sync::<Worker>();
+        assert_send_sync::<Replayer>();
+        assert_send_sync::<crate::Core>();
+    }
+}

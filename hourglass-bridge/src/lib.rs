@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Safe async Rust over the `hourglass-core` C ABI.
 //!
 //! - [`Core::load`] loads `libhourglass_core.so` with `libloading` (a private copy per load;

@@ -460,3 +460,169 @@ pub unsafe extern "C" fn hourglass_core_test_panic_async(
         }))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn take(buf: HgBuffer) -> String {
+        let s = if buf.data.is_null() {
+            String::new()
+        } else {
+            // SAFETY: filled by the export under test.
+            String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(buf.data, buf.len) })
+                .into_owned()
+        };
+        // SAFETY: buffer from this instance.
+        unsafe { hourglass_core_buffer_free(buf) };
+        s
+    }
+
+    fn new_runtime() -> u64 {
+        let cfg = RuntimeConfig::default().encode_to_vec();
+        let mut h = 0;
+        let mut err = HgBuffer::EMPTY;
+        // SAFETY: valid input and out pointers.
+        let st = unsafe {
+            hourglass_core_runtime_new(
+                HgBytes::from_slice(&cfg),
+                None,
+                std::ptr::null_mut(),
+                &mut h,
+                &mut err,
+            )
+        };
+        assert_eq!(st, abi::STATUS_OK, "{}", take(err));
+        h
+    }
+
+    #[test]
+    fn malformed_runtime_config_is_malformed() {
+        let mut h = 0;
+        let mut err = HgBuffer::EMPTY;
+        let bad = [0x0a, 0xff, 0xff];
+        // SAFETY: valid input and out pointers.
+        let st = unsafe {
+            hourglass_core_runtime_new(
+                HgBytes::from_slice(&bad),
+                None,
+                std::ptr::null_mut(),
+                &mut h,
+                &mut err,
+            )
+        };
+        assert_eq!(st, abi::STATUS_MALFORMED);
+        assert!(take(err).contains("RuntimeConfig"));
+        assert_eq!(h, 0);
+    }
+
+    #[test]
+    fn freed_runtime_handle_is_invalid_and_double_free_fails() {
+        let h = new_runtime();
+        let mut err = HgBuffer::EMPTY;
+        // SAFETY: out pointer to a local.
+        assert_eq!(
+            unsafe { hourglass_core_runtime_free(h, &mut err) },
+            abi::STATUS_OK
+        );
+        // SAFETY: as above.
+        let st = unsafe { hourglass_core_runtime_free(h, &mut err) };
+        assert_eq!(st, abi::STATUS_INVALID_HANDLE);
+        assert!(take(err).contains("freed"));
+        let cfg = WorkerConfigProto {
+            namespace: "default".into(),
+            task_queue: "tq".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut w = 0;
+        let mut err = HgBuffer::EMPTY;
+        // SAFETY: valid input and out pointers.
+        let st =
+            unsafe { hourglass_core_replayer_new(h, HgBytes::from_slice(&cfg), &mut w, &mut err) };
+        assert_eq!(st, abi::STATUS_INVALID_HANDLE);
+        take(err);
+    }
+
+    #[test]
+    fn worker_new_with_a_runtime_handle_is_rejected() {
+        let rt = new_runtime();
+        let mut w = 0;
+        let mut err = HgBuffer::EMPTY;
+        // SAFETY: valid input and out pointers.
+        let st =
+            unsafe { hourglass_core_worker_new(rt, HgBytes::from_slice(&[]), &mut w, &mut err) };
+        assert_eq!(st, abi::STATUS_INVALID_HANDLE);
+        assert!(take(err).contains("not a client handle"));
+        // SAFETY: null out_err is allowed.
+        unsafe { hourglass_core_runtime_free(rt, std::ptr::null_mut()) };
+    }
+
+    #[test]
+    fn null_input_pointer_with_length_is_invalid_argument() {
+        let mut h = 0;
+        let mut err = HgBuffer::EMPTY;
+        let bytes = HgBytes {
+            data: std::ptr::null(),
+            len: 10,
+        };
+        // SAFETY: the export checks for null before reading.
+        let st = unsafe {
+            hourglass_core_runtime_new(bytes, None, std::ptr::null_mut(), &mut h, &mut err)
+        };
+        assert_eq!(st, abi::STATUS_INVALID_ARGUMENT);
+        assert!(take(err).contains("null pointer"));
+    }
+
+    #[test]
+    fn empty_replayer_shuts_down_and_finalizes() {
+        use std::sync::mpsc;
+        unsafe extern "C" fn cb(ud: *mut c_void, status: u32, _h: u64, buf: HgBuffer) {
+            // SAFETY: `ud` is the boxed sender leaked below, used once.
+            let tx = unsafe { Box::from_raw(ud as *mut mpsc::Sender<u32>) };
+            // SAFETY: buffer from this instance.
+            unsafe { hourglass_core_buffer_free(buf) };
+            let _ = tx.send(status);
+        }
+        fn call(f: impl FnOnce(*mut c_void)) -> u32 {
+            let (tx, rx) = mpsc::channel();
+            f(Box::into_raw(Box::new(tx)) as *mut c_void);
+            rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap()
+        }
+        let rt = new_runtime();
+        let cfg = WorkerConfigProto {
+            namespace: "default".into(),
+            task_queue: "tq".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut w = 0;
+        // SAFETY: valid input and out pointers.
+        let st = unsafe {
+            hourglass_core_replayer_new(rt, HgBytes::from_slice(&cfg), &mut w, std::ptr::null_mut())
+        };
+        assert_eq!(st, abi::STATUS_OK);
+        // SAFETY: valid handle, null out_err.
+        assert_eq!(
+            unsafe { hourglass_core_replayer_finish(w, std::ptr::null_mut()) },
+            abi::STATUS_OK
+        );
+        // SAFETY: callback and user data per the contract.
+        let st = call(|ud| unsafe { hourglass_core_worker_poll_workflow_activation(w, ud, cb) });
+        assert_eq!(st, abi::STATUS_SHUT_DOWN);
+        // SAFETY: as above.
+        let st = call(|ud| unsafe { hourglass_core_worker_finalize_shutdown(w, ud, cb) });
+        assert_eq!(st, abi::STATUS_OK);
+        // SAFETY: as above.
+        let st = call(|ud| unsafe { hourglass_core_worker_poll_activity_task(w, ud, cb) });
+        assert_eq!(st, abi::STATUS_SHUT_DOWN);
+        // SAFETY: null out_err.
+        unsafe {
+            hourglass_core_worker_free(w, std::ptr::null_mut());
+            hourglass_core_runtime_free(rt, std::ptr::null_mut());
+        }
+        // The runtime free above was the last table reference to that runtime.
+        assert!(RUNTIMES.get(rt).is_err());
+    }
+}

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The Temporal core (`temporalio-sdk-core`) behind a small, versioned C ABI.
 //!
 //! Built as a `cdylib` (`libhourglass_core.so`, loaded at run time by `hourglass-bridge`) and
