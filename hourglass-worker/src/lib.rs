@@ -23,6 +23,7 @@ pub mod examples;
 pub mod external;
 mod panic_message;
 pub mod payload;
+pub mod subsystem;
 pub mod workflow;
 
 pub use error::WorkerError;

@@ -8,8 +8,10 @@
 //!   is refused even when a new worker for the same task queue exists.
 //! - At most one core poll per kind runs for a registration. A poll whose caller went away
 //!   (a killed poll loop) keeps its result for the next caller, so no activation is lost.
-//! - Workflow completions for one task queue are sent one at a time, in order, as the
-//!   official SDKs do.
+//! - Completions are not serialised: the core accepts concurrent workflow completions (each
+//!   run has at most one activation outstanding, so per-run order is given), and the official
+//!   Rust SDK completes concurrently too. Serialising them would put one
+//!   `RespondWorkflowTaskCompleted` round trip at a time on the critical path.
 //! - When the holder ends — shutdown, crash or abort — its registrations are dropped at once
 //!   and each orphaned core worker is *reaped* in the background: shutdown is initiated,
 //!   activations it handed out and never got back are failed (so the server reschedules them
@@ -67,7 +69,6 @@ struct Registration {
     worker: Worker,
     workflow_poll: PollSlot<WorkflowActivation>,
     activity_poll: PollSlot<ActivityTask>,
-    workflow_completions: tokio::sync::Mutex<()>,
     outstanding_runs: Mutex<HashSet<String>>,
     outstanding_activities: Mutex<HashSet<Vec<u8>>>,
     shutdown_initiated: AtomicBool,
@@ -154,7 +155,6 @@ impl BridgeHolder {
             worker,
             workflow_poll: PollSlot::new(),
             activity_poll: PollSlot::new(),
-            workflow_completions: tokio::sync::Mutex::new(()),
             outstanding_runs: Mutex::new(HashSet::new()),
             outstanding_activities: Mutex::new(HashSet::new()),
             shutdown_initiated: AtomicBool::new(false),
@@ -283,7 +283,7 @@ impl BridgeHolder {
         Ok(task)
     }
 
-    /// Sends a workflow activation completion (serialised per task queue).
+    /// Sends a workflow activation completion.
     pub async fn complete_workflow_activation(
         &self,
         task_queue: &str,
@@ -291,7 +291,6 @@ impl BridgeHolder {
         completion: WorkflowActivationCompletion,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
-        let _serial = reg.workflow_completions.lock().await;
         let result = reg.worker.complete_workflow_activation(&completion).await;
         reg.outstanding_runs.lock().remove(&completion.run_id);
         result.map_err(|e| self.bridge_error("complete workflow activation", task_queue, e))
@@ -436,9 +435,8 @@ impl Drop for CloseOnDrop {
 async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
     let tq = reg.task_queue.clone();
     tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
-    if let Err(e) = reg.worker.initiate_shutdown() {
-        tracing::debug!(task_queue = %tq, error = %e, "reaper: initiate shutdown failed");
-    }
+    // Fail what is outstanding while the core worker still processes completions normally,
+    // then shut it down.
     let runs: Vec<String> = reg.outstanding_runs.lock().drain().collect();
     for run_id in runs {
         fail_activation(&reg, run_id).await;
@@ -446,6 +444,9 @@ async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
     let tokens: Vec<Vec<u8>> = reg.outstanding_activities.lock().drain().collect();
     for token in tokens {
         fail_activity(&reg, token).await;
+    }
+    if let Err(e) = reg.worker.initiate_shutdown() {
+        tracing::debug!(task_queue = %tq, error = %e, "reaper: initiate shutdown failed");
     }
     let drain = async {
         let wf = async {

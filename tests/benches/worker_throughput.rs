@@ -1,0 +1,212 @@
+//! Worker benchmarks, printed in one run against one dev server:
+//! - throughput of one-activity workflows through Hourglass vs the official Rust SDK worker;
+//! - median time from a BridgeHolder crash to the default worker polling again;
+//! - median time from a core reload to polling again (dynamic core);
+//! with a count of workflows lost (must be 0) in each.
+//!
+//! `cargo bench -p hourglass-tests --bench worker_throughput` (N via `HOURGLASS_BENCH_WORKFLOWS`,
+//! default 2000).
+
+use hourglass_bridge::Core;
+use hourglass_devserver::{Database, DevServer, RunningServer};
+use hourglass_worker::examples::GreetingWorkflow;
+use hourglass_worker::subsystem::{Hourglass, SubsystemConfig};
+use std::time::{Duration, Instant};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
+    WorkflowStartOptions,
+};
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
+
+/// The official SDK's twin of Hourglass's greeting example.
+pub struct SdkActivities;
+
+#[activities]
+impl SdkActivities {
+    #[activity]
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("Hello, {name}!"))
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct SdkGreetingWorkflow;
+
+#[workflow_methods]
+impl SdkGreetingWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        Ok(ctx
+            .execute_activity(
+                SdkActivities::greet,
+                name,
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(30)),
+            )
+            .await?)
+    }
+}
+
+async fn client(server: &RunningServer) -> Client {
+    let url = url::Url::parse(&server.url()).expect("url");
+    let conn = Connection::connect(ConnectionOptions::new(url).identity("bench@localhost").build())
+        .await
+        .expect("connect");
+    Client::new(conn, ClientOptions::new("default").build()).expect("client")
+}
+
+/// Starts `n` workflows (at most 200 starts in flight) and waits for every result; returns
+/// the elapsed time and the number that did not complete correctly.
+async fn drive<W>(c: &Client, tq: &str, prefix: &str, n: usize, wf: fn() -> W) -> (Duration, usize)
+where
+    W: temporalio_common::HasWorkflowDefinition
+        + temporalio_common::WorkflowDefinition<Input = String, Output = String>
+        + Send
+        + Sync
+        + 'static,
+{
+    use futures::StreamExt;
+    let start = Instant::now();
+    let lost = futures::stream::iter(0..n)
+        .map(|i| {
+            let c = c.clone();
+            let tq = tq.to_string();
+            let id = format!("{prefix}-{i}");
+            async move {
+                let h = match c
+                    .start_workflow(wf(), format!("w{i}"), WorkflowStartOptions::new(&tq, &id).build())
+                    .await
+                {
+                    Ok(h) => h,
+                    Err(_) => return 1,
+                };
+                match tokio::time::timeout(Duration::from_secs(300), h.get_result(WorkflowGetResultOptions::default())).await {
+                    Ok(Ok(r)) if r == format!("Hello, w{i}!") => 0,
+                    _ => 1,
+                }
+            }
+        })
+        .buffer_unordered(200)
+        .fold(0usize, |acc, x| async move { acc + x })
+        .await;
+    (start.elapsed(), lost)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn wait_polling(hg: &Hourglass, tq: &str, old: Option<u64>) {
+    loop {
+        if let Some(h) = hg.bridge_holder() {
+            if let Some(id) = h.registration_id(tq) {
+                if Some(id) != old && hg.task_queues().iter().any(|t| t == tq) {
+                    return;
+                }
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+fn config(core: Core, server: &RunningServer, tq: &str) -> SubsystemConfig {
+    let mut config = SubsystemConfig::new(core, server.url(), "default").expect("config");
+    config.task_queues = vec![tq.to_string()];
+    config
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("HOURGLASS_BENCH_WORKFLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let server = DevServer::builder()
+        .port(0)
+        .database(Database::InMemory)
+        .start()
+        .await
+        .expect("dev server");
+    let c = client(&server).await;
+    println!("worker benchmarks ({n} one-activity workflows each, in-memory dev server, {} cores)",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+
+    // Official Rust SDK worker.
+    let sdk_tq = "bench-sdk";
+    let opts = WorkerOptions::new(sdk_tq)
+        .register_activities(SdkActivities)
+        .register_workflow::<SdkGreetingWorkflow>()
+        .expect("register")
+        .build();
+    let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+    let mut worker = Worker::new(&runtime, c.clone(), opts).expect("sdk worker");
+    let shutdown = worker.shutdown_handle();
+    let c2 = c.clone();
+    let sdk_run = tokio::spawn(async move {
+        let r = drive(&c2, sdk_tq, "sdk", n, || SdkGreetingWorkflow::run).await;
+        shutdown();
+        r
+    });
+    worker.run().await.expect("sdk worker run");
+    let (sdk_time, sdk_lost) = sdk_run.await.expect("sdk drive");
+    let sdk_rate = n as f64 / sdk_time.as_secs_f64();
+    println!("official Rust SDK worker: {sdk_rate:8.1} workflows/s ({:.2} s, lost {sdk_lost})", sdk_time.as_secs_f64());
+
+    // Hourglass (linked core).
+    let tq = "bench-hourglass";
+    let hg = Hourglass::start(config(Core::linked(), &server, tq)).await.expect("hourglass");
+    let (hg_time, hg_lost) = drive(&c, tq, "hg", n, || GreetingWorkflow::run).await;
+    let hg_rate = n as f64 / hg_time.as_secs_f64();
+    println!("hourglass (linked core):  {hg_rate:8.1} workflows/s ({:.2} s, lost {hg_lost})", hg_time.as_secs_f64());
+    println!("ratio hourglass / official SDK: {:.3} (goal >= 0.95)", hg_rate / sdk_rate);
+
+    // BridgeHolder crash -> polling again.
+    let mut crash_times = Vec::new();
+    let during = tokio::spawn({
+        let c = c.clone();
+        async move { drive(&c, tq, "crash", 200, || GreetingWorkflow::run).await }
+    });
+    for _ in 0..20 {
+        let old = hg.bridge_holder().and_then(|h| h.registration_id(tq));
+        let t = Instant::now();
+        hg.crash_bridge_holder("benchmark");
+        wait_polling(&hg, tq, old).await;
+        crash_times.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, crash_lost) = during.await.expect("drive during crashes");
+    println!(
+        "bridge holder crash -> polling again: median {:?} over 20 (goal <= 100 ms), workflows lost {crash_lost}/200",
+        median(crash_times)
+    );
+    hg.shutdown().await;
+
+    // Core reload -> polling again (dynamic core).
+    let lib = hourglass_tests::core_lib::core_library();
+    let core = Core::load(&lib).expect("load core");
+    let tq = "bench-reload";
+    let hg = Hourglass::start(config(core.clone(), &server, tq)).await.expect("hourglass dynamic");
+    let during = tokio::spawn({
+        let c = c.clone();
+        async move { drive(&c, tq, "reload", 200, || GreetingWorkflow::run).await }
+    });
+    let mut reload_times = Vec::new();
+    for _ in 0..5 {
+        let old = hg.bridge_holder().and_then(|h| h.registration_id(tq));
+        let t = Instant::now();
+        core.reload().expect("reload");
+        wait_polling(&hg, tq, old).await;
+        reload_times.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, reload_lost) = during.await.expect("drive during reloads");
+    println!(
+        "core reload -> polling again: median {:?} over 5 (goal <= 1 s), workflows lost {reload_lost}/200",
+        median(reload_times)
+    );
+    hg.shutdown().await;
+    server.shutdown().await.expect("server shutdown");
+}
