@@ -649,3 +649,29 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
     assert!(marked(&marker).is_empty());
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_are_bounded_by_intensity() {
+    let state = tempfile::tempdir().unwrap();
+    // No restart allowed anywhere: the first crash escalates through the Starter, the pool and
+    // the top supervisor, which stops everything.
+    let cfg = fixture_pool("fragile", 2).intensity(0, Duration::from_secs(60));
+    let pools = ExternalPools::new(vec![cfg], state.path())
+        .unwrap()
+        .intensity(0, Duration::from_secs(60));
+    let running = pools.start().await.unwrap();
+    let marker = pools.stats()[0].run_marker.clone();
+    let victim = pid_of(&pools, 0);
+    let other = pid_of(&pools, 1);
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(30), running.supervisor.wait())
+        .await
+        .expect("the tree must give up");
+    assert!(
+        matches!(exit, hourglass_supervise::Exit::Escalated(_)),
+        "{exit}"
+    );
+    assert!(is_dead(other), "the sibling worker was not stopped");
+    assert!(marked(&marker).is_empty());
+    assert_eq!(pools.stats()[0].workers.len(), 0);
+}

@@ -47,6 +47,8 @@ pub const EXTERNAL_POOLS_ID: &str = "external_pools";
 #[derive(Clone)]
 pub struct ExternalPools {
     pools: Arc<Vec<Arc<PoolShared>>>,
+    max_restarts: u32,
+    period: Duration,
 }
 
 impl std::fmt::Debug for ExternalPools {
@@ -103,7 +105,17 @@ impl ExternalPools {
             .collect();
         Ok(Self {
             pools: Arc::new(pools),
+            max_restarts: 3,
+            period: Duration::from_secs(5),
         })
+    }
+
+    /// Sets the restart intensity of the top `external_pools` supervisor (default 3 in 5 s):
+    /// a pool that escalates more often makes the whole tree escalate to its parent.
+    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
+        self.max_restarts = max_restarts;
+        self.period = period;
+        self
     }
 
     /// The whole tree as a child of the caller's supervisor (a `Permanent` supervisor child
@@ -115,7 +127,7 @@ impl ExternalPools {
     fn supervisor_spec(&self) -> SupervisorSpec {
         SupervisorSpec::new(EXTERNAL_POOLS_ID)
             .strategy(Strategy::OneForOne)
-            .intensity(3, Duration::from_secs(5))
+            .intensity(self.max_restarts, self.period)
             .children(self.pools.iter().map(pool_spec))
     }
 
