@@ -308,9 +308,14 @@ fn exec_of(key: &ExecKey) -> WorkflowExecution {
     }
 }
 
+/// When a long poll answers "nothing yet": a little before the client's deadline (so the
+/// empty answer arrives in time), and never later than [`MAX_POLL`].
 fn poll_deadline(timeout: Option<std::time::Duration>) -> Instant {
     let d = timeout
-        .map(|t| t.saturating_sub(std::time::Duration::from_millis(1000)))
+        .map(|t| {
+            let margin = (t / 10).min(std::time::Duration::from_secs(1));
+            t.saturating_sub(margin)
+        })
         .unwrap_or(MAX_POLL)
         .min(MAX_POLL);
     Instant::now() + d

@@ -1,5 +1,22 @@
 //! Embedded Temporal-compatible dev server: a single-node server speaking the real Temporal
-//! `WorkflowService` gRPC API, persisted in SQLite (WAL) or in memory.
+//! `WorkflowService` gRPC API, persisted in SQLite (WAL) or in memory. The official core /
+//! Rust SDK and the official Python SDK run workflows against it unchanged.
+//!
+//! Served: system/cluster info; namespaces (describe, list, register; `default` always
+//! exists); start (id reuse and conflict policies, request-id idempotency, start delay),
+//! signal, signal-with-start, query (through workflow tasks, also on closed runs), cancel,
+//! terminate, describe, list/count (`Key = 'value' AND ...` on WorkflowType, WorkflowId,
+//! RunId, TaskQueue, ExecutionStatus and keyword search attributes), history (paginated,
+//! long poll, close-event filter) and reverse history; workflow tasks with every workflow
+//! command except Nexus, full history on every task (sticky polls are served from the
+//! normal queue), updates through protocol messages; activity tasks with heartbeats,
+//! completion/failure/cancellation (also by id), all four timeouts and retries with
+//! backoff; durable timers, run/execution and workflow-task timeouts; child workflows with
+//! parent close policies; continue-as-new; memo and search attributes.
+//!
+//! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
+//! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
+//! eager workflow/activity dispatch, archival.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), hourglass_devserver::DevServerError> {
