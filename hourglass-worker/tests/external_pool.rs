@@ -675,3 +675,59 @@ async fn restarts_are_bounded_by_intensity() {
     assert!(marked(&marker).is_empty());
     assert_eq!(pools.stats()[0].workers.len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_activity_tasks_run_heartbeat_and_cancel_by_task_token() {
+    use temporalio_common::protos::coresdk::{
+        activity_result::activity_execution_result::Status, activity_task::Start,
+    };
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("tasks", 2)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+
+    let start = |activity_type: &str, input: Vec<Payload>| Start {
+        activity_type: activity_type.into(),
+        activity_id: "a1".into(),
+        attempt: 3,
+        input,
+        ..Default::default()
+    };
+    let done = pools
+        .run_task(
+            "q",
+            b"t-echo".to_vec(),
+            start("Echo", vec![json("hi".into())]),
+            no_heartbeat,
+        )
+        .await;
+    assert_eq!(done.task_token, b"t-echo");
+    let Some(Status::Completed(ok)) = done.result.unwrap().status else {
+        panic!()
+    };
+    assert_eq!(decode(&ok.result.unwrap()), serde_json::json!("hi"));
+
+    let (hb_tx, mut hb_rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(pools.run_task(
+        "q",
+        b"t-cancel".to_vec(),
+        start("WaitForCancel", vec![]),
+        move |d: Vec<Payload>| {
+            let _ = hb_tx.send(d);
+        },
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(10), hb_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode(&first[0]), serde_json::json!("waiting"));
+    assert_eq!(pools.running_tasks(), 1);
+    assert!(!pools.cancel_task(b"unknown"));
+    assert!(pools.cancel_task(b"t-cancel"));
+    let done = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.result.unwrap().is_cancelled());
+    assert_eq!(pools.running_tasks(), 0);
+    running.shutdown().await;
+}

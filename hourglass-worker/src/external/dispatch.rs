@@ -12,7 +12,7 @@ use hourglass_supervise::{
 };
 use parking_lot::Mutex;
 use temporalio_common::protos::{
-    coresdk::{activity_result::ActivityExecutionResult, activity_task},
+    coresdk::{ActivityTaskCompletion, activity_result::ActivityExecutionResult, activity_task},
     temporal::api::common::v1::Payload,
 };
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,7 @@ pub const EXTERNAL_POOLS_ID: &str = "external_pools";
 #[derive(Clone)]
 pub struct ExternalPools {
     pools: Arc<Vec<Arc<PoolShared>>>,
+    running: Arc<Mutex<HashMap<Vec<u8>, CancellationToken>>>,
     max_restarts: u32,
     period: Duration,
 }
@@ -105,6 +106,7 @@ impl ExternalPools {
             .collect();
         Ok(Self {
             pools: Arc::new(pools),
+            running: Arc::default(),
             max_restarts: 3,
             period: Duration::from_secs(5),
         })
@@ -214,6 +216,73 @@ impl ExternalPools {
         self.execute(activity, cancel, heartbeat)
             .await
             .into_execution_result()
+    }
+}
+
+impl ExternalPools {
+    /// Starts the core's activity task (`task_token` + `Start`) on a pool and returns the
+    /// future of its completion (drive it, then send the completion to the core). While it
+    /// runs, [`cancel_task`](Self::cancel_task) with the same token cancels it, so a core
+    /// `Cancel` task can be routed here like [`crate::activity::ActivityExecutor::dispatch`]
+    /// does for Rust activities. Dropping the future abandons the attempt (the worker is told
+    /// through the closed stream).
+    pub fn run_task(
+        &self,
+        task_queue: &str,
+        task_token: Vec<u8>,
+        start: activity_task::Start,
+        heartbeat: impl Fn(Vec<Payload>) + Send + Sync + 'static,
+    ) -> impl std::future::Future<Output = ActivityTaskCompletion> + Send + 'static {
+        let cancel = CancellationToken::new();
+        self.running
+            .lock()
+            .insert(task_token.clone(), cancel.clone());
+        let guard = RunningTask {
+            running: self.running.clone(),
+            task_token: task_token.clone(),
+        };
+        let activity = ExternalActivity::from_start(task_queue, task_token.clone(), start);
+        let pools = self.clone();
+        async move {
+            let _guard = guard;
+            let result = pools
+                .execute(activity, cancel, heartbeat)
+                .await
+                .into_execution_result();
+            ActivityTaskCompletion {
+                task_token,
+                result: Some(result),
+            }
+        }
+    }
+
+    /// Cancels the task started by [`run_task`](Self::run_task) with `task_token`; false if
+    /// none runs (it already finished, or it is not an external task).
+    pub fn cancel_task(&self, task_token: &[u8]) -> bool {
+        match self.running.lock().get(task_token) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of tasks started by [`run_task`](Self::run_task) and not yet finished.
+    pub fn running_tasks(&self) -> usize {
+        self.running.lock().len()
+    }
+}
+
+/// Forgets a running task's cancellation token however its future ends.
+struct RunningTask {
+    running: Arc<Mutex<HashMap<Vec<u8>, CancellationToken>>>,
+    task_token: Vec<u8>,
+}
+
+impl Drop for RunningTask {
+    fn drop(&mut self) {
+        self.running.lock().remove(&self.task_token);
     }
 }
 
