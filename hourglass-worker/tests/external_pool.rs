@@ -731,3 +731,44 @@ async fn core_activity_tasks_run_heartbeat_and_cancel_by_task_token() {
     assert_eq!(pools.running_tasks(), 0);
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_worker_exits_by_itself_when_its_parent_dies() {
+    // Started by a shell (no PR_SET_PDEATHSIG from Hourglass): the worker's own parent watch
+    // must notice the parent's death.
+    let python = venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stdout");
+    let script = format!(
+        "'{}' -m hourglass_activity_worker --path '{}' fixture_activities >'{}' 2>&1 & echo $!; exec sleep 60",
+        python.display(),
+        external_support::fixtures_dir().display(),
+        out.display()
+    );
+    let mut parent = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env(
+            "HOURGLASS_RUN_MARKER",
+            format!("orphan-test:{}", std::process::id()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let worker: u32 = line.trim().parse().unwrap();
+    wait_for("the worker to be ready", Duration::from_secs(20), || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s.contains("HOURGLASS_READY port="))
+    })
+    .await;
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    wait_for(
+        "the orphaned worker to exit",
+        Duration::from_secs(10),
+        || is_dead(worker),
+    )
+    .await;
+}
