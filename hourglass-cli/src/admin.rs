@@ -30,7 +30,9 @@ pub async fn serve(
     if !sock.ip().is_loopback() {
         return Err(CliError::InvalidValue {
             what: "--admin/--metrics".into(),
-            message: format!("`{addr}` is not a loopback address; the endpoints bind loopback only"),
+            message: format!(
+                "`{addr}` is not a loopback address; the endpoints bind loopback only"
+            ),
         });
     }
     let listener = TcpListener::bind(sock).await.map_err(|e| {
@@ -86,7 +88,11 @@ async fn handle(
             "text/plain; version=0.0.4",
             metrics_text(app, core_metrics).await,
         ),
-        _ => ("404 Not Found", "text/plain", "routes: /tree, /metrics\n".into()),
+        _ => (
+            "404 Not Found",
+            "text/plain",
+            "routes: /tree, /metrics\n".into(),
+        ),
     };
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -156,7 +162,9 @@ pub async fn http_get(addr: &str, path: &str) -> Result<String, CliError> {
         .map_err(|_| unreachable("timed out".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     let mut raw = Vec::new();
@@ -224,14 +232,21 @@ fn render_children(children: &[ChildSnapshot], prefix: &str, out: &mut String) {
 }
 
 /// `hourglass tree`: fetches and prints the tree of a running `hourglass run`.
-pub async fn cmd_tree(admin: &str, json: bool, out: &mut impl std::io::Write) -> Result<(), CliError> {
+pub async fn cmd_tree(
+    admin: &str,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
     let body = http_get(admin, "/tree").await?;
     if json {
         writeln!(out, "{body}")?;
         return Ok(());
     }
-    let snap: SupervisorSnapshot = serde_json::from_str(&body)
-        .map_err(|e| CliError::Run(format!("admin endpoint at {admin} sent an unreadable tree: {e}")))?;
+    let snap: SupervisorSnapshot = serde_json::from_str(&body).map_err(|e| {
+        CliError::Run(format!(
+            "admin endpoint at {admin} sent an unreadable tree: {e}"
+        ))
+    })?;
     write!(out, "{}", render_tree(&snap))?;
     Ok(())
 }

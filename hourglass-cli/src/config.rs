@@ -165,7 +165,10 @@ impl Connection {
                 .tls_key_path
                 .clone()
                 .or_else(|| file.tls.key_path.clone()),
-            ca_path: args.tls_ca_path.clone().or_else(|| file.tls.ca_path.clone()),
+            ca_path: args
+                .tls_ca_path
+                .clone()
+                .or_else(|| file.tls.ca_path.clone()),
             server_name: args
                 .tls_server_name
                 .clone()
@@ -217,7 +220,8 @@ fn validate_host_port(host_port: &str) -> Result<(), CliError> {
     if host.is_empty() {
         return Err(bad("missing host"));
     }
-    port.parse::<u16>().map_err(|_| bad("port is not a number"))?;
+    port.parse::<u16>()
+        .map_err(|_| bad("port is not a number"))?;
     Ok(())
 }
 

@@ -64,20 +64,19 @@ pub async fn connect(conn: &Connection) -> Result<Client, CliError> {
         .connect()
         .await
         .map_err(|e| connect_err(error_chain(&e)))?;
-    let namespace = conn
-        .namespace
-        .parse()
-        .map_err(|_| CliError::InvalidValue {
-            what: "--namespace".into(),
-            message: "must be ASCII".into(),
-        })?;
+    let namespace = conn.namespace.parse().map_err(|_| CliError::InvalidValue {
+        what: "--namespace".into(),
+        message: "must be ASCII".into(),
+    })?;
     let authorization = match &conn.api_key {
-        Some(key) => Some(format!("Bearer {key}").parse().map_err(|_| {
-            CliError::InvalidValue {
-                what: "--api-key".into(),
-                message: "must be ASCII".into(),
-            }
-        })?),
+        Some(key) => Some(
+            format!("Bearer {key}")
+                .parse()
+                .map_err(|_| CliError::InvalidValue {
+                    what: "--api-key".into(),
+                    message: "must be ASCII".into(),
+                })?,
+        ),
         None => None,
     };
     Ok(WorkflowServiceClient::with_interceptor(

@@ -31,7 +31,9 @@ pub enum CliError {
         message: String,
     },
     /// `--input` (or an input file) is not valid JSON.
-    #[error("input is not valid JSON ({source}); pass JSON such as --input '\"World\"' or --input '{{\"k\": 1}}'")]
+    #[error(
+        "input is not valid JSON ({source}); pass JSON such as --input '\"World\"' or --input '{{\"k\": 1}}'"
+    )]
     BadJsonInput {
         /// The JSON parse error.
         source: serde_json::Error,

@@ -30,7 +30,11 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let file = FileConfig::load(cli.config.as_deref())?;
-    logging::init(cli.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty));
+    logging::init(
+        cli.log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Pretty),
+    );
     match cli.command {
         Command::Workflow(cmd) => workflow(cmd, &file).await,
         Command::Run(args) => run::cmd_run(args, &file).await,

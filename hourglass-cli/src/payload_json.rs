@@ -47,18 +47,18 @@ pub fn payload_to_json(payload: &Payload) -> serde_json::Value {
         .get(ENCODING_KEY)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    if encoding == JSON_PLAIN {
-        if let Ok(v) = serde_json::from_slice(&payload.data) {
-            return v;
-        }
+    if encoding == JSON_PLAIN
+        && let Ok(v) = serde_json::from_slice(&payload.data)
+    {
+        return v;
     }
     if encoding == BINARY_NULL {
         return serde_json::Value::Null;
     }
-    if encoding == BINARY_PLAIN {
-        if let Ok(s) = std::str::from_utf8(&payload.data) {
-            return serde_json::Value::String(s.to_string());
-        }
+    if encoding == BINARY_PLAIN
+        && let Ok(s) = std::str::from_utf8(&payload.data)
+    {
+        return serde_json::Value::String(s.to_string());
     }
     let hex: String = payload.data.iter().map(|b| format!("{b:02x}")).collect();
     serde_json::json!({

@@ -62,7 +62,10 @@ async fn termination_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
@@ -117,7 +120,10 @@ async fn start_dev_server(
     })
 }
 
-fn database_for(data_dir: Option<PathBuf>, ephemeral: bool) -> Result<(Database, String), CliError> {
+fn database_for(
+    data_dir: Option<PathBuf>,
+    ephemeral: bool,
+) -> Result<(Database, String), CliError> {
     if ephemeral {
         return Ok((Database::InMemory, "in memory".into()));
     }
@@ -165,10 +171,10 @@ impl Started {
             let exit = app.shutdown().await;
             tracing::info!(reason = %exit, "subsystem stopped");
         }
-        if let Some(server) = self.server.take() {
-            if let Err(e) = server.shutdown().await {
-                tracing::warn!(error = %e, "dev server shutdown");
-            }
+        if let Some(server) = self.server.take()
+            && let Err(e) = server.shutdown().await
+        {
+            tracing::warn!(error = %e, "dev server shutdown");
         }
     }
 }
@@ -195,7 +201,9 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
     if watch_core && choice == CoreChoice::Linked {
         return Err(CliError::InvalidValue {
             what: "--watch-core".into(),
-            message: "the linked core has no file to watch; pass --core <path to libhourglass_core.so>".into(),
+            message:
+                "the linked core has no file to watch; pass --core <path to libhourglass_core.so>"
+                    .into(),
         });
     }
     let admin_addr = args
@@ -246,7 +254,10 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
 
     println!("Hourglass is running.");
     if embedded {
-        println!("  dev server   {} (database {database_shown})", conn.address);
+        println!(
+            "  dev server   {} (database {database_shown})",
+            conn.address
+        );
     } else {
         println!("  server       {}", conn.address);
     }
@@ -256,7 +267,11 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         "  core         {}",
         match &choice {
             CoreChoice::Linked => "linked".to_string(),
-            CoreChoice::Library(p) => format!("{}{}", p.display(), if watch_core { " (watched)" } else { "" }),
+            CoreChoice::Library(p) => format!(
+                "{}{}",
+                p.display(),
+                if watch_core { " (watched)" } else { "" }
+            ),
         }
     );
     println!("  admin        http://{admin_bound}/tree  (hourglass tree --admin {admin_bound})");
@@ -305,7 +320,8 @@ async fn start_all(
     started: &mut Started,
 ) -> Result<(Connection, SocketAddr), CliError> {
     let default_address = if embedded {
-        let server = start_dev_server(IpAddr::V4(Ipv4Addr::LOCALHOST), port, database, None).await?;
+        let server =
+            start_dev_server(IpAddr::V4(Ipv4Addr::LOCALHOST), port, database, None).await?;
         let address = server.addr().to_string();
         started.server = Some(server);
         address
@@ -415,7 +431,10 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         None => (Database::InMemory, "in memory".to_string()),
     };
     let server = start_dev_server(ip, port, database, args.namespace.as_deref()).await?;
-    println!("Temporal dev server listening on {} (database {shown})", server.addr());
+    println!(
+        "Temporal dev server listening on {} (database {shown})",
+        server.addr()
+    );
     let name = termination_signal().await;
     force_exit_on_second_signal();
     println!("Received {name}: stopping the dev server");

@@ -10,8 +10,8 @@ use temporalio_protos::temporal::api::enums::v1::{
     EventType, HistoryEventFilterType, TaskQueueKind, WorkflowExecutionStatus,
 };
 use temporalio_protos::temporal::api::failure::v1::Failure;
-use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
+use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
@@ -57,7 +57,7 @@ pub async fn start(
             normal_name: String::new(),
         }),
         input,
-        workflow_execution_timeout: args.execution_timeout.map(|s| duration(s)),
+        workflow_execution_timeout: args.execution_timeout.map(duration),
         identity: identity(),
         request_id: uuid::Uuid::new_v4().to_string(),
         ..Default::default()
@@ -238,7 +238,9 @@ async fn unknown_type_failure(
                 if let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &event.attributes {
                     let message = failure_message(a.failure.as_ref());
                     let lower = message.to_lowercase();
-                    if lower.contains("workflow type") && (lower.contains("not found") || lower.contains("not registered")) {
+                    if lower.contains("workflow type")
+                        && (lower.contains("not found") || lower.contains("not registered"))
+                    {
                         return Ok(message);
                     }
                 }
@@ -285,7 +287,11 @@ pub async fn cmd_signal(
         })
         .await
         .map_err(|s| CliError::rpc("signal workflow", s))?;
-    writeln!(out, "Signal {} sent to {}", args.name, args.execution.workflow_id)?;
+    writeln!(
+        out,
+        "Signal {} sent to {}",
+        args.name, args.execution.workflow_id
+    )?;
     Ok(())
 }
 
@@ -299,7 +305,10 @@ pub async fn cmd_query(
     let resp = client
         .query_workflow(QueryWorkflowRequest {
             namespace: namespace.to_string(),
-            execution: execution(&args.execution.workflow_id, args.execution.run_id.as_deref()),
+            execution: execution(
+                &args.execution.workflow_id,
+                args.execution.run_id.as_deref(),
+            ),
             query: Some(WorkflowQuery {
                 query_type: args.name.clone(),
                 query_args: input_payloads(&args.input)?,
@@ -390,7 +399,6 @@ pub async fn cmd_describe(
         .describe_workflow_execution(DescribeWorkflowExecutionRequest {
             namespace: namespace.to_string(),
             execution: execution(&args.workflow_id, args.run_id.as_deref()),
-            ..Default::default()
         })
         .await
         .map_err(|s| CliError::rpc("describe workflow", s))?
@@ -406,20 +414,35 @@ pub async fn cmd_describe(
     )?;
     writeln!(out, "Status          {}", status_name(info.status))?;
     writeln!(out, "TaskQueue       {}", info.task_queue)?;
-    writeln!(out, "StartTime       {}", timestamp(info.start_time.as_ref()))?;
-    writeln!(out, "CloseTime       {}", timestamp(info.close_time.as_ref()))?;
+    writeln!(
+        out,
+        "StartTime       {}",
+        timestamp(info.start_time.as_ref())
+    )?;
+    writeln!(
+        out,
+        "CloseTime       {}",
+        timestamp(info.close_time.as_ref())
+    )?;
     writeln!(out, "HistoryLength   {}", info.history_length)?;
     for a in &resp.pending_activities {
         writeln!(
             out,
             "PendingActivity {} {} attempt {}",
             a.activity_id,
-            a.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
+            a.activity_type
+                .as_ref()
+                .map(|t| t.name.as_str())
+                .unwrap_or(""),
             a.attempt
         )?;
     }
     for c in &resp.pending_children {
-        writeln!(out, "PendingChild    {} {}", c.workflow_id, c.workflow_type_name)?;
+        writeln!(
+            out,
+            "PendingChild    {} {}",
+            c.workflow_id, c.workflow_type_name
+        )?;
     }
     Ok(())
 }
@@ -433,7 +456,11 @@ pub async fn cmd_list(
 ) -> Result<(), CliError> {
     let mut page_token = Vec::new();
     let mut printed = 0usize;
-    writeln!(out, "{:<10} {:<40} {:<24} {:<36}", "STATUS", "WORKFLOW ID", "TYPE", "RUN ID")?;
+    writeln!(
+        out,
+        "{:<10} {:<40} {:<24} {:<36}",
+        "STATUS", "WORKFLOW ID", "TYPE", "RUN ID"
+    )?;
     loop {
         let resp = client
             .list_workflow_executions(ListWorkflowExecutionsRequest {
@@ -488,7 +515,11 @@ pub async fn cmd_show(
             .into_inner();
         for event in resp.history.map(|h| h.events).unwrap_or_default() {
             let name = EventType::try_from(event.event_type)
-                .map(|t| t.as_str_name().trim_start_matches("EVENT_TYPE_").to_string())
+                .map(|t| {
+                    t.as_str_name()
+                        .trim_start_matches("EVENT_TYPE_")
+                        .to_string()
+                })
                 .unwrap_or_else(|_| format!("UNKNOWN({})", event.event_type));
             writeln!(
                 out,

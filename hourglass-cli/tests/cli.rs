@@ -82,7 +82,10 @@ impl Run {
     }
 
     fn signal(&self, sig: &str) {
-        let status = Command::new("kill").args([sig, &self.pid().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -95,7 +98,10 @@ impl Run {
                 self.child = None;
                 return status.code();
             }
-            assert!(Instant::now() < deadline, "hourglass run did not exit in {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "hourglass run did not exit in {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -147,37 +153,114 @@ fn tempdir() -> tempfile::TempDir {
 fn run_serves_every_example_and_the_tree_then_stops_on_sigterm() {
     let dir = tempdir();
     let mut run = Run::start(dir.path(), free_port(), &[]);
-    assert!(run.wait_for_line("Self-check", Duration::from_secs(5)).contains("Hello, Hourglass!"));
+    assert!(
+        run.wait_for_line("Self-check", Duration::from_secs(5))
+            .contains("Hello, Hourglass!")
+    );
     let a = run.address();
     let a = a.as_str();
     assert_eq!(
-        ok(&["workflow", "execute", "--address", a, "--type", "GreetingWorkflow", "--input", "\"World\""]),
+        ok(&[
+            "workflow",
+            "execute",
+            "--address",
+            a,
+            "--type",
+            "GreetingWorkflow",
+            "--input",
+            "\"World\""
+        ]),
         "\"Hello, World!\""
     );
     assert_eq!(
-        ok(&["workflow", "execute", "--address", a, "--type", "TimerWorkflow", "--input", "1"]),
+        ok(&[
+            "workflow",
+            "execute",
+            "--address",
+            a,
+            "--type",
+            "TimerWorkflow",
+            "--input",
+            "1"
+        ]),
         "\"timer of 1s fired\""
     );
     assert_eq!(
-        ok(&["workflow", "execute", "--address", a, "--type", "ParentWorkflow", "--input", "\"kid\"", "-w", "parent-1"]),
+        ok(&[
+            "workflow",
+            "execute",
+            "--address",
+            a,
+            "--type",
+            "ParentWorkflow",
+            "--input",
+            "\"kid\"",
+            "-w",
+            "parent-1"
+        ]),
         "\"child said: Hello, kid!\""
     );
-    ok(&["workflow", "start", "--address", a, "--type", "CounterWorkflow", "-w", "counter-1"]);
-    ok(&["workflow", "signal", "--address", a, "-w", "counter-1", "--name", "add", "--input", "5"]);
+    ok(&[
+        "workflow",
+        "start",
+        "--address",
+        a,
+        "--type",
+        "CounterWorkflow",
+        "-w",
+        "counter-1",
+    ]);
+    ok(&[
+        "workflow",
+        "signal",
+        "--address",
+        a,
+        "-w",
+        "counter-1",
+        "--name",
+        "add",
+        "--input",
+        "5",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if ok(&["workflow", "query", "--address", a, "-w", "counter-1", "--name", "count"]) == "5" {
+        if ok(&[
+            "workflow",
+            "query",
+            "--address",
+            a,
+            "-w",
+            "counter-1",
+            "--name",
+            "count",
+        ]) == "5"
+        {
             break;
         }
         assert!(Instant::now() < deadline, "query never saw the signal");
         std::thread::sleep(Duration::from_millis(100));
     }
-    ok(&["workflow", "signal", "--address", a, "-w", "counter-1", "--name", "finish"]);
-    assert_eq!(ok(&["workflow", "result", "--address", a, "-w", "counter-1"]), "5");
+    ok(&[
+        "workflow",
+        "signal",
+        "--address",
+        a,
+        "-w",
+        "counter-1",
+        "--name",
+        "finish",
+    ]);
+    assert_eq!(
+        ok(&["workflow", "result", "--address", a, "-w", "counter-1"]),
+        "5"
+    );
     let described = ok(&["workflow", "describe", "--address", a, "-w", "counter-1"]);
     assert!(described.contains("COMPLETED"), "{described}");
     let listed = ok(&["workflow", "list", "--address", a]);
-    assert!(listed.contains("counter-1") && listed.contains("parent-1-child"), "{listed}");
+    assert!(
+        listed.contains("counter-1") && listed.contains("parent-1-child"),
+        "{listed}"
+    );
     let history = ok(&["workflow", "show", "--address", a, "-w", "counter-1"]);
     assert!(history.contains("WORKFLOW_EXECUTION_SIGNALED"), "{history}");
 
@@ -211,16 +294,38 @@ fn sigterm_with_work_in_flight_drains_exits_zero_and_restart_finishes_everything
     for i in 0..20 {
         let id = format!("inflight-{i}");
         let name = format!("\"n{i}\"");
-        ok(&["workflow", "start", "--address", &a, "--type", "GreetingWorkflow", "-w", &id, "--input", &name]);
+        ok(&[
+            "workflow",
+            "start",
+            "--address",
+            &a,
+            "--type",
+            "GreetingWorkflow",
+            "-w",
+            &id,
+            "--input",
+            &name,
+        ]);
     }
     run.signal("-TERM");
-    assert_eq!(run.wait_exit(Duration::from_secs(60)), Some(0), "graceful exit");
+    assert_eq!(
+        run.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "graceful exit"
+    );
     // Nothing was lost: a new run on the same database finishes whatever was left.
     let run2 = Run::start(dir.path(), port, &[]);
     for i in 0..20 {
         let id = format!("inflight-{i}");
         assert_eq!(
-            ok(&["workflow", "result", "--address", &run2.address(), "-w", &id]),
+            ok(&[
+                "workflow",
+                "result",
+                "--address",
+                &run2.address(),
+                "-w",
+                &id
+            ]),
             format!("\"Hello, n{i}!\"")
         );
     }
@@ -232,15 +337,65 @@ fn sigkill_then_restart_on_the_same_database_finishes_open_workflows() {
     let port = free_port();
     let run = Run::start(dir.path(), port, &[]);
     let a = run.address();
-    ok(&["workflow", "start", "--address", &a, "--type", "TimerWorkflow", "-w", "durable-timer", "--input", "3"]);
-    ok(&["workflow", "start", "--address", &a, "--type", "CounterWorkflow", "-w", "durable-counter"]);
+    ok(&[
+        "workflow",
+        "start",
+        "--address",
+        &a,
+        "--type",
+        "TimerWorkflow",
+        "-w",
+        "durable-timer",
+        "--input",
+        "3",
+    ]);
+    ok(&[
+        "workflow",
+        "start",
+        "--address",
+        &a,
+        "--type",
+        "CounterWorkflow",
+        "-w",
+        "durable-counter",
+    ]);
     run.signal("-KILL");
     drop(run);
     let run2 = Run::start(dir.path(), port, &[]);
     let a = run2.address();
-    ok(&["workflow", "signal", "--address", &a, "-w", "durable-counter", "--name", "add", "--input", "7"]);
-    ok(&["workflow", "signal", "--address", &a, "-w", "durable-counter", "--name", "finish"]);
-    assert_eq!(ok(&["workflow", "result", "--address", &a, "-w", "durable-counter"]), "7");
+    ok(&[
+        "workflow",
+        "signal",
+        "--address",
+        &a,
+        "-w",
+        "durable-counter",
+        "--name",
+        "add",
+        "--input",
+        "7",
+    ]);
+    ok(&[
+        "workflow",
+        "signal",
+        "--address",
+        &a,
+        "-w",
+        "durable-counter",
+        "--name",
+        "finish",
+    ]);
+    assert_eq!(
+        ok(&[
+            "workflow",
+            "result",
+            "--address",
+            &a,
+            "-w",
+            "durable-counter"
+        ]),
+        "7"
+    );
     assert_eq!(
         ok(&["workflow", "result", "--address", &a, "-w", "durable-timer"]),
         "\"timer of 3s fired\""
@@ -254,33 +409,75 @@ fn a_second_instance_on_the_same_port_fails_clearly_and_leaves_nothing() {
     let _run = Run::start(dir.path(), port, &[]);
     let dir2 = tempdir();
     let out = Command::new(BIN)
-        .args(["run", "--ephemeral", "--port", &port.to_string(), "--admin", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "run",
+            "--ephemeral",
+            "--port",
+            &port.to_string(),
+            "--admin",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
         .current_dir(dir2.path())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.trim().lines().last().unwrap_or_default();
-    assert!(last.contains("already in use") && last.contains("--port"), "{err}");
+    assert!(
+        last.contains("already in use") && last.contains("--port"),
+        "{err}"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Hourglass is running"));
 }
 
 #[test]
 fn bad_input_gives_one_line_errors_naming_the_fix() {
     let closed = format!("127.0.0.1:{}", free_port());
-    let err = fails(&["workflow", "execute", "--address", &closed, "--type", "GreetingWorkflow", "--input", "{bad"]);
+    let err = fails(&[
+        "workflow",
+        "execute",
+        "--address",
+        &closed,
+        "--type",
+        "GreetingWorkflow",
+        "--input",
+        "{bad",
+    ]);
     assert!(err.contains("not valid JSON"), "{err}");
     let err = fails(&["workflow", "list", "--address", &closed]);
-    assert!(err.contains("cannot connect") && err.contains("--address"), "{err}");
-    let err = fails(&["run", "--address", &closed, "--admin", &format!("127.0.0.1:{}", free_port())]);
-    assert!(err.contains("cannot connect") && err.contains("--address"), "{err}");
-    let err = fails(&["run", "--ephemeral", "--core", "/nonexistent/libhourglass_core.so"]);
-    assert!(err.contains("not found") && err.contains("--core linked"), "{err}");
+    assert!(
+        err.contains("cannot connect") && err.contains("--address"),
+        "{err}"
+    );
+    let err = fails(&[
+        "run",
+        "--address",
+        &closed,
+        "--admin",
+        &format!("127.0.0.1:{}", free_port()),
+    ]);
+    assert!(
+        err.contains("cannot connect") && err.contains("--address"),
+        "{err}"
+    );
+    let err = fails(&[
+        "run",
+        "--ephemeral",
+        "--core",
+        "/nonexistent/libhourglass_core.so",
+    ]);
+    assert!(
+        err.contains("not found") && err.contains("--core linked"),
+        "{err}"
+    );
     let dir = tempdir();
     let cfg = dir.path().join("hourglass.toml");
     std::fs::write(&cfg, "adress = \"typo\"\n").unwrap();
     let err = fails(&["--config", cfg.to_str().unwrap(), "workflow", "list"]);
-    assert!(err.contains("adress") && err.contains("hourglass.toml"), "{err}");
+    assert!(
+        err.contains("adress") && err.contains("hourglass.toml"),
+        "{err}"
+    );
     let err = fails(&["run", "--ephemeral", "--task-queue", " "]);
     assert!(err.contains("--task-queue"), "{err}");
 }
@@ -289,9 +486,28 @@ fn bad_input_gives_one_line_errors_naming_the_fix() {
 fn an_unknown_workflow_type_is_reported_and_terminated() {
     let dir = tempdir();
     let run = Run::start(dir.path(), free_port(), &["--ephemeral"]);
-    let err = fails(&["workflow", "execute", "--address", &run.address(), "--type", "NoSuchWorkflow", "-w", "nope"]);
-    assert!(err.contains("NoSuchWorkflow") && err.contains("--type"), "{err}");
-    let described = ok(&["workflow", "describe", "--address", &run.address(), "-w", "nope"]);
+    let err = fails(&[
+        "workflow",
+        "execute",
+        "--address",
+        &run.address(),
+        "--type",
+        "NoSuchWorkflow",
+        "-w",
+        "nope",
+    ]);
+    assert!(
+        err.contains("NoSuchWorkflow") && err.contains("--type"),
+        "{err}"
+    );
+    let described = ok(&[
+        "workflow",
+        "describe",
+        "--address",
+        &run.address(),
+        "-w",
+        "nope",
+    ]);
     assert!(described.contains("TERMINATED"), "{described}");
 }
 
@@ -301,7 +517,14 @@ fn server_start_dev_serves_clients() {
     let dir = tempdir();
     let db: PathBuf = dir.path().join("dev.db");
     let mut child = Command::new(BIN)
-        .args(["server", "start-dev", "--port", &port.to_string(), "--db-filename", db.to_str().unwrap()])
+        .args([
+            "server",
+            "start-dev",
+            "--port",
+            &port.to_string(),
+            "--db-filename",
+            db.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -309,9 +532,16 @@ fn server_start_dev_serves_clients() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
-    let listed = ok(&["workflow", "list", "--address", &format!("127.0.0.1:{port}")]);
+    let listed = ok(&[
+        "workflow",
+        "list",
+        "--address",
+        &format!("127.0.0.1:{port}"),
+    ]);
     assert!(listed.starts_with("STATUS"), "{listed}");
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(db.exists());

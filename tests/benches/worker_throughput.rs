@@ -2,7 +2,8 @@
 //! - throughput of one-activity workflows through Hourglass vs the official Rust SDK worker;
 //! - median time from a BridgeHolder crash to the default worker polling again;
 //! - median time from a core reload to polling again (dynamic core);
-//! with a count of workflows lost (must be 0) in each.
+//!
+//! Each phase also counts workflows lost (must be 0).
 //!
 //! `cargo bench -p hourglass-tests --bench worker_throughput` (N via `HOURGLASS_BENCH_WORKFLOWS`,
 //! default 2000).
@@ -18,7 +19,9 @@ use temporalio_client::{
 };
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
+use temporalio_sdk::{
+    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
+};
 
 /// The official SDK's twin of Hourglass's greeting example.
 pub struct SdkActivities;
@@ -51,9 +54,13 @@ impl SdkGreetingWorkflow {
 
 async fn client(server: &RunningServer) -> Client {
     let url = url::Url::parse(&server.url()).expect("url");
-    let conn = Connection::connect(ConnectionOptions::new(url).identity("bench@localhost").build())
-        .await
-        .expect("connect");
+    let conn = Connection::connect(
+        ConnectionOptions::new(url)
+            .identity("bench@localhost")
+            .build(),
+    )
+    .await
+    .expect("connect");
     Client::new(conn, ClientOptions::new("default").build()).expect("client")
 }
 
@@ -76,13 +83,22 @@ where
             let id = format!("{prefix}-{i}");
             async move {
                 let h = match c
-                    .start_workflow(wf(), format!("w{i}"), WorkflowStartOptions::new(&tq, &id).build())
+                    .start_workflow(
+                        wf(),
+                        format!("w{i}"),
+                        WorkflowStartOptions::new(&tq, &id).build(),
+                    )
                     .await
                 {
                     Ok(h) => h,
                     Err(_) => return 1,
                 };
-                match tokio::time::timeout(Duration::from_secs(300), h.get_result(WorkflowGetResultOptions::default())).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(300),
+                    h.get_result(WorkflowGetResultOptions::default()),
+                )
+                .await
+                {
                     Ok(Ok(r)) if r == format!("Hello, w{i}!") => 0,
                     _ => 1,
                 }
@@ -101,12 +117,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 async fn wait_polling(hg: &Hourglass, tq: &str, old: Option<u64>) {
     loop {
-        if let Some(h) = hg.bridge_holder() {
-            if let Some(id) = h.registration_id(tq) {
-                if Some(id) != old && hg.task_queues().iter().any(|t| t == tq) {
-                    return;
-                }
-            }
+        if let Some(id) = hg.bridge_holder().and_then(|h| h.registration_id(tq))
+            && Some(id) != old
+            && hg.task_queues().iter().any(|t| t == tq)
+        {
+            return;
         }
         tokio::task::yield_now().await;
     }
@@ -131,8 +146,12 @@ async fn main() {
         .await
         .expect("dev server");
     let c = client(&server).await;
-    println!("worker benchmarks ({n} one-activity workflows each, in-memory dev server, {} cores)",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "worker benchmarks ({n} one-activity workflows each, in-memory dev server, {} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
 
     // Official Rust SDK worker.
     let sdk_tq = "bench-sdk";
@@ -153,15 +172,26 @@ async fn main() {
     worker.run().await.expect("sdk worker run");
     let (sdk_time, sdk_lost) = sdk_run.await.expect("sdk drive");
     let sdk_rate = n as f64 / sdk_time.as_secs_f64();
-    println!("official Rust SDK worker: {sdk_rate:8.1} workflows/s ({:.2} s, lost {sdk_lost})", sdk_time.as_secs_f64());
+    println!(
+        "official Rust SDK worker: {sdk_rate:8.1} workflows/s ({:.2} s, lost {sdk_lost})",
+        sdk_time.as_secs_f64()
+    );
 
     // Hourglass (linked core).
     let tq = "bench-hourglass";
-    let hg = Hourglass::start(config(Core::linked(), &server, tq)).await.expect("hourglass");
+    let hg = Hourglass::start(config(Core::linked(), &server, tq))
+        .await
+        .expect("hourglass");
     let (hg_time, hg_lost) = drive(&c, tq, "hg", n, || GreetingWorkflow::run).await;
     let hg_rate = n as f64 / hg_time.as_secs_f64();
-    println!("hourglass (linked core):  {hg_rate:8.1} workflows/s ({:.2} s, lost {hg_lost})", hg_time.as_secs_f64());
-    println!("ratio hourglass / official SDK: {:.3} (goal >= 0.95)", hg_rate / sdk_rate);
+    println!(
+        "hourglass (linked core):  {hg_rate:8.1} workflows/s ({:.2} s, lost {hg_lost})",
+        hg_time.as_secs_f64()
+    );
+    println!(
+        "ratio hourglass / official SDK: {:.3} (goal >= 0.95)",
+        hg_rate / sdk_rate
+    );
 
     // BridgeHolder crash -> polling again.
     let mut crash_times = Vec::new();
@@ -188,7 +218,9 @@ async fn main() {
     let lib = hourglass_tests::core_lib::core_library();
     let core = Core::load(&lib).expect("load core");
     let tq = "bench-reload";
-    let hg = Hourglass::start(config(core.clone(), &server, tq)).await.expect("hourglass dynamic");
+    let hg = Hourglass::start(config(core.clone(), &server, tq))
+        .await
+        .expect("hourglass dynamic");
     let during = tokio::spawn({
         let c = c.clone();
         async move { drive(&c, tq, "reload", 200, || GreetingWorkflow::run).await }

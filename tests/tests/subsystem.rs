@@ -7,7 +7,9 @@ use common::{client, config, hourglass, init_tracing, server, within};
 use hourglass_bridge::Core;
 use hourglass_supervise::{ChildState, Exit, SupervisorSnapshot};
 use hourglass_worker::activity::{ActivityContext, ActivityError};
-use hourglass_worker::examples::{CounterWorkflow, GreetingWorkflow, ParentWorkflow, TimerWorkflow};
+use hourglass_worker::examples::{
+    CounterWorkflow, GreetingWorkflow, ParentWorkflow, TimerWorkflow,
+};
 use hourglass_worker::subsystem::{Hourglass, SubsystemError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -104,7 +106,9 @@ pub struct SlowWorkflow;
 impl SlowWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, millis: u64) -> WorkflowResult<u64> {
-        Ok(ctx.execute_activity(E2eActivities::slow, millis, options()).await?)
+        Ok(ctx
+            .execute_activity(E2eActivities::slow, millis, options())
+            .await?)
     }
 }
 
@@ -126,9 +130,13 @@ async fn greet_many(c: &Client, tq: &str, prefix: &str, n: usize) -> Vec<(String
     }
     let mut out = Vec::new();
     for (id, expected, h) in handles {
-        let r = within(120, &format!("result of {id}"), h.get_result(WorkflowGetResultOptions::default()))
-            .await
-            .unwrap_or_else(|e| panic!("{id} failed: {e}"));
+        let r = within(
+            120,
+            &format!("result of {id}"),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{id} failed: {e}"));
         assert_eq!(r, expected, "{id}");
         out.push((id, r));
     }
@@ -152,7 +160,12 @@ fn find<'a>(snap: &'a SupervisorSnapshot, path: &[&str]) -> &'a hourglass_superv
         .children
         .iter()
         .find(|c| c.id == *first)
-        .unwrap_or_else(|| panic!("no child {first} in {:?}", snap.children.iter().map(|c| &c.id).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no child {first} in {:?}",
+                snap.children.iter().map(|c| &c.id).collect::<Vec<_>>()
+            )
+        });
     if rest.is_empty() {
         child
     } else {
@@ -199,25 +212,47 @@ async fn examples_run_end_to_end_and_shutdown_is_graceful() {
         .start_workflow(TimerWorkflow::run, 1, start_opts(tq, "timer"))
         .await
         .unwrap();
-    let r = within(30, "timer", h.get_result(WorkflowGetResultOptions::default())).await.unwrap();
+    let r = within(
+        30,
+        "timer",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, "timer of 1s fired");
 
     let h = c
-        .start_workflow(ParentWorkflow::run, "kid".to_string(), start_opts(tq, "parent"))
+        .start_workflow(
+            ParentWorkflow::run,
+            "kid".to_string(),
+            start_opts(tq, "parent"),
+        )
         .await
         .unwrap();
-    let r = within(30, "parent", h.get_result(WorkflowGetResultOptions::default())).await.unwrap();
+    let r = within(
+        30,
+        "parent",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, "child said: Hello, kid!");
 
     let h = c
         .start_workflow(CounterWorkflow::run, (), start_opts(tq, "counter"))
         .await
         .unwrap();
-    h.signal(CounterWorkflow::add, 2, WorkflowSignalOptions::default()).await.unwrap();
+    h.signal(CounterWorkflow::add, 2, WorkflowSignalOptions::default())
+        .await
+        .unwrap();
     let after_update = within(
         30,
         "update",
-        h.execute_update(CounterWorkflow::add_and_get, 3, WorkflowExecuteUpdateOptions::default()),
+        h.execute_update(
+            CounterWorkflow::add_and_get,
+            3,
+            WorkflowExecuteUpdateOptions::default(),
+        ),
     )
     .await
     .unwrap();
@@ -227,8 +262,20 @@ async fn examples_run_end_to_end_and_shutdown_is_graceful() {
         .await
         .unwrap();
     assert_eq!(count, 5);
-    h.signal(CounterWorkflow::finish, (), WorkflowSignalOptions::default()).await.unwrap();
-    let r = within(30, "counter", h.get_result(WorkflowGetResultOptions::default())).await.unwrap();
+    h.signal(
+        CounterWorkflow::finish,
+        (),
+        WorkflowSignalOptions::default(),
+    )
+    .await
+    .unwrap();
+    let r = within(
+        30,
+        "counter",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, 5);
 
     let exit = within(60, "graceful shutdown", hg.shutdown()).await;
@@ -260,16 +307,25 @@ async fn bridge_holder_crash_cascades_heals_and_200_workflows_complete_exactly_o
     assert!(old_holder.registration_id(tq).is_none());
     wait_for_worker(&hg, tq).await;
     let new_holder = hg.bridge_holder().expect("new holder");
-    let new_registration = new_holder.registration_id(tq).expect("re-registered by the launcher");
+    let new_registration = new_holder
+        .registration_id(tq)
+        .expect("re-registered by the launcher");
     assert_ne!(old_registration, new_registration);
     let snap = hg.snapshot().await.unwrap();
     assert_eq!(find(&snap, &["subsystem", "bridge_holder"]).restarts, 1);
-    assert_eq!(find(&snap, &["subsystem", "runtime"]).restarts, 0, "the runtime is before the holder");
+    assert_eq!(
+        find(&snap, &["subsystem", "runtime"]).restarts,
+        0,
+        "the runtime is before the holder"
+    );
 
     // Exactly once: every workflow has exactly one completion event.
     for (id, _) in results.iter().step_by(20) {
         let events = event_types(&c, id).await;
-        let completions = events.iter().filter(|e| **e == EventType::WorkflowExecutionCompleted).count();
+        let completions = events
+            .iter()
+            .filter(|e| **e == EventType::WorkflowExecutionCompleted)
+            .count();
         assert_eq!(completions, 1, "{id}: {events:?}");
     }
     // And the healed subsystem keeps serving.
@@ -291,13 +347,25 @@ async fn killed_poll_loops_restart_and_nothing_is_lost() {
     let chaos = async {
         for i in 0..6 {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let which = if i % 2 == 0 { "workflow_poll_loop" } else { "activity_poll_loop" };
-            assert!(hg.kill_poll_loop(tq, which).await.unwrap(), "{which} was running");
+            let which = if i % 2 == 0 {
+                "workflow_poll_loop"
+            } else {
+                "activity_poll_loop"
+            };
+            assert!(
+                hg.kill_poll_loop(tq, which).await.unwrap(),
+                "{which} was running"
+            );
         }
     };
     tokio::join!(run, chaos);
     let snap = hg.snapshot().await.unwrap();
-    let pollers = ["subsystem", "worker_supervisor", &format!("worker:{tq}"), "pollers"];
+    let pollers = [
+        "subsystem",
+        "worker_supervisor",
+        &format!("worker:{tq}"),
+        "pollers",
+    ];
     let mut wf = pollers.to_vec();
     wf.push("workflow_poll_loop");
     let mut act = pollers.to_vec();
@@ -305,7 +373,10 @@ async fn killed_poll_loops_restart_and_nothing_is_lost() {
     assert_eq!(find(&snap, &wf).restarts, 3);
     assert_eq!(find(&snap, &act).restarts, 3);
     // Killing a loop does not replace the registration.
-    assert_eq!(hg.bridge_holder().unwrap().registration_id(tq), Some(registration));
+    assert_eq!(
+        hg.bridge_holder().unwrap().registration_id(tq),
+        Some(registration)
+    );
     assert_eq!(within(60, "shutdown", hg.shutdown()).await, Exit::Shutdown);
     srv.shutdown().await.unwrap();
 }
@@ -320,18 +391,30 @@ async fn panics_and_unknown_types_fail_tasks_not_the_process() {
 
     // A panicking activity is a retryable failure: attempt 2 succeeds.
     let h = c
-        .start_workflow(PanickyActivityWorkflow::run, (), start_opts(tq, "panicky-activity"))
+        .start_workflow(
+            PanickyActivityWorkflow::run,
+            (),
+            start_opts(tq, "panicky-activity"),
+        )
         .await
         .unwrap();
-    let attempt = within(60, "panicky activity", h.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .unwrap();
+    let attempt = within(
+        60,
+        "panicky activity",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(attempt, 2);
 
     // A panicking workflow fails its workflow task; the workflow stays open, the process lives.
-    c.start_workflow(PanickingWorkflow::run, (), start_opts(tq, "panicking-workflow"))
-        .await
-        .unwrap();
+    c.start_workflow(
+        PanickingWorkflow::run,
+        (),
+        start_opts(tq, "panicking-workflow"),
+    )
+    .await
+    .unwrap();
     // An unknown workflow type also fails workflow tasks.
     c.start_workflow(
         UntypedWorkflow::new("NoSuchWorkflow"),
@@ -343,7 +426,10 @@ async fn panics_and_unknown_types_fail_tasks_not_the_process() {
     for id in ["panicking-workflow", "unknown-workflow"] {
         within(30, &format!("{id} workflow task failed"), async {
             loop {
-                if event_types(&c, id).await.contains(&EventType::WorkflowTaskFailed) {
+                if event_types(&c, id)
+                    .await
+                    .contains(&EventType::WorkflowTaskFailed)
+                {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -355,7 +441,15 @@ async fn panics_and_unknown_types_fail_tasks_not_the_process() {
             .describe(WorkflowDescribeOptions::default())
             .await
             .unwrap();
-        assert_eq!(desc.raw_description.workflow_execution_info.as_ref().unwrap().status(), WorkflowExecutionStatus::Running, "{id}");
+        assert_eq!(
+            desc.raw_description
+                .workflow_execution_info
+                .as_ref()
+                .unwrap()
+                .status(),
+            WorkflowExecutionStatus::Running,
+            "{id}"
+        );
     }
     // The worker is unharmed.
     greet_many(&c, tq, "after-failures", 2).await;
@@ -382,13 +476,25 @@ async fn graceful_shutdown_drains_work_in_flight() {
     })
     .await;
     // Shut down while the activity runs: the drain lets it finish and complete.
-    assert_eq!(within(60, "graceful shutdown", hg.shutdown()).await, Exit::Shutdown);
+    assert_eq!(
+        within(60, "graceful shutdown", hg.shutdown()).await,
+        Exit::Shutdown
+    );
     let events = event_types(&c, "drain").await;
-    assert!(events.contains(&EventType::ActivityTaskCompleted), "{events:?}");
+    assert!(
+        events.contains(&EventType::ActivityTaskCompleted),
+        "{events:?}"
+    );
 
     // A new worker finishes the workflow without running the activity again.
     let hg2 = hourglass(&srv, tq).await;
-    let r = within(60, "result", h.get_result(WorkflowGetResultOptions::default())).await.unwrap();
+    let r = within(
+        60,
+        "result",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, 1500);
     assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), before + 1);
     assert_eq!(within(60, "shutdown", hg2.shutdown()).await, Exit::Shutdown);
@@ -399,15 +505,18 @@ async fn graceful_shutdown_drains_work_in_flight() {
 async fn unreachable_server_fails_start_cleanly() {
     init_tracing();
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cfg = config(
-        Core::linked(),
-        &server().await,
-        "e2e-unreachable",
-    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = config(Core::linked(), &server().await, "e2e-unreachable");
     cfg.client.target_url = format!("http://127.0.0.1:{port}");
     cfg.client.connect_timeout_millis = 2000;
-    let err = within(60, "start fails", Hourglass::start(cfg)).await.err().expect("start must fail");
+    let err = within(60, "start fails", Hourglass::start(cfg))
+        .await
+        .err()
+        .expect("start must fail");
     let msg = err.to_string();
     assert!(matches!(err, SubsystemError::Supervise(_)), "{msg}");
     assert!(msg.contains("connect"), "{msg}");
@@ -420,7 +529,9 @@ async fn core_reload_cascades_to_fresh_handles_and_workflows_complete() {
     let core = Core::load(&lib).expect("core loads");
     let srv = server().await;
     let tq = "e2e-reload";
-    let hg = Hourglass::start(config(core.clone(), &srv, tq)).await.expect("start");
+    let hg = Hourglass::start(config(core.clone(), &srv, tq))
+        .await
+        .expect("start");
     let c = client(&srv).await;
     let generation = core.generation();
 

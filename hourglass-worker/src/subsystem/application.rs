@@ -28,10 +28,14 @@ impl Hourglass {
     /// any failure on the way is an error and nothing is left running.
     pub async fn start(config: SubsystemConfig) -> Result<Hourglass, SubsystemError> {
         if config.worker.namespace.trim().is_empty() {
-            return Err(SubsystemError::Config("the namespace must not be empty".into()));
+            return Err(SubsystemError::Config(
+                "the namespace must not be empty".into(),
+            ));
         }
         if config.task_queues.iter().any(|tq| tq.trim().is_empty()) {
-            return Err(SubsystemError::Config("task queue names must not be empty".into()));
+            return Err(SubsystemError::Config(
+                "task queue names must not be empty".into(),
+            ));
         }
         let config = Arc::new(config);
         let registry = Registry::new();
@@ -124,10 +128,15 @@ impl Hourglass {
     /// [`SubsystemConfig::task_queues`] for that.
     pub async fn start_worker(&self, task_queue: &str) -> Result<(), SubsystemError> {
         if task_queue.trim().is_empty() {
-            return Err(SubsystemError::Config("task queue names must not be empty".into()));
+            return Err(SubsystemError::Config(
+                "task queue names must not be empty".into(),
+            ));
         }
         self.worker_supervisor()?
-            .start_child(task_queue_worker::child_spec(task_queue, self.config.clone()))
+            .start_child(task_queue_worker::child_spec(
+                task_queue,
+                self.config.clone(),
+            ))
             .await?;
         Ok(())
     }
@@ -150,7 +159,11 @@ impl Hourglass {
 
     /// Kills one poll loop of `task_queue` (`"workflow_poll_loop"` or `"activity_poll_loop"`)
     /// as a crash would; its supervisor restarts it. For chaos tests and the admin endpoint.
-    pub async fn kill_poll_loop(&self, task_queue: &str, poll_loop: &str) -> Result<bool, SubsystemError> {
+    pub async fn kill_poll_loop(
+        &self,
+        task_queue: &str,
+        poll_loop: &str,
+    ) -> Result<bool, SubsystemError> {
         let pollers: SupervisorHandle = self
             .registry
             .lookup(&pollers_name(task_queue))

@@ -196,7 +196,11 @@ impl BridgeHolder {
         if !self.is_alive() {
             return None;
         }
-        self.inner.registrations.lock().get(task_queue).map(|r| r.id)
+        self.inner
+            .registrations
+            .lock()
+            .get(task_queue)
+            .map(|r| r.id)
     }
 
     /// Task queues with a current registration.
@@ -206,7 +210,11 @@ impl BridgeHolder {
         v
     }
 
-    fn get(&self, task_queue: &str, id: RegistrationId) -> Result<Arc<Registration>, SubsystemError> {
+    fn get(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+    ) -> Result<Arc<Registration>, SubsystemError> {
         let not_registered = || SubsystemError::WorkerNotRegistered {
             task_queue: task_queue.to_string(),
         };
@@ -219,9 +227,18 @@ impl BridgeHolder {
         }
     }
 
-    fn bridge_error(&self, operation: &'static str, task_queue: &str, source: BridgeError) -> SubsystemError {
+    fn bridge_error(
+        &self,
+        operation: &'static str,
+        task_queue: &str,
+        source: BridgeError,
+    ) -> SubsystemError {
         if source.is_reloaded() {
-            tracing::warn!(task_queue, operation, "core reload detected by the bridge holder");
+            tracing::warn!(
+                task_queue,
+                operation,
+                "core reload detected by the bridge holder"
+            );
             self.inner.runtime.report_reloaded();
         }
         SubsystemError::Bridge {
@@ -231,7 +248,12 @@ impl BridgeHolder {
         }
     }
 
-    fn poll_error(&self, reg: &Registration, operation: &'static str, e: BridgeError) -> SubsystemError {
+    fn poll_error(
+        &self,
+        reg: &Registration,
+        operation: &'static str,
+        e: BridgeError,
+    ) -> SubsystemError {
         match e {
             BridgeError::ShutDown => SubsystemError::ShutDown {
                 task_queue: reg.task_queue.clone(),
@@ -260,7 +282,9 @@ impl BridgeHolder {
             .poll(move || async move { worker.poll_workflow_activation().await })
             .await
             .map_err(|e| self.poll_error(&reg, "poll workflow activation", e))?;
-        reg.outstanding_runs.lock().insert(activation.run_id.clone());
+        reg.outstanding_runs
+            .lock()
+            .insert(activation.run_id.clone());
         Ok(activation)
     }
 
@@ -278,7 +302,9 @@ impl BridgeHolder {
             .await
             .map_err(|e| self.poll_error(&reg, "poll activity task", e))?;
         if matches!(task.variant, Some(activity_task::Variant::Start(_))) {
-            reg.outstanding_activities.lock().insert(task.task_token.clone());
+            reg.outstanding_activities
+                .lock()
+                .insert(task.task_token.clone());
         }
         Ok(task)
     }
@@ -305,7 +331,9 @@ impl BridgeHolder {
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
         let result = reg.worker.complete_activity_task(&completion).await;
-        reg.outstanding_activities.lock().remove(&completion.task_token);
+        reg.outstanding_activities
+            .lock()
+            .remove(&completion.task_token);
         result.map_err(|e| self.bridge_error("complete activity task", task_queue, e))
     }
 
@@ -337,7 +365,11 @@ impl BridgeHolder {
 
     /// Starts the graceful shutdown of the registration's core worker: polls keep returning
     /// work until everything outstanding is finished, then return `ShutDown`. Idempotent.
-    pub fn initiate_shutdown(&self, task_queue: &str, id: RegistrationId) -> Result<(), SubsystemError> {
+    pub fn initiate_shutdown(
+        &self,
+        task_queue: &str,
+        id: RegistrationId,
+    ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
         if !reg.shutdown_initiated.swap(true, Ordering::AcqRel) {
             tracing::info!(task_queue, registration = id, "initiating worker shutdown");
@@ -409,7 +441,13 @@ impl BridgeHolder {
         if !self.inner.alive.swap(false, Ordering::AcqRel) {
             return;
         }
-        let regs: Vec<Arc<Registration>> = self.inner.registrations.lock().drain().map(|(_, r)| r).collect();
+        let regs: Vec<Arc<Registration>> = self
+            .inner
+            .registrations
+            .lock()
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
         tracing::info!(orphaned_workers = regs.len(), "bridge holder closed");
         for reg in regs {
             // The holder may be ending because the host runtime is going away.

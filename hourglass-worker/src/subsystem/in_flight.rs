@@ -67,7 +67,7 @@ pub async fn start_activation(
             Failure::application_failure(format!("hourglass: evaluator unavailable: {e}"), false),
             None,
         );
-        let _ = complete_activation(&worker, completion).await;
+        let _ = complete_activation(worker, completion).await;
     }
 }
 
@@ -84,7 +84,10 @@ async fn evaluate_and_complete(worker: WorkerHandle, activation: WorkflowActivat
     complete_activation(&worker, completion).await
 }
 
-async fn complete_activation(worker: &WorkerHandle, completion: WorkflowActivationCompletion) -> Exit {
+async fn complete_activation(
+    worker: &WorkerHandle,
+    completion: WorkflowActivationCompletion,
+) -> Exit {
     let run_id = completion.run_id.clone();
     let result = worker
         .holder()
@@ -128,7 +131,12 @@ pub async fn start_activity(
     }
 }
 
-fn finish(worker: &WorkerHandle, what: &str, key: &str, result: Result<(), SubsystemError>) -> Exit {
+fn finish(
+    worker: &WorkerHandle,
+    what: &str,
+    key: &str,
+    result: Result<(), SubsystemError>,
+) -> Exit {
     match result {
         Ok(()) => Exit::Normal,
         Err(SubsystemError::WorkerNotRegistered { .. }) => {

@@ -22,10 +22,26 @@ pub(crate) fn inc(counter: &AtomicU64) {
 pub fn prometheus_text() -> String {
     let mut out = String::new();
     for (name, help, counter) in [
-        ("hourglass_poll_errors_total", "Polls that failed with an error other than shutdown.", &POLL_ERRORS),
-        ("hourglass_activations_dispatched_total", "Workflow activations dispatched to in-flight tasks.", &ACTIVATIONS_DISPATCHED),
-        ("hourglass_activities_dispatched_total", "Activity attempts dispatched to in-flight tasks.", &ACTIVITIES_DISPATCHED),
-        ("hourglass_completions_worker_replaced_total", "Completions refused because their worker was replaced.", &COMPLETIONS_NOT_REGISTERED),
+        (
+            "hourglass_poll_errors_total",
+            "Polls that failed with an error other than shutdown.",
+            &POLL_ERRORS,
+        ),
+        (
+            "hourglass_activations_dispatched_total",
+            "Workflow activations dispatched to in-flight tasks.",
+            &ACTIVATIONS_DISPATCHED,
+        ),
+        (
+            "hourglass_activities_dispatched_total",
+            "Activity attempts dispatched to in-flight tasks.",
+            &ACTIVITIES_DISPATCHED,
+        ),
+        (
+            "hourglass_completions_worker_replaced_total",
+            "Completions refused because their worker was replaced.",
+            &COMPLETIONS_NOT_REGISTERED,
+        ),
     ] {
         out.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",

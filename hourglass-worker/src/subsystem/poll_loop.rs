@@ -25,7 +25,7 @@ const ORPHAN_WAIT: Duration = Duration::from_secs(5);
 /// What one poll returned.
 enum Polled {
     Activation(temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation),
-    ActivityTask(temporalio_common::protos::coresdk::activity_task::ActivityTask),
+    ActivityTask(Box<temporalio_common::protos::coresdk::activity_task::ActivityTask>),
 }
 
 /// Which queue a loop polls.
@@ -70,10 +70,10 @@ fn child_spec(kind: Kind, task_queue: &str, drain_timeout: Duration) -> ChildSpe
                 .registry()
                 .via(&handle_name(&task_queue))
                 .map_err(|e| StartError::new(format!("{} needs its worker: {e}", kind.id())))?;
-            let dispatcher: DynamicSupervisorHandle = ctx
-                .registry()
-                .via(kind.dispatcher())
-                .map_err(|e| StartError::new(format!("{} needs {}: {e}", kind.id(), kind.dispatcher())))?;
+            let dispatcher: DynamicSupervisorHandle =
+                ctx.registry().via(kind.dispatcher()).map_err(|e| {
+                    StartError::new(format!("{} needs {}: {e}", kind.id(), kind.dispatcher()))
+                })?;
             tracing::info!(task_queue = %task_queue, loop_kind = ?kind, "poll loop started");
             Ok(run(kind, ctx, worker, dispatcher))
         }
@@ -112,7 +112,7 @@ async fn run(
                 Kind::Activity => holder
                     .poll_activity_task(&tq, registration)
                     .await
-                    .map(Polled::ActivityTask),
+                    .map(|t| Polled::ActivityTask(Box::new(t))),
             }
         };
         let result = if draining {
@@ -128,7 +128,7 @@ async fn run(
             Ok(Polled::Activation(activation)) => {
                 in_flight::start_activation(&dispatcher, &worker, activation).await;
             }
-            Ok(Polled::ActivityTask(task)) => dispatch_activity(&dispatcher, &worker, task).await,
+            Ok(Polled::ActivityTask(task)) => dispatch_activity(&dispatcher, &worker, *task).await,
             Err(SubsystemError::ShutDown { .. }) => {
                 if draining {
                     tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop drained");
@@ -142,7 +142,10 @@ async fn run(
                 ctx.cancelled().await;
                 return Exit::Shutdown;
             }
-            Err(e @ (SubsystemError::WorkerNotRegistered { .. } | SubsystemError::NotRunning { .. })) => {
+            Err(
+                e
+                @ (SubsystemError::WorkerNotRegistered { .. } | SubsystemError::NotRunning { .. }),
+            ) => {
                 // The holder or registration is gone, so a cascade is under way: wait for it
                 // rather than burn restarts.
                 tracing::info!(task_queue = %tq, loop_kind = ?kind, reason = %e, "poll loop lost its registration");
@@ -178,6 +181,8 @@ async fn dispatch_activity(
         Ok(ActivityDispatch::Cancel { delivered, .. }) => {
             tracing::debug!(task_queue = %worker.task_queue(), delivered, "activity cancellation dispatched");
         }
-        Err(e) => tracing::warn!(task_queue = %worker.task_queue(), error = %e, "activity task dropped"),
+        Err(e) => {
+            tracing::warn!(task_queue = %worker.task_queue(), error = %e, "activity task dropped")
+        }
     }
 }

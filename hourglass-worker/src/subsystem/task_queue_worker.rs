@@ -88,8 +88,14 @@ pub fn child_spec(task_queue: &str, config: Arc<SubsystemConfig>) -> ChildSpec {
         .strategy(Strategy::OneForOne)
         .register_as(pollers_name(task_queue))
         .intensity(config.max_restarts, config.max_restart_period)
-        .child(poll_loop::workflow_child_spec(task_queue, config.drain_timeout))
-        .child(poll_loop::activity_child_spec(task_queue, config.drain_timeout))
+        .child(poll_loop::workflow_child_spec(
+            task_queue,
+            config.drain_timeout,
+        ))
+        .child(poll_loop::activity_child_spec(
+            task_queue,
+            config.drain_timeout,
+        ))
         .into_child_spec();
     SupervisorSpec::new(format!("worker:{task_queue}"))
         .strategy(Strategy::RestForOne)
@@ -188,7 +194,9 @@ impl Drop for Unregister {
             Ok(()) => {}
             // The holder already dropped it (it ended, and reaps its registrations itself).
             Err(SubsystemError::WorkerNotRegistered { .. }) => {}
-            Err(e) => tracing::warn!(task_queue = %self.task_queue, error = %e, "unregister failed"),
+            Err(e) => {
+                tracing::warn!(task_queue = %self.task_queue, error = %e, "unregister failed")
+            }
         }
     }
 }

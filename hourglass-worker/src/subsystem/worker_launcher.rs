@@ -6,7 +6,9 @@
 use super::config::SubsystemConfig;
 use super::names;
 use super::task_queue_worker;
-use hourglass_supervise::{ChildContext, ChildSpec, DynamicSupervisorHandle, Exit, Restart, StartError};
+use hourglass_supervise::{
+    ChildContext, ChildSpec, DynamicSupervisorHandle, Exit, Restart, StartError,
+};
 use std::sync::Arc;
 
 /// The WorkerLauncher child spec (transient: restarted only if starting the workers failed).
@@ -16,15 +18,17 @@ pub fn child_spec(config: Arc<SubsystemConfig>) -> ChildSpec {
     ChildSpec::with_init("worker_launcher", move |ctx: ChildContext| {
         let config = config.clone();
         async move {
-            let workers: DynamicSupervisorHandle = ctx
-                .registry()
-                .via(names::WORKER_SUPERVISOR)
-                .map_err(|e| StartError::new(format!("worker launcher needs the worker supervisor: {e}")))?;
+            let workers: DynamicSupervisorHandle =
+                ctx.registry().via(names::WORKER_SUPERVISOR).map_err(|e| {
+                    StartError::new(format!("worker launcher needs the worker supervisor: {e}"))
+                })?;
             for tq in &config.task_queues {
                 workers
                     .start_child(task_queue_worker::child_spec(tq, config.clone()))
                     .await
-                    .map_err(|e| StartError::new(format!("starting the worker for task queue `{tq}`: {e}")))?;
+                    .map_err(|e| {
+                        StartError::new(format!("starting the worker for task queue `{tq}`: {e}"))
+                    })?;
                 tracing::info!(task_queue = %tq, "worker launched");
             }
             Ok(async { Exit::Normal })

@@ -46,9 +46,13 @@ pub async fn hourglass(server: &RunningServer, task_queue: &str) -> Hourglass {
 /// An official Temporal client for `server`.
 pub async fn client(server: &RunningServer) -> Client {
     let url = url::Url::parse(&server.url()).expect("url");
-    let conn = Connection::connect(ConnectionOptions::new(url).identity("e2e-test@localhost").build())
-        .await
-        .expect("client connects");
+    let conn = Connection::connect(
+        ConnectionOptions::new(url)
+            .identity("e2e-test@localhost")
+            .build(),
+    )
+    .await
+    .expect("client connects");
     Client::new(conn, ClientOptions::new("default").build()).expect("client")
 }
 
