@@ -277,7 +277,9 @@ struct NewRun {
 }
 
 struct Inner {
-    store: Store,
+    store: Option<Store>,
+    writer: Option<std::sync::mpsc::Sender<(u64, Batch)>>,
+    seq: u64,
     namespaces: BTreeMap<String, NamespaceRec>,
     execs: HashMap<ExecKey, Exec>,
     current: HashMap<(String, String), String>,
@@ -295,6 +297,44 @@ pub struct Engine {
     inner: Mutex<Inner>,
     timer_notify: Arc<Notify>,
     closing: watch::Sender<bool>,
+    durable: Arc<watch::Sender<Durable>>,
+}
+
+/// Progress of the writer thread: every batch up to `done` is committed; `failed` is set
+/// (for good) when a write failed, after which the server stops acknowledging changes.
+#[derive(Debug, Clone, Default)]
+struct Durable {
+    done: u64,
+    failed: Option<String>,
+}
+
+/// Group commit: writes every queued batch in one transaction, then publishes progress.
+/// RPCs answer only once their batch is durable, so a SIGKILL loses nothing acknowledged.
+fn writer_loop(
+    mut store: Store,
+    rx: std::sync::mpsc::Receiver<(u64, Batch)>,
+    durable: Arc<watch::Sender<Durable>>,
+) {
+    while let Ok((mut seq, first)) = rx.recv() {
+        let mut batches = vec![first];
+        while batches.len() < 1024 {
+            match rx.try_recv() {
+                Ok((s, b)) => {
+                    seq = s;
+                    batches.push(b);
+                }
+                Err(_) => break,
+            }
+        }
+        let res = store.write_batches(&batches);
+        durable.send_modify(|d| {
+            d.done = seq;
+            if let Err(e) = &res {
+                tracing::error!(error = %e, "persisting state failed; no further changes are acknowledged");
+                d.failed.get_or_insert_with(|| e.to_string());
+            }
+        });
+    }
 }
 
 fn new_id() -> String {
@@ -340,7 +380,9 @@ impl Engine {
         let store = Store::open(db)?;
         let timer_notify = Arc::new(Notify::new());
         let mut inner = Inner {
-            store,
+            store: Some(store),
+            writer: None,
+            seq: 0,
             namespaces: BTreeMap::new(),
             execs: HashMap::new(),
             current: HashMap::new(),
@@ -352,7 +394,13 @@ impl Engine {
             dirty: HashSet::new(),
             dirty_ns: vec![],
         };
-        for (name, data) in inner.store.load_namespaces()? {
+        for (name, data) in inner
+            .store
+            .as_ref()
+            .map(|s| s.load_namespaces())
+            .transpose()?
+            .unwrap_or_default()
+        {
             let rec: NamespaceRec =
                 serde_json::from_str(&data).map_err(|e| crate::error::DevServerError::Corrupt {
                     what: format!("namespace {name}"),
@@ -368,7 +416,12 @@ impl Engine {
                 retention_days: 1,
             });
         }
-        let loaded = inner.store.load_executions()?;
+        let loaded = inner
+            .store
+            .as_ref()
+            .map(|s| s.load_executions())
+            .transpose()?
+            .unwrap_or_default();
         let count = loaded.len();
         let mut latest: HashMap<(String, String), (bool, i64, String)> = HashMap::new();
         for se in loaded {
@@ -389,17 +442,33 @@ impl Engine {
         for k in keys {
             inner.rearm(&k);
         }
-        inner
-            .commit()
-            .map_err(|s| crate::error::DevServerError::Corrupt {
-                what: "initial state".into(),
-                detail: s.message().to_string(),
+        let initial = inner.take_batch();
+        let mut store =
+            inner
+                .store
+                .take()
+                .ok_or_else(|| crate::error::DevServerError::Corrupt {
+                    what: "store".into(),
+                    detail: "missing".into(),
+                })?;
+        store.write_batches(std::slice::from_ref(&initial))?;
+        let durable = Arc::new(watch::Sender::new(Durable::default()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        inner.writer = Some(tx);
+        let d2 = durable.clone();
+        std::thread::Builder::new()
+            .name("devserver-writer".into())
+            .spawn(move || writer_loop(store, rx, d2))
+            .map_err(|e| crate::error::DevServerError::Corrupt {
+                what: "writer thread".into(),
+                detail: e.to_string(),
             })?;
         tracing::info!(executions = count, "dev server state loaded");
         Ok(Arc::new(Self {
             inner: Mutex::new(inner),
             timer_notify,
             closing: watch::Sender::new(false),
+            durable,
         }))
     }
 
@@ -446,17 +515,34 @@ impl Engine {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> RpcResult<T>) -> RpcResult<T> {
-        let mut g = self.inner.lock();
-        let r = f(&mut g);
-        g.commit()?;
+    /// Runs `f` on the state, queues its changes for the writer, and answers once they are
+    /// durable.
+    async fn with<T>(&self, f: impl FnOnce(&mut Inner) -> RpcResult<T>) -> RpcResult<T> {
+        let (r, seq) = {
+            let mut g = self.inner.lock();
+            let r = f(&mut g);
+            (r, g.commit()?)
+        };
+        self.wait_durable(seq).await?;
         r
+    }
+
+    async fn wait_durable(&self, seq: u64) -> RpcResult<()> {
+        let mut rx = self.durable.subscribe();
+        let d = rx
+            .wait_for(|d| d.done >= seq || d.failed.is_some())
+            .await
+            .map_err(|_| Status::unavailable("dev server persistence stopped"))?;
+        match &d.failed {
+            Some(e) => Err(Status::unavailable(format!("persistence failed: {e}"))),
+            None => Ok(()),
+        }
     }
 
     // ---------------- namespaces ----------------
 
     /// DescribeNamespace.
-    pub fn describe_namespace(
+    pub async fn describe_namespace(
         &self,
         req: ws::DescribeNamespaceRequest,
     ) -> RpcResult<ws::DescribeNamespaceResponse> {
@@ -469,20 +555,22 @@ impl Engine {
             let rec = rec.ok_or_else(|| status::namespace_not_found(&req.namespace))?;
             Ok(ns_response(&rec))
         })
+        .await
     }
 
     /// ListNamespaces.
-    pub fn list_namespaces(&self) -> RpcResult<ws::ListNamespacesResponse> {
+    pub async fn list_namespaces(&self) -> RpcResult<ws::ListNamespacesResponse> {
         self.with(|g| {
             Ok(ws::ListNamespacesResponse {
                 namespaces: g.namespaces.values().map(ns_response).collect(),
                 next_page_token: vec![],
             })
         })
+        .await
     }
 
     /// RegisterNamespace.
-    pub fn register_namespace(&self, req: ws::RegisterNamespaceRequest) -> RpcResult<()> {
+    pub async fn register_namespace(&self, req: ws::RegisterNamespaceRequest) -> RpcResult<()> {
         if req.namespace.is_empty() {
             return Err(status::invalid("namespace name is required"));
         }
@@ -507,12 +595,13 @@ impl Engine {
             tracing::info!(namespace = %req.namespace, "namespace registered");
             Ok(())
         })
+        .await
     }
 
     // ---------------- workflow lifecycle ----------------
 
     /// StartWorkflowExecution.
-    pub fn start_workflow(
+    pub async fn start_workflow(
         &self,
         req: ws::StartWorkflowExecutionRequest,
     ) -> RpcResult<ws::StartWorkflowExecutionResponse> {
@@ -544,10 +633,11 @@ impl Engine {
                 ..Default::default()
             })
         })
+        .await
     }
 
     /// SignalWithStartWorkflowExecution.
-    pub fn signal_with_start(
+    pub async fn signal_with_start(
         &self,
         req: ws::SignalWithStartWorkflowExecutionRequest,
     ) -> RpcResult<ws::SignalWithStartWorkflowExecutionResponse> {
@@ -607,10 +697,11 @@ impl Engine {
                 ..Default::default()
             })
         })
+        .await
     }
 
     /// SignalWorkflowExecution.
-    pub fn signal_workflow(&self, req: ws::SignalWorkflowExecutionRequest) -> RpcResult<()> {
+    pub async fn signal_workflow(&self, req: ws::SignalWorkflowExecutionRequest) -> RpcResult<()> {
         self.with(|g| {
             let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
             if req.signal_name.is_empty() {
@@ -619,28 +710,34 @@ impl Engine {
             g.signal(&key, &req.signal_name, req.input, req.header, &req.identity);
             Ok(())
         })
+        .await
     }
 
     /// RequestCancelWorkflowExecution.
-    pub fn request_cancel(&self, req: ws::RequestCancelWorkflowExecutionRequest) -> RpcResult<()> {
+    pub async fn request_cancel(
+        &self,
+        req: ws::RequestCancelWorkflowExecutionRequest,
+    ) -> RpcResult<()> {
         self.with(|g| {
             let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
             g.request_cancel(&key, &req.identity, &req.reason, 0, None);
             Ok(())
         })
+        .await
     }
 
     /// TerminateWorkflowExecution.
-    pub fn terminate(&self, req: ws::TerminateWorkflowExecutionRequest) -> RpcResult<()> {
+    pub async fn terminate(&self, req: ws::TerminateWorkflowExecutionRequest) -> RpcResult<()> {
         self.with(|g| {
             let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
             g.terminate(&key, &req.reason, req.details, &req.identity);
             Ok(())
         })
+        .await
     }
 
     /// DescribeWorkflowExecution.
-    pub fn describe(
+    pub async fn describe(
         &self,
         req: ws::DescribeWorkflowExecutionRequest,
     ) -> RpcResult<ws::DescribeWorkflowExecutionResponse> {
@@ -713,10 +810,11 @@ impl Engine {
                 ..Default::default()
             })
         })
+        .await
     }
 
     /// ListWorkflowExecutions (simple `Key = 'value' AND ...` filters).
-    pub fn list(
+    pub async fn list(
         &self,
         req: ws::ListWorkflowExecutionsRequest,
     ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
@@ -751,10 +849,11 @@ impl Engine {
                 next_page_token: next,
             })
         })
+        .await
     }
 
     /// CountWorkflowExecutions.
-    pub fn count(
+    pub async fn count(
         &self,
         req: ws::CountWorkflowExecutionsRequest,
     ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
@@ -771,6 +870,7 @@ impl Engine {
                 groups: vec![],
             })
         })
+        .await
     }
 
     /// GetWorkflowExecutionHistory with pagination and long poll.
@@ -854,7 +954,7 @@ impl Engine {
     }
 
     /// GetWorkflowExecutionHistoryReverse.
-    pub fn history_reverse(
+    pub async fn history_reverse(
         &self,
         req: ws::GetWorkflowExecutionHistoryReverseRequest,
     ) -> RpcResult<ws::GetWorkflowExecutionHistoryReverseResponse> {
@@ -888,6 +988,7 @@ impl Engine {
                 next_page_token: next,
             })
         })
+        .await
     }
 
     // ---------------- workflow tasks ----------------
@@ -909,15 +1010,19 @@ impl Engine {
             return Err(status::invalid("task queue is required"));
         }
         loop {
-            let mut rx = {
+            let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
-                if let Some(resp) = g.take_workflow_task(&qk, &req.identity) {
-                    g.commit()?;
-                    return Ok(resp);
+                match g.take_workflow_task(&qk, &req.identity) {
+                    Some(resp) => (Some((resp, g.commit()?)), None),
+                    None => (None, Some(g.queue(&qk).watch.subscribe())),
                 }
-                g.queue(&qk).watch.subscribe()
             };
+            if let Some((resp, seq)) = ready {
+                self.wait_durable(seq).await?;
+                return Ok(resp);
+            }
+            let Some(rx) = rx.as_mut() else { continue };
             tokio::select! {
                 _ = rx.changed() => {}
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
@@ -927,16 +1032,20 @@ impl Engine {
     }
 
     /// RespondWorkflowTaskCompleted.
-    pub fn complete_workflow_task(
+    pub async fn complete_workflow_task(
         &self,
         req: ws::RespondWorkflowTaskCompletedRequest,
     ) -> RpcResult<ws::RespondWorkflowTaskCompletedResponse> {
         self.with(|g| g.complete_wft(req))
+            .await
             .map(|_| ws::RespondWorkflowTaskCompletedResponse::default())
     }
 
     /// RespondWorkflowTaskFailed.
-    pub fn fail_workflow_task(&self, req: ws::RespondWorkflowTaskFailedRequest) -> RpcResult<()> {
+    pub async fn fail_workflow_task(
+        &self,
+        req: ws::RespondWorkflowTaskFailedRequest,
+    ) -> RpcResult<()> {
         self.with(|g| {
             let (key, sid) = g.started_wft(&req.task_token)?;
             let ex = g
@@ -968,10 +1077,11 @@ impl Engine {
             g.retry_wft(&key, attempt + 1);
             Ok(())
         })
+        .await
     }
 
     /// RespondQueryTaskCompleted (legacy query tasks).
-    pub fn respond_query(&self, req: ws::RespondQueryTaskCompletedRequest) -> RpcResult<()> {
+    pub async fn respond_query(&self, req: ws::RespondQueryTaskCompletedRequest) -> RpcResult<()> {
         self.with(|g| {
             let Some(TaskToken::Query { query_id }) = TaskToken::decode(&req.task_token) else {
                 return Err(status::invalid("malformed query task token"));
@@ -991,6 +1101,7 @@ impl Engine {
             g.queries.remove(&query_id);
             Ok(())
         })
+        .await
     }
 
     /// QueryWorkflow: dispatched to a worker through a workflow task.
@@ -1077,30 +1188,32 @@ impl Engine {
             .wait_policy
             .map(|w| w.lifecycle_stage)
             .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Accepted as i32);
-        let key = self.with(|g| {
-            let key = g.resolve(&req.namespace, &req.workflow_execution)?;
-            let ex = g
-                .execs
-                .get_mut(&key)
-                .ok_or_else(|| status::not_found("workflow execution not found"))?;
-            if !ex.st.updates.contains_key(&update_id) {
-                if !ex.st.is_open() {
-                    return Err(status::not_found("workflow execution already completed"));
+        let key = self
+            .with(|g| {
+                let key = g.resolve(&req.namespace, &req.workflow_execution)?;
+                let ex = g
+                    .execs
+                    .get_mut(&key)
+                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
+                if !ex.st.updates.contains_key(&update_id) {
+                    if !ex.st.is_open() {
+                        return Err(status::not_found("workflow execution already completed"));
+                    }
+                    ex.st.updates.insert(
+                        update_id.clone(),
+                        Update {
+                            request: request.clone(),
+                            stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+                            outcome: None,
+                            accepted_event_id: 0,
+                        },
+                    );
+                    g.dirty.insert(key.clone());
+                    g.ensure_wft(&key);
                 }
-                ex.st.updates.insert(
-                    update_id.clone(),
-                    Update {
-                        request: request.clone(),
-                        stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
-                        outcome: None,
-                        accepted_event_id: 0,
-                    },
-                );
-                g.dirty.insert(key.clone());
-                g.ensure_wft(&key);
-            }
-            Ok(key)
-        })?;
+                Ok(key)
+            })
+            .await?;
         let (stage, outcome) = self.wait_update(&key, &update_id, wait, deadline).await?;
         Ok(ws::UpdateWorkflowExecutionResponse {
             update_ref: Some(upd::UpdateRef {
@@ -1198,15 +1311,19 @@ impl Engine {
             return Err(status::invalid("task queue is required"));
         }
         loop {
-            let mut rx = {
+            let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
-                if let Some(resp) = g.take_activity_task(&qk, &req.identity) {
-                    g.commit()?;
-                    return Ok(resp);
+                match g.take_activity_task(&qk, &req.identity) {
+                    Some(resp) => (Some((resp, g.commit()?)), None),
+                    None => (None, Some(g.queue(&qk).watch.subscribe())),
                 }
-                g.queue(&qk).watch.subscribe()
             };
+            if let Some((resp, seq)) = ready {
+                self.wait_durable(seq).await?;
+                return Ok(resp);
+            }
+            let Some(rx) = rx.as_mut() else { continue };
             tokio::select! {
                 _ = rx.changed() => {}
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
@@ -1216,15 +1333,16 @@ impl Engine {
     }
 
     /// RecordActivityTaskHeartbeat: returns whether cancellation was requested.
-    pub fn heartbeat(&self, token: &[u8], details: Option<Payloads>) -> RpcResult<bool> {
+    pub async fn heartbeat(&self, token: &[u8], details: Option<Payloads>) -> RpcResult<bool> {
         self.with(|g| {
             let (key, sid) = g.started_activity(token)?;
             g.heartbeat(&key, sid, details)
         })
+        .await
     }
 
     /// RecordActivityTaskHeartbeatById.
-    pub fn heartbeat_by_id(
+    pub async fn heartbeat_by_id(
         &self,
         ns: &str,
         wf: &str,
@@ -1236,10 +1354,11 @@ impl Engine {
             let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
             g.heartbeat(&key, sid, details)
         })
+        .await
     }
 
     /// Completes, fails or cancels an activity by task token.
-    pub fn finish_activity(
+    pub async fn finish_activity(
         &self,
         token: &[u8],
         identity: &str,
@@ -1250,10 +1369,11 @@ impl Engine {
             g.finish_activity(&key, sid, identity, result);
             Ok(())
         })
+        .await
     }
 
     /// Completes, fails or cancels an activity by id.
-    pub fn finish_activity_by_id(
+    pub async fn finish_activity_by_id(
         &self,
         ns: &str,
         wf: &str,
@@ -1267,6 +1387,7 @@ impl Engine {
             g.finish_activity(&key, sid, identity, result);
             Ok(())
         })
+        .await
     }
 }
 
@@ -1481,32 +1602,39 @@ impl Inner {
             .ok_or_else(|| status::namespace_not_found(ns))
     }
 
-    fn commit(&mut self) -> RpcResult<()> {
-        if self.dirty.is_empty() && self.dirty_ns.is_empty() {
-            return Ok(());
-        }
+    /// The pending changes as one batch; marks them persisted.
+    fn take_batch(&mut self) -> Batch {
         let mut batch = Batch {
-            namespaces: self.dirty_ns.clone(),
+            namespaces: std::mem::take(&mut self.dirty_ns),
             executions: vec![],
         };
-        for k in &self.dirty {
-            if let Some(ex) = self.execs.get(k) {
+        for k in self.dirty.drain() {
+            if let Some(ex) = self.execs.get_mut(&k) {
                 batch
                     .executions
                     .push((ex.st.clone(), ex.events[ex.persisted..].to_vec()));
-            }
-        }
-        if let Err(e) = self.store.write_batch(&batch) {
-            tracing::error!(error = %e, "persisting state failed");
-            return Err(Status::unavailable(format!("persistence failed: {e}")));
-        }
-        for k in self.dirty.drain() {
-            if let Some(ex) = self.execs.get_mut(&k) {
                 ex.persisted = ex.events.len();
             }
         }
-        self.dirty_ns.clear();
-        Ok(())
+        batch
+    }
+
+    /// Queues the pending changes for the writer; returns the sequence number to wait for
+    /// (the last queued one when nothing changed, so reads never outrun durability).
+    fn commit(&mut self) -> RpcResult<u64> {
+        if self.dirty.is_empty() && self.dirty_ns.is_empty() {
+            return Ok(self.seq);
+        }
+        let batch = self.take_batch();
+        self.seq += 1;
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("dev server persistence stopped"))?;
+        writer
+            .send((self.seq, batch))
+            .map_err(|_| Status::unavailable("dev server persistence stopped"))?;
+        Ok(self.seq)
     }
 
     fn queue(&mut self, qk: &QueueKey) -> &mut Queue {
@@ -3941,14 +4069,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn in_memory_engine_has_default_namespace_and_rejects_unknown() {
+    #[tokio::test]
+    async fn in_memory_engine_has_default_namespace_and_rejects_unknown() {
         let e = Engine::open(&Database::InMemory, "default").unwrap();
         assert!(
             e.describe_namespace(ws::DescribeNamespaceRequest {
                 namespace: "default".into(),
                 ..Default::default()
             })
+            .await
             .is_ok()
         );
         let err = e
@@ -3956,20 +4085,23 @@ mod tests {
                 namespace: "other".into(),
                 ..Default::default()
             })
+            .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound);
         e.register_namespace(ws::RegisterNamespaceRequest {
             namespace: "other".into(),
             ..Default::default()
         })
+        .await
         .unwrap();
         let err = e
             .register_namespace(ws::RegisterNamespaceRequest {
                 namespace: "other".into(),
                 ..Default::default()
             })
+            .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::AlreadyExists);
-        assert_eq!(e.list_namespaces().unwrap().namespaces.len(), 2);
+        assert_eq!(e.list_namespaces().await.unwrap().namespaces.len(), 2);
     }
 }

@@ -85,6 +85,7 @@ impl WorkflowService for Service {
     ) -> R<ws::DescribeNamespaceResponse> {
         self.engine
             .describe_namespace(r.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -92,7 +93,7 @@ impl WorkflowService for Service {
         &self,
         _r: Request<ws::ListNamespacesRequest>,
     ) -> R<ws::ListNamespacesResponse> {
-        self.engine.list_namespaces().map(Response::new)
+        self.engine.list_namespaces().await.map(Response::new)
     }
 
     async fn register_namespace(
@@ -101,6 +102,7 @@ impl WorkflowService for Service {
     ) -> R<ws::RegisterNamespaceResponse> {
         self.engine
             .register_namespace(r.into_inner())
+            .await
             .map(|_| Response::new(ws::RegisterNamespaceResponse {}))
     }
 
@@ -110,6 +112,7 @@ impl WorkflowService for Service {
     ) -> R<ws::StartWorkflowExecutionResponse> {
         self.engine
             .start_workflow(r.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -119,6 +122,7 @@ impl WorkflowService for Service {
     ) -> R<ws::SignalWorkflowExecutionResponse> {
         self.engine
             .signal_workflow(r.into_inner())
+            .await
             .map(|_| Response::new(ws::SignalWorkflowExecutionResponse::default()))
     }
 
@@ -128,6 +132,7 @@ impl WorkflowService for Service {
     ) -> R<ws::SignalWithStartWorkflowExecutionResponse> {
         self.engine
             .signal_with_start(r.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -137,6 +142,7 @@ impl WorkflowService for Service {
     ) -> R<ws::RequestCancelWorkflowExecutionResponse> {
         self.engine
             .request_cancel(r.into_inner())
+            .await
             .map(|_| Response::new(ws::RequestCancelWorkflowExecutionResponse {}))
     }
 
@@ -146,6 +152,7 @@ impl WorkflowService for Service {
     ) -> R<ws::TerminateWorkflowExecutionResponse> {
         self.engine
             .terminate(r.into_inner())
+            .await
             .map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
     }
 
@@ -153,21 +160,24 @@ impl WorkflowService for Service {
         &self,
         r: Request<ws::DescribeWorkflowExecutionRequest>,
     ) -> R<ws::DescribeWorkflowExecutionResponse> {
-        self.engine.describe(r.into_inner()).map(Response::new)
+        self.engine
+            .describe(r.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_workflow_executions(
         &self,
         r: Request<ws::ListWorkflowExecutionsRequest>,
     ) -> R<ws::ListWorkflowExecutionsResponse> {
-        self.engine.list(r.into_inner()).map(Response::new)
+        self.engine.list(r.into_inner()).await.map(Response::new)
     }
 
     async fn count_workflow_executions(
         &self,
         r: Request<ws::CountWorkflowExecutionsRequest>,
     ) -> R<ws::CountWorkflowExecutionsResponse> {
-        self.engine.count(r.into_inner()).map(Response::new)
+        self.engine.count(r.into_inner()).await.map(Response::new)
     }
 
     async fn get_workflow_execution_history(
@@ -187,6 +197,7 @@ impl WorkflowService for Service {
     ) -> R<ws::GetWorkflowExecutionHistoryReverseResponse> {
         self.engine
             .history_reverse(r.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -207,6 +218,7 @@ impl WorkflowService for Service {
     ) -> R<ws::RespondWorkflowTaskCompletedResponse> {
         self.engine
             .complete_workflow_task(r.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -216,6 +228,7 @@ impl WorkflowService for Service {
     ) -> R<ws::RespondWorkflowTaskFailedResponse> {
         self.engine
             .fail_workflow_task(r.into_inner())
+            .await
             .map(|_| Response::new(ws::RespondWorkflowTaskFailedResponse {}))
     }
 
@@ -225,6 +238,7 @@ impl WorkflowService for Service {
     ) -> R<ws::RespondQueryTaskCompletedResponse> {
         self.engine
             .respond_query(r.into_inner())
+            .await
             .map(|_| Response::new(ws::RespondQueryTaskCompletedResponse {}))
     }
 
@@ -277,7 +291,7 @@ impl WorkflowService for Service {
         r: Request<ws::RecordActivityTaskHeartbeatRequest>,
     ) -> R<ws::RecordActivityTaskHeartbeatResponse> {
         let r = r.into_inner();
-        let cancel_requested = self.engine.heartbeat(&r.task_token, r.details)?;
+        let cancel_requested = self.engine.heartbeat(&r.task_token, r.details).await?;
         Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse {
             cancel_requested,
             ..Default::default()
@@ -289,13 +303,16 @@ impl WorkflowService for Service {
         r: Request<ws::RecordActivityTaskHeartbeatByIdRequest>,
     ) -> R<ws::RecordActivityTaskHeartbeatByIdResponse> {
         let r = r.into_inner();
-        let cancel_requested = self.engine.heartbeat_by_id(
-            &r.namespace,
-            &r.workflow_id,
-            &r.run_id,
-            &r.activity_id,
-            r.details,
-        )?;
+        let cancel_requested = self
+            .engine
+            .heartbeat_by_id(
+                &r.namespace,
+                &r.workflow_id,
+                &r.run_id,
+                &r.activity_id,
+                r.details,
+            )
+            .await?;
         Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse {
             cancel_requested,
             ..Default::default()
@@ -307,11 +324,13 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCompletedRequest>,
     ) -> R<ws::RespondActivityTaskCompletedResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity(
-            &r.task_token,
-            &r.identity,
-            ActivityResult::Completed(r.result),
-        )?;
+        self.engine
+            .finish_activity(
+                &r.task_token,
+                &r.identity,
+                ActivityResult::Completed(r.result),
+            )
+            .await?;
         Ok(Response::new(ws::RespondActivityTaskCompletedResponse {}))
     }
 
@@ -320,14 +339,16 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCompletedByIdRequest>,
     ) -> R<ws::RespondActivityTaskCompletedByIdResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity_by_id(
-            &r.namespace,
-            &r.workflow_id,
-            &r.run_id,
-            &r.activity_id,
-            &r.identity,
-            ActivityResult::Completed(r.result),
-        )?;
+        self.engine
+            .finish_activity_by_id(
+                &r.namespace,
+                &r.workflow_id,
+                &r.run_id,
+                &r.activity_id,
+                &r.identity,
+                ActivityResult::Completed(r.result),
+            )
+            .await?;
         Ok(Response::new(
             ws::RespondActivityTaskCompletedByIdResponse {},
         ))
@@ -340,13 +361,16 @@ impl WorkflowService for Service {
         let r = r.into_inner();
         if r.last_heartbeat_details.is_some() {
             self.engine
-                .heartbeat(&r.task_token, r.last_heartbeat_details)?;
+                .heartbeat(&r.task_token, r.last_heartbeat_details)
+                .await?;
         }
-        self.engine.finish_activity(
-            &r.task_token,
-            &r.identity,
-            ActivityResult::Failed(Box::new(r.failure)),
-        )?;
+        self.engine
+            .finish_activity(
+                &r.task_token,
+                &r.identity,
+                ActivityResult::Failed(Box::new(r.failure)),
+            )
+            .await?;
         Ok(Response::new(
             ws::RespondActivityTaskFailedResponse::default(),
         ))
@@ -357,14 +381,16 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskFailedByIdRequest>,
     ) -> R<ws::RespondActivityTaskFailedByIdResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity_by_id(
-            &r.namespace,
-            &r.workflow_id,
-            &r.run_id,
-            &r.activity_id,
-            &r.identity,
-            ActivityResult::Failed(Box::new(r.failure)),
-        )?;
+        self.engine
+            .finish_activity_by_id(
+                &r.namespace,
+                &r.workflow_id,
+                &r.run_id,
+                &r.activity_id,
+                &r.identity,
+                ActivityResult::Failed(Box::new(r.failure)),
+            )
+            .await?;
         Ok(Response::new(
             ws::RespondActivityTaskFailedByIdResponse::default(),
         ))
@@ -375,11 +401,13 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCanceledRequest>,
     ) -> R<ws::RespondActivityTaskCanceledResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity(
-            &r.task_token,
-            &r.identity,
-            ActivityResult::Canceled(r.details),
-        )?;
+        self.engine
+            .finish_activity(
+                &r.task_token,
+                &r.identity,
+                ActivityResult::Canceled(r.details),
+            )
+            .await?;
         Ok(Response::new(ws::RespondActivityTaskCanceledResponse {}))
     }
 
@@ -388,14 +416,16 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCanceledByIdRequest>,
     ) -> R<ws::RespondActivityTaskCanceledByIdResponse> {
         let r = r.into_inner();
-        self.engine.finish_activity_by_id(
-            &r.namespace,
-            &r.workflow_id,
-            &r.run_id,
-            &r.activity_id,
-            &r.identity,
-            ActivityResult::Canceled(r.details),
-        )?;
+        self.engine
+            .finish_activity_by_id(
+                &r.namespace,
+                &r.workflow_id,
+                &r.run_id,
+                &r.activity_id,
+                &r.identity,
+                ActivityResult::Canceled(r.details),
+            )
+            .await?;
         Ok(Response::new(
             ws::RespondActivityTaskCanceledByIdResponse {},
         ))

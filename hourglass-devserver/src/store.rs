@@ -115,25 +115,53 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes one batch (one RPC's changes) in a single transaction.
-    pub fn write_batch(&mut self, batch: &Batch) -> Result<()> {
-        if batch.is_empty() {
+    /// Writes batches (each one RPC's changes, in order) in a single transaction. Only the
+    /// last state of each execution is written; all new events are.
+    pub fn write_batches(&mut self, batches: &[Batch]) -> Result<()> {
+        if batches.iter().all(Batch::is_empty) {
             return Ok(());
+        }
+        let mut last: std::collections::HashMap<(&str, &str, &str), &Execution> =
+            std::collections::HashMap::new();
+        for b in batches {
+            for (st, _) in &b.executions {
+                last.insert(
+                    (
+                        st.namespace.as_str(),
+                        st.workflow_id.as_str(),
+                        st.run_id.as_str(),
+                    ),
+                    st,
+                );
+            }
         }
         let tx = self.conn.transaction()?;
         {
             let mut ns_st = tx
                 .prepare_cached("INSERT OR REPLACE INTO namespaces (name, data) VALUES (?1, ?2)")?;
-            for (name, data) in &batch.namespaces {
-                ns_st.execute(params![name, data])?;
+            let mut ev_st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO events (namespace, workflow_id, run_id, event_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for b in batches {
+                for (name, data) in &b.namespaces {
+                    ns_st.execute(params![name, data])?;
+                }
+                for (state, events) in &b.executions {
+                    for ev in events {
+                        ev_st.execute(params![
+                            state.namespace,
+                            state.workflow_id,
+                            state.run_id,
+                            ev.event_id,
+                            ev.encode_to_vec()
+                        ])?;
+                    }
+                }
             }
             let mut ex_st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO executions (namespace, workflow_id, run_id, state) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut ev_st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO events (namespace, workflow_id, run_id, event_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (state, events) in &batch.executions {
+            for state in last.values() {
                 let json = serde_json::to_string(state).map_err(|e| DevServerError::Corrupt {
                     what: format!("{}/{}/{}", state.namespace, state.workflow_id, state.run_id),
                     detail: e.to_string(),
@@ -144,15 +172,6 @@ impl Store {
                     state.run_id,
                     json
                 ])?;
-                for ev in events {
-                    ev_st.execute(params![
-                        state.namespace,
-                        state.workflow_id,
-                        state.run_id,
-                        ev.event_id,
-                        ev.encode_to_vec()
-                    ])?;
-                }
             }
         }
         tx.commit()?;
