@@ -28,6 +28,8 @@ pub(crate) struct WorkerConn {
     pub(crate) id: String,
     pub(crate) pid: u32,
     pub(crate) client: WorkerClient,
+    capacity: usize,
+    busy: AtomicUsize,
     alive: AtomicBool,
 }
 
@@ -50,7 +52,6 @@ pub(crate) struct PoolShared {
     claims: Claims,
     slots_tx: mpsc::UnboundedSender<Arc<WorkerConn>>,
     slots_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<WorkerConn>>>,
-    idle: AtomicUsize,
     waiting: AtomicUsize,
     workers: Mutex<BTreeMap<String, Arc<WorkerConn>>>,
     next_execution: AtomicU64,
@@ -108,8 +109,8 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.conn.busy.fetch_sub(1, Ordering::AcqRel);
         if self.conn.is_alive() && !self.pool.closed.is_cancelled() {
-            self.pool.idle.fetch_add(1, Ordering::AcqRel);
             let _ = self.pool.slots_tx.send(self.conn.clone());
         }
     }
@@ -137,7 +138,6 @@ impl PoolShared {
             claims,
             slots_tx,
             slots_rx: tokio::sync::Mutex::new(slots_rx),
-            idle: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
             workers: Mutex::new(BTreeMap::new()),
             next_execution: AtomicU64::new(1),
@@ -216,12 +216,13 @@ impl PoolShared {
             id: id.clone(),
             pid,
             client,
+            capacity: capacity.max(1),
+            busy: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
         });
         self.workers.lock().insert(id.clone(), conn.clone());
         self.joins.fetch_add(1, Ordering::Relaxed);
-        for _ in 0..capacity.max(1) {
-            self.idle.fetch_add(1, Ordering::AcqRel);
+        for _ in 0..conn.capacity {
             let _ = self.slots_tx.send(conn.clone());
         }
         tracing::info!(pool = %self.name(), worker = %id, pid, capacity, "external worker joined the pool");
@@ -231,7 +232,18 @@ impl PoolShared {
         })
     }
 
+    /// Free slots on live workers.
+    fn idle(&self) -> usize {
+        self.workers
+            .lock()
+            .values()
+            .map(|c| c.capacity.saturating_sub(c.busy.load(Ordering::Acquire)))
+            .sum()
+    }
+
     pub(crate) fn stats(&self) -> PoolStats {
+        // Computed first: `idle` takes the workers lock too.
+        let idle_slots = self.idle();
         PoolStats {
             name: self.name().to_string(),
             run_marker: self.marker.clone(),
@@ -242,7 +254,7 @@ impl PoolShared {
                 .values()
                 .map(|c| (c.id.clone(), c.pid))
                 .collect(),
-            idle_slots: self.idle.load(Ordering::Acquire),
+            idle_slots,
             waiting: self.waiting.load(Ordering::Acquire),
             joins: self.joins.load(Ordering::Relaxed),
             lost_executions: self.lost.load(Ordering::Relaxed),
@@ -259,7 +271,7 @@ impl PoolShared {
             }
         }
         let _waiting = Waiting(&self.waiting);
-        if waiting >= self.config.max_queue + self.idle.load(Ordering::Acquire) {
+        if waiting >= self.config.max_queue + self.idle() {
             return Acquire::Done(ExternalOutcome::Failed(ExternalFailure::pool(
                 POOL_SATURATED_TYPE,
                 format!(
@@ -284,8 +296,8 @@ impl PoolShared {
             let Some(conn) = conn else {
                 return Acquire::Done(self.closed_failure());
             };
-            self.idle.fetch_sub(1, Ordering::AcqRel);
             if conn.is_alive() {
+                conn.busy.fetch_add(1, Ordering::AcqRel);
                 return Acquire::Slot(Slot {
                     pool: self.clone(),
                     conn,
