@@ -9,6 +9,7 @@ use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 /// Views borrowed input bytes.
 ///
@@ -161,9 +162,10 @@ impl Drop for Completion {
 }
 
 /// Runs the body of an asynchronous export: `setup` runs synchronously (panic-contained) and
-/// yields the runtime to spawn on and the future to run; the future runs panic-contained on
-/// the core's runtime and its outcome goes to the callback exactly once. Errors in `setup`
-/// are reported through the callback before this function returns.
+/// yields the runtime and the future to run; the future is polled once on the calling thread
+/// (in the runtime's context) and, if not ready, spawned on the core's runtime. It runs
+/// panic-contained and its outcome goes to the callback exactly once — possibly before this
+/// function returns (setup errors, immediately ready results).
 pub fn async_call<F>(
     user_data: *mut c_void,
     cb: HgCallback,
@@ -179,17 +181,36 @@ pub fn async_call<F>(
     match setup {
         Err(e) => completion.finish(Err(e)),
         Ok((runtime, fut)) => {
-            let handle = runtime.tokio_handle().clone();
-            handle.spawn(async move {
-                let result = match AssertUnwindSafe(fut).catch_unwind().await {
+            let mut task = Box::pin(async move {
+                match AssertUnwindSafe(fut).catch_unwind().await {
                     Ok(r) => r,
                     Err(payload) => Err(CoreError::from_panic(payload)),
-                };
-                completion.finish(result);
-                // The runtime entry must not be dropped on its own worker thread last; it is
-                // kept alive by the table or by other futures, and its Drop defers to a thread.
-                drop(runtime);
+                }
             });
+            // First poll inline on the calling thread, inside the runtime's context: the
+            // request reaches the core without waiting for a runtime thread to wake up, and
+            // operations that are ready at once complete without any thread hop. Only a
+            // pending future is spawned; its task re-polls it, registering the real waker
+            // (futures must wake the most recently registered waker, so the no-op waker of
+            // this first poll loses nothing).
+            let first = {
+                let _scope = runtime.enter();
+                let mut cx = Context::from_waker(Waker::noop());
+                task.as_mut().poll(&mut cx)
+            };
+            match first {
+                Poll::Ready(result) => completion.finish(result),
+                Poll::Pending => {
+                    let handle = runtime.tokio_handle().clone();
+                    handle.spawn(async move {
+                        let result = task.await;
+                        completion.finish(result);
+                        // The runtime entry's Drop defers to a thread, so releasing what may be
+                        // the last reference here (on a runtime thread) is fine.
+                        drop(runtime);
+                    });
+                }
+            }
         }
     }
 }
