@@ -34,6 +34,10 @@ pub struct FileConfig {
     /// Settings of `hourglass run`.
     #[serde(default)]
     pub run: RunFileConfig,
+    /// External activity worker pools (`[[pools]]`), e.g. Python processes serving activity
+    /// types no Rust activity claims.
+    #[serde(default)]
+    pub pools: Vec<hourglass_worker::external::ExternalPoolConfig>,
 }
 
 /// `[tls]` in `hourglass.toml`.
@@ -286,6 +290,23 @@ mod tests {
         let mut a = args();
         a.tls_cert_path = Some("c.pem".into());
         assert!(Connection::resolve(&a, &FileConfig::default(), DEFAULT_ADDRESS).is_err());
+    }
+
+    #[test]
+    fn pools_are_read_from_the_file_and_checked() {
+        let file = FileConfig::parse(
+            "[[pools]]\nname = \"py\"\ncommand = \"python3\"\nargs = [\"-m\", \"w\"]\nsize = 2\n",
+            Path::new("h.toml"),
+        )
+        .unwrap();
+        assert_eq!(file.pools.len(), 1);
+        assert_eq!(file.pools[0].size, 2);
+        let err = FileConfig::parse(
+            "[[pools]]\nname = \"py\"\ncommand = \"python3\"\nsizee = 2\n",
+            Path::new("h.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sizee"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::workflow_commands;
 use hourglass_bridge::config::{MetricsConfig, TlsConfig};
 use hourglass_bridge::{Core, CoreWatcher, DEFAULT_SETTLE};
 use hourglass_devserver::{Database, DevServer, RunningServer};
+use hourglass_worker::external::ExternalPools;
 use hourglass_worker::subsystem::{DEFAULT_TASK_QUEUE, Hourglass, SubsystemConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -215,13 +216,26 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
     // Everything that can be checked before starting anything is checked here.
     let core = choice.load()?;
     let port = args.port.or(run_file.port).unwrap_or(DEFAULT_PORT);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| run_file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let (database, database_shown) = if embedded {
         database_for(
-            args.data_dir.clone().or_else(|| run_file.data_dir.clone()),
+            Some(data_dir.clone()),
             args.ephemeral || run_file.ephemeral.unwrap_or(false),
         )?
     } else {
         (Database::InMemory, String::new())
+    };
+    let external_pools = if file.pools.is_empty() {
+        None
+    } else {
+        Some(
+            ExternalPools::new(file.pools.clone(), data_dir.join("pools"))
+                .map_err(|e| CliError::Run(format!("[[pools]] in the config: {e}")))?,
+        )
     };
 
     let mut started = Started {
@@ -238,6 +252,7 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         port,
         database,
         task_queues.clone(),
+        external_pools,
         watch_core,
         &admin_addr,
         metrics_addr.as_deref(),
@@ -314,6 +329,7 @@ async fn start_all(
     port: u16,
     database: Database,
     task_queues: Vec<String>,
+    external_pools: Option<ExternalPools>,
     watch_core: bool,
     admin_addr: &str,
     metrics_addr: Option<&str>,
@@ -332,6 +348,7 @@ async fn start_all(
     let mut config = SubsystemConfig::new(core.clone(), conn.url.clone(), conn.namespace.clone())
         .map_err(|e| CliError::Run(format!("workflow/activity registrations: {e}")))?;
     config.task_queues = task_queues;
+    config.external_pools = external_pools;
     config.client.api_key = conn.api_key.clone().unwrap_or_default();
     config.client.client_version = env!("CARGO_PKG_VERSION").to_string();
     if let Some(tls) = &conn.tls {

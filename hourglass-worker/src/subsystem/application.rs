@@ -58,7 +58,7 @@ impl Hourglass {
             )
             .child(worker_launcher::child_spec(config.clone()))
             .into_child_spec();
-        let app = SupervisorSpec::new(names::APPLICATION)
+        let mut app = SupervisorSpec::new(names::APPLICATION)
             .strategy(Strategy::OneForOne)
             .intensity(config.max_restarts, config.max_restart_period)
             .registry(registry.clone())
@@ -71,10 +71,11 @@ impl Hourglass {
                 DynamicSupervisorSpec::new("activity_executor")
                     .register_as(names::ACTIVITY_EXECUTOR)
                     .into_child_spec(),
-            )
-            .child(subsystem)
-            .start()
-            .await?;
+            );
+        if let Some(pools) = &config.external_pools {
+            app = app.child(pools.child_spec());
+        }
+        let app = app.child(subsystem).start().await?;
         tracing::info!(task_queues = ?config.task_queues, "hourglass started");
         Ok(Hourglass {
             app,

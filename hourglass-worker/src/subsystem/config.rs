@@ -26,6 +26,9 @@ pub struct SubsystemConfig {
     pub workflows: WorkflowDefinitions,
     /// Activity types served (normally every type registered at link time).
     pub activities: ActivityDefinitions,
+    /// External worker pools (e.g. Python processes) serving activity types that no Rust
+    /// activity claims. Started as a child of the application, before the Subsystem.
+    pub external_pools: Option<crate::external::ExternalPools>,
     /// How long a stopping worker may drain (poll until the core says shut down) before it is
     /// killed.
     pub drain_timeout: Duration,
@@ -71,6 +74,7 @@ impl SubsystemConfig {
             task_queues: vec![DEFAULT_TASK_QUEUE.to_string()],
             workflows: WorkflowDefinitions::from_registered()?,
             activities: ActivityDefinitions::from_registered()?,
+            external_pools: None,
             drain_timeout: Duration::from_secs(30),
             max_restarts: 10,
             max_restart_period: Duration::from_secs(10),

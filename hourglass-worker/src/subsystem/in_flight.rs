@@ -105,16 +105,32 @@ pub async fn start_activity(
 ) {
     let id = format!("activity:{}", run.activity_type());
     let task_token = run.task_token().to_vec();
+    start_activity_future(dispatcher, worker, id, task_token, Box::pin(run)).await
+}
+
+/// Like [`start_activity`] for any future yielding the attempt's completion (for example an
+/// attempt running on an external worker pool).
+pub async fn start_activity_future(
+    dispatcher: &DynamicSupervisorHandle,
+    worker: &WorkerHandle,
+    id: String,
+    task_token: Vec<u8>,
+    attempt: futures::future::BoxFuture<'static, ActivityTaskCompletion>,
+) {
     super::metrics::inc(&super::metrics::ACTIVITIES_DISPATCHED);
-    let spec = one_shot(id, (worker.clone(), run), |(worker, run)| async move {
-        let completion = run.await;
-        let token = format!("{:?}", completion.task_token);
-        let result = worker
-            .holder()
-            .complete_activity_task(worker.task_queue(), worker.registration(), completion)
-            .await;
-        finish(&worker, "activity task", &token, result)
-    });
+    let spec = one_shot(
+        id,
+        (worker.clone(), attempt),
+        |(worker, attempt)| async move {
+            let completion = attempt.await;
+            let token = format!("{:?}", completion.task_token);
+            let result = worker
+                .holder()
+                .complete_activity_task(worker.task_queue(), worker.registration(), completion)
+                .await;
+            finish(&worker, "activity task", &token, result)
+        },
+    );
     if let Err(e) = dispatcher.start_child(spec).await {
         tracing::error!(task_queue = %worker.task_queue(), error = %e, "cannot start in-flight activity; failing the attempt");
         let completion = ActivityTaskCompletion {

@@ -17,6 +17,7 @@ use hourglass_supervise::{
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::protos::coresdk::ActivityHeartbeat;
+use temporalio_common::protos::coresdk::activity_task::{ActivityTask, activity_task};
 
 /// How long a loop whose registration vanished waits for the cascade that must follow before
 /// it gives up and exits abnormally.
@@ -25,7 +26,7 @@ const ORPHAN_WAIT: Duration = Duration::from_secs(5);
 /// What one poll returned.
 enum Polled {
     Activation(temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation),
-    ActivityTask(Box<temporalio_common::protos::coresdk::activity_task::ActivityTask>),
+    ActivityTask(Box<ActivityTask>),
 }
 
 /// Which queue a loop polls.
@@ -166,11 +167,44 @@ async fn run(
 async fn dispatch_activity(
     dispatcher: &DynamicSupervisorHandle,
     worker: &WorkerHandle,
-    task: temporalio_common::protos::coresdk::activity_task::ActivityTask,
+    task: ActivityTask,
 ) {
     let tq = worker.task_queue().to_string();
     let holder = worker.holder().clone();
     let registration = worker.registration();
+    // Activity types no Rust activity claims go to an external worker pool that serves them.
+    if let (Some(pools), Some(activity_task::Variant::Start(start))) =
+        (worker.external_pools(), task.variant.as_ref())
+        && worker
+            .executor()
+            .definitions()
+            .get(&start.activity_type)
+            .is_none()
+        && pools.serves(&start.activity_type)
+    {
+        let Some(activity_task::Variant::Start(start)) = task.variant else {
+            return;
+        };
+        let id = format!("external:{}", start.activity_type);
+        let token = task.task_token.clone();
+        let heartbeat_token = task.task_token.clone();
+        let attempt = pools.run_task(
+            worker.task_queue(),
+            task.task_token,
+            start,
+            move |details| {
+                let hb = ActivityHeartbeat {
+                    task_token: heartbeat_token.clone(),
+                    details,
+                };
+                if let Err(e) = holder.record_activity_heartbeat(&tq, registration, hb) {
+                    tracing::debug!(error = %e, "heartbeat not recorded");
+                }
+            },
+        );
+        in_flight::start_activity_future(dispatcher, worker, id, token, Box::pin(attempt)).await;
+        return;
+    }
     let host: Arc<dyn ActivityHost> = Arc::new(move |hb: ActivityHeartbeat| {
         if let Err(e) = holder.record_activity_heartbeat(&tq, registration, hb) {
             tracing::debug!(error = %e, "heartbeat not recorded");
@@ -178,7 +212,15 @@ async fn dispatch_activity(
     });
     match worker.executor().dispatch(task, host) {
         Ok(ActivityDispatch::Run(run)) => in_flight::start_activity(dispatcher, worker, run).await,
-        Ok(ActivityDispatch::Cancel { delivered, .. }) => {
+        Ok(ActivityDispatch::Cancel {
+            task_token,
+            delivered,
+        }) => {
+            // Not a Rust attempt: it may be running on an external pool.
+            let delivered = delivered
+                || worker
+                    .external_pools()
+                    .is_some_and(|p| p.cancel_task(&task_token));
             tracing::debug!(task_queue = %worker.task_queue(), delivered, "activity cancellation dispatched");
         }
         Err(e) => {

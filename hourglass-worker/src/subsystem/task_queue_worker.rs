@@ -23,6 +23,7 @@ use super::names;
 use super::poll_loop;
 use super::worker_registry::{WorkerRegistry, worker_name};
 use crate::activity::ActivityExecutor;
+use crate::external::ExternalPools;
 use crate::workflow::{RunInit, WorkflowEvaluator};
 use hourglass_supervise::{
     ChildContext, ChildKind, ChildSpec, Exit, Restart, Shutdown, StartError, Strategy,
@@ -42,6 +43,7 @@ struct WorkerInner {
     holder: BridgeHolder,
     evaluator: WorkflowEvaluator,
     executor: ActivityExecutor,
+    external_pools: Option<ExternalPools>,
 }
 
 impl WorkerHandle {
@@ -68,6 +70,11 @@ impl WorkerHandle {
     /// The activity executor of this worker.
     pub fn executor(&self) -> &ActivityExecutor {
         &self.inner.executor
+    }
+
+    /// The external worker pools activity types no Rust activity claims are sent to.
+    pub fn external_pools(&self) -> Option<&ExternalPools> {
+        self.inner.external_pools.as_ref()
     }
 }
 
@@ -145,6 +152,7 @@ fn registration_spec(task_queue: &str, config: Arc<SubsystemConfig>) -> ChildSpe
                     holder: holder.clone(),
                     evaluator,
                     executor,
+                    external_pools: config.external_pools.clone(),
                 }),
             };
             let failure = holder
