@@ -1651,9 +1651,16 @@ impl Inner {
     }
 
     fn arm(&mut self, at_ms: i64, t: TimerTask) {
+        // Wake the timer loop only when this timer becomes the earliest one.
+        let earliest = self
+            .timers
+            .first_key_value()
+            .is_none_or(|(&(at, _), _)| at_ms < at);
         self.timer_seq += 1;
         self.timers.insert((at_ms, self.timer_seq), t);
-        self.timer_notify.notify_one();
+        if earliest {
+            self.timer_notify.notify_one();
+        }
     }
 
     fn resolve(&self, ns: &str, exec: &Option<WorkflowExecution>) -> RpcResult<ExecKey> {
