@@ -165,6 +165,7 @@ impl BridgeHolder {
             if !self.is_alive() {
                 drop(regs);
                 // The holder ended while we were validating: this worker is an orphan already.
+                initiate(&registration);
                 tokio::spawn(reap(registration, self.inner.drain_timeout));
                 return Err(SubsystemError::NotRunning {
                     component: names::BRIDGE_HOLDER,
@@ -395,8 +396,9 @@ impl BridgeHolder {
             });
         };
         tracing::info!(task_queue, registration = id, "worker unregistered");
-        // Something may still be outstanding (a drain that timed out): reap it so nothing
-        // is left polling.
+        // Free the task queue's slot now (a replacement may register next), then reap what
+        // may still be outstanding (a drain that timed out) so nothing is left polling.
+        initiate(&reg);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(reap(reg, self.inner.drain_timeout));
         }
@@ -436,10 +438,11 @@ impl BridgeHolder {
         self.inner.crash_signal.notify_one();
     }
 
-    /// Ends this incarnation: refuses every further call and reaps every registration.
-    fn close(&self) {
+    /// Takes every registration away (the holder refuses every call from then on); `None`
+    /// if it was closed already.
+    fn take_registrations(&self) -> Option<Vec<Arc<Registration>>> {
         if !self.inner.alive.swap(false, Ordering::AcqRel) {
-            return;
+            return None;
         }
         let regs: Vec<Arc<Registration>> = self
             .inner
@@ -449,7 +452,38 @@ impl BridgeHolder {
             .map(|(_, r)| r)
             .collect();
         tracing::info!(orphaned_workers = regs.len(), "bridge holder closed");
+        Some(regs)
+    }
+
+    /// Ends this incarnation from its own task: fails back what each core worker handed out
+    /// (bounded by a short timeout), initiates each one's shutdown — so the replacement
+    /// holder can register the same task queues at once — and leaves draining and finalizing
+    /// to background reapers.
+    async fn close_gracefully(&self) {
+        let Some(regs) = self.take_registrations() else {
+            return;
+        };
+        let fail_all = futures::future::join_all(regs.iter().map(|r| fail_outstanding(r)));
+        if tokio::time::timeout(Duration::from_secs(2), fail_all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("bridge holder: failing outstanding work timed out; reapers retry");
+        }
         for reg in regs {
+            initiate(&reg);
+            tokio::spawn(reap(reg, self.inner.drain_timeout));
+        }
+    }
+
+    /// Ends this incarnation when its task was aborted or panicked (nothing can be awaited):
+    /// initiates every core worker's shutdown at once and reaps them in the background.
+    fn close(&self) {
+        let Some(regs) = self.take_registrations() else {
+            return;
+        };
+        for reg in regs {
+            initiate(&reg);
             // The holder may be ending because the host runtime is going away.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(reap(reg, self.inner.drain_timeout));
@@ -467,25 +501,35 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Shuts an orphaned registration's core worker down without losing work: outstanding
-/// activations and activities are failed so the server reschedules them at once, its queues
-/// are drained (evictions answered, anything new failed back), then it is finalized.
-async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
-    let tq = reg.task_queue.clone();
-    tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
-    // Fail what is outstanding while the core worker still processes completions normally,
-    // then shut it down.
+/// Fails everything the registration handed out and never got back, so the server
+/// reschedules it at once (instead of after a task timeout).
+async fn fail_outstanding(reg: &Registration) {
     let runs: Vec<String> = reg.outstanding_runs.lock().drain().collect();
     for run_id in runs {
-        fail_activation(&reg, run_id).await;
+        fail_activation(reg, run_id).await;
     }
     let tokens: Vec<Vec<u8>> = reg.outstanding_activities.lock().drain().collect();
     for token in tokens {
-        fail_activity(&reg, token).await;
+        fail_activity(reg, token).await;
     }
+}
+
+/// Initiates the core worker's shutdown. This also releases its slot in the client's worker
+/// set, so a new worker for the same task queue can be created right after.
+fn initiate(reg: &Registration) {
+    reg.shutdown_initiated.store(true, Ordering::Release);
     if let Err(e) = reg.worker.initiate_shutdown() {
-        tracing::debug!(task_queue = %tq, error = %e, "reaper: initiate shutdown failed");
+        tracing::debug!(task_queue = %reg.task_queue, error = %e, "reaper: initiate shutdown failed");
     }
+}
+
+/// Finishes an orphaned registration's core worker without losing work: whatever is still
+/// outstanding is failed back, its queues are drained (evictions answered, anything new failed
+/// back), then it is finalized. Shutdown must have been initiated already.
+async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
+    let tq = reg.task_queue.clone();
+    tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
+    fail_outstanding(&reg).await;
     let drain = async {
         let wf = async {
             loop {
@@ -577,6 +621,7 @@ pub fn child_spec(drain_timeout: Duration) -> ChildSpec {
                     Exit::error(format!("bridge holder crashed: {reason}"))
                 }
             };
+            holder.close_gracefully().await;
             drop(guard);
             tracing::info!(reason = %exit, "bridge holder exiting");
             exit
