@@ -222,34 +222,45 @@ async fn unknown_type_failure(
 ) -> Result<String, CliError> {
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let mut page_token = Vec::new();
-        loop {
-            let resp = client
-                .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                    namespace: namespace.to_string(),
-                    execution: execution(workflow_id, Some(run_id)),
-                    next_page_token: page_token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|s| CliError::rpc("get workflow history", s))?
-                .into_inner();
-            for event in resp.history.map(|h| h.events).unwrap_or_default() {
-                if let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &event.attributes {
-                    let message = failure_message(a.failure.as_ref());
-                    let lower = message.to_lowercase();
-                    if lower.contains("workflow type")
-                        && (lower.contains("not found") || lower.contains("not registered"))
-                    {
-                        return Ok(message);
-                    }
+        for event in history_events(client, namespace, workflow_id, Some(run_id)).await? {
+            if let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &event.attributes {
+                let message = failure_message(a.failure.as_ref());
+                let lower = message.to_lowercase();
+                if lower.contains("workflow type")
+                    && (lower.contains("not found") || lower.contains("not registered"))
+                {
+                    return Ok(message);
                 }
             }
-            if resp.next_page_token.is_empty() {
-                break;
-            }
-            page_token = resp.next_page_token;
         }
+    }
+}
+
+/// Every event of a run's history, following pagination.
+async fn history_events(
+    client: &mut Client,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<HistoryEvent>, CliError> {
+    let mut events = Vec::new();
+    let mut page_token = Vec::new();
+    loop {
+        let resp = client
+            .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.to_string(),
+                execution: execution(workflow_id, run_id),
+                next_page_token: page_token,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| CliError::rpc("get workflow history", s))?
+            .into_inner();
+        events.extend(resp.history.map(|h| h.events).unwrap_or_default());
+        if resp.next_page_token.is_empty() {
+            return Ok(events);
+        }
+        page_token = resp.next_page_token;
     }
 }
 
@@ -501,37 +512,23 @@ pub async fn cmd_show(
     args: &ExecutionArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut page_token = Vec::new();
-    loop {
-        let resp = client
-            .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                namespace: namespace.to_string(),
-                execution: execution(&args.workflow_id, args.run_id.as_deref()),
-                next_page_token: page_token,
-                ..Default::default()
+    for event in
+        history_events(client, namespace, &args.workflow_id, args.run_id.as_deref()).await?
+    {
+        let name = EventType::try_from(event.event_type)
+            .map(|t| {
+                t.as_str_name()
+                    .trim_start_matches("EVENT_TYPE_")
+                    .to_string()
             })
-            .await
-            .map_err(|s| CliError::rpc("get workflow history", s))?
-            .into_inner();
-        for event in resp.history.map(|h| h.events).unwrap_or_default() {
-            let name = EventType::try_from(event.event_type)
-                .map(|t| {
-                    t.as_str_name()
-                        .trim_start_matches("EVENT_TYPE_")
-                        .to_string()
-                })
-                .unwrap_or_else(|_| format!("UNKNOWN({})", event.event_type));
-            writeln!(
-                out,
-                "{:>5}  {}  {}",
-                event.event_id,
-                timestamp(event.event_time.as_ref()),
-                name
-            )?;
-        }
-        if resp.next_page_token.is_empty() {
-            return Ok(());
-        }
-        page_token = resp.next_page_token;
+            .unwrap_or_else(|_| format!("UNKNOWN({})", event.event_type));
+        writeln!(
+            out,
+            "{:>5}  {}  {}",
+            event.event_id,
+            timestamp(event.event_time.as_ref()),
+            name
+        )?;
     }
+    Ok(())
 }

@@ -1,29 +1,20 @@
 //! Drives the real `hourglass` binary: `hourglass run` on the embedded dev server, client
 //! commands against it, signals, restarts, and bad input.
 
+use hourglass_tests::child_output::{LineReader, free_port};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hourglass");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running `hourglass run`, killed (and reaped) when dropped.
 struct Run {
     child: Option<Child>,
     port: u16,
     admin: String,
-    stdout: mpsc::Receiver<String>,
-    lines: Vec<String>,
+    stdout: LineReader,
 }
 
 impl Run {
@@ -39,38 +30,19 @@ impl Run {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn hourglass run");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let stdout = LineReader::new(child.stdout.take().unwrap());
         let mut run = Run {
             child: Some(child),
             port,
             admin,
-            stdout: rx,
-            lines: Vec::new(),
+            stdout,
         };
         run.wait_for_line("Stop with Ctrl-C", Duration::from_secs(120));
         run
     }
 
     fn wait_for_line(&mut self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self.lines.iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => self.lines.push(line),
-                Err(_) => panic!("no line containing {needle:?}; saw {:?}", self.lines),
-            }
-        }
+        self.stdout.wait_for(needle, limit)
     }
 
     fn address(&self) -> String {

@@ -6,21 +6,13 @@
 #[path = "../../hourglass-worker/tests/external_support/mod.rs"]
 mod external_support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use external_support::{fixtures_dir, is_dead, venv_python};
+use hourglass_tests::child_output::{LineReader, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hourglass");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Pids of the direct children of `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
@@ -70,15 +62,8 @@ fn sigkill_of_hourglass_run_leaves_no_python_worker() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let line = lines.next().expect("hourglass run exited early").unwrap();
-        if line.contains("Stop with Ctrl-C") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "hourglass run did not start");
-    }
+    LineReader::new(child.stdout.take().unwrap())
+        .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
     let workers: Vec<u32> = children_of(child.id())
         .into_iter()
         .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))

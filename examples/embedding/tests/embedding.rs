@@ -1,18 +1,10 @@
 //! The embedded binary serves its own workflow through the same entry point as `hourglass`.
 
-use std::io::{BufRead, BufReader};
+use hourglass_tests::child_output::{LineReader, free_port};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_my-worker");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn own_workflow_is_found_by_type_name_and_runs() {
@@ -33,15 +25,8 @@ fn own_workflow_is_found_by_type_name_and_runs() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let line = lines.next().expect("my-worker run exited early").unwrap();
-        if line.contains("Stop with Ctrl-C") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "my-worker run did not start");
-    }
+    LineReader::new(child.stdout.take().unwrap())
+        .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
     let out = Command::new(BIN)
         .args([
             "workflow",
