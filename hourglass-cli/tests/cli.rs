@@ -518,3 +518,55 @@ fn server_start_dev_serves_clients() {
     assert!(status.success(), "{status:?}");
     assert!(db.exists());
 }
+
+#[test]
+fn metrics_and_json_logs() {
+    let dir = tempdir();
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let admin = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args(["--log-format", "json", "run", "--ephemeral"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--admin",
+            &admin,
+            "--metrics",
+            &metrics,
+        ])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = LineReader::new(child.stdout.take().unwrap());
+    let mut stderr = LineReader::new(child.stderr.take().unwrap());
+    stdout.wait_for("Stop with Ctrl-C", Duration::from_secs(120));
+    // Logs are JSON objects, one per line.
+    let line = stderr.wait_for("\"hourglass started\"", Duration::from_secs(10));
+    let parsed: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(parsed["level"], "INFO", "{line}");
+
+    let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(hourglass_cli::admin::http_get(&metrics, "/metrics"))
+        .unwrap();
+    for needle in [
+        "hourglass_child_restarts_total{path=\"hourglass/subsystem/bridge_holder\"} 0",
+        "hourglass_in_flight_tasks{kind=\"workflow\"}",
+        "hourglass_poll_errors_total 0",
+        "hourglass_activations_dispatched_total",
+        // The core's own metrics, exported by the Temporal core.
+        "temporal_",
+    ] {
+        assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}
