@@ -22,7 +22,8 @@ use temporalio_client::{
 use temporalio_common::RetryPolicy;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
 use temporalio_workflow::{
-    ActivityOptions, WorkflowContext, WorkflowResult, workflow, workflow_methods,
+    ActivityOptions, ContinueAsNewOptions, WorkflowContext, WorkflowResult, workflow,
+    workflow_methods,
 };
 
 // ---- test workflows and activities, registered at link time like any user's ----
@@ -109,6 +110,46 @@ impl SlowWorkflow {
         Ok(ctx
             .execute_activity(E2eActivities::slow, millis, options())
             .await?)
+    }
+}
+
+/// Continues as new until round 2, then takes a patched branch and draws deterministic
+/// random values.
+#[hourglass_worker::register]
+#[workflow]
+#[derive(Default)]
+pub struct ContinueAndPatchWorkflow;
+
+#[workflow_methods]
+impl ContinueAndPatchWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, round: u32) -> WorkflowResult<String> {
+        if round < 2 {
+            ctx.continue_as_new(round + 1, ContinueAsNewOptions::default())?;
+        }
+        let patched = ctx.patched("v2");
+        let uuid = ctx.uuid4();
+        let draw: u64 = ctx.random();
+        Ok(format!(
+            "round {round}, patched {patched}, uuid {}, draw {}",
+            uuid.len(),
+            draw > 0
+        ))
+    }
+}
+
+/// Waits for cancellation and reports it.
+#[hourglass_worker::register]
+#[workflow]
+#[derive(Default)]
+pub struct WaitForCancelWorkflow;
+
+#[workflow_methods]
+impl WaitForCancelWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
+        let reason = ctx.cancelled().await;
+        Ok(format!("cancelled: {}", reason.unwrap_or_default()))
     }
 }
 
@@ -280,6 +321,59 @@ async fn examples_run_end_to_end_and_shutdown_is_graceful() {
 
     let exit = within(60, "graceful shutdown", hg.shutdown()).await;
     assert_eq!(exit, Exit::Shutdown);
+    srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_as_new_patches_random_and_cancellation_end_to_end() {
+    init_tracing();
+    let srv = server().await;
+    let tq = "e2e-features";
+    let hg = hourglass(&srv, tq).await;
+    let c = client(&srv).await;
+    let h = c
+        .start_workflow(ContinueAndPatchWorkflow::run, 0, start_opts(tq, "can"))
+        .await
+        .unwrap();
+    let r = within(
+        60,
+        "continue-as-new chain",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r, "round 2, patched true, uuid 36, draw true");
+    let events = event_types(&c, "can").await;
+    assert!(
+        events.contains(&EventType::MarkerRecorded),
+        "patch marker: {events:?}"
+    );
+
+    let h = c
+        .start_workflow(WaitForCancelWorkflow::run, (), start_opts(tq, "cancel-me"))
+        .await
+        .unwrap();
+    within(30, "workflow started", async {
+        while !event_types(&c, "cancel-me")
+            .await
+            .contains(&EventType::WorkflowTaskCompleted)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    h.cancel(temporalio_client::WorkflowCancelOptions::default())
+        .await
+        .unwrap();
+    let r = within(
+        30,
+        "cancelled workflow",
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap();
+    assert!(r.starts_with("cancelled"), "{r}");
+    assert_eq!(within(60, "shutdown", hg.shutdown()).await, Exit::Shutdown);
     srv.shutdown().await.unwrap();
 }
 
