@@ -6,6 +6,7 @@ Exits non-zero (with a traceback) on any mismatch.
 """
 
 import asyncio
+import os
 import sys
 import uuid
 
@@ -37,3 +38,8 @@ async def main(address: str, task_queue: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2]))
+    # The SDK's native threads can abort the interpreter's finalization ("PyGILState_Release
+    # ... finalizing") after everything passed; a failure above has already exited non-zero.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
