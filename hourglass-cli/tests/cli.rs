@@ -526,7 +526,7 @@ fn metrics_and_json_logs() {
     let metrics = format!("127.0.0.1:{}", free_port());
     let admin = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(BIN)
-        .args(["--log-format", "json", "run", "--ephemeral"])
+        .args(["--log-format", "json", "run", "--ephemeral", "--core", "linked"])
         .args([
             "--port",
             &port.to_string(),

@@ -127,8 +127,14 @@ pub fn new_runtime(
         .heartbeat_interval(heartbeat)
         .build()
         .map_err(|e| CoreError::InvalidArgument(format!("runtime options: {e}")))?;
-    let mut core = CoreRuntime::new(options, TokioRuntimeBuilder::default())
-        .map_err(|e| CoreError::Core(format!("creating the core runtime failed: {e:#}")))?;
+    let created = CoreRuntime::new(options, TokioRuntimeBuilder::default());
+    // `CoreRuntime::new` also installs the core's trace subscriber as the *calling* thread's
+    // default, for good. The calling thread is the host's: in the linked mode (one set of
+    // `tracing` statics) that would silently route every later host event on this thread to
+    // the core's subscriber. The core's own threads keep theirs.
+    temporalio_common::telemetry::remove_trace_subscriber_for_current_thread();
+    let mut core =
+        created.map_err(|e| CoreError::Core(format!("creating the core runtime failed: {e:#}")))?;
     if let Some(addr) = prom_addr {
         let handle = core.tokio_handle();
         let _guard = handle.enter();
