@@ -216,7 +216,13 @@ mod tests {
         };
         let mut marked = spawn(&marker);
         let mut other = spawn(&format!("{marker}x"));
-        let found = find_marked(&marker);
+        // Until the child has exec'ed, /proc shows the parent's environment: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = find_marked(&marker);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            found = find_marked(&marker);
+        }
         assert_eq!(found, vec![marked.id()]);
         assert_eq!(kill_marked(&marker), vec![marked.id()]);
         let status = marked.wait().unwrap();
