@@ -1,7 +1,7 @@
 //! Drives the real `hourglass` binary: `hourglass run` on the embedded dev server, client
 //! commands against it, signals, restarts, and bad input.
 
-use hourglass_tests::child_output::{LineReader, free_port};
+use hourglass_tests::child_output::{KillOnDrop, LineReader, free_port};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -488,19 +488,21 @@ fn server_start_dev_serves_clients() {
     let port = free_port();
     let dir = tempdir();
     let db: PathBuf = dir.path().join("dev.db");
-    let mut child = Command::new(BIN)
-        .args([
-            "server",
-            "start-dev",
-            "--port",
-            &port.to_string(),
-            "--db-filename",
-            db.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "server",
+                "start-dev",
+                "--port",
+                &port.to_string(),
+                "--db-filename",
+                db.to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
@@ -525,22 +527,31 @@ fn metrics_and_json_logs() {
     let port = free_port();
     let metrics = format!("127.0.0.1:{}", free_port());
     let admin = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
-        .args(["--log-format", "json", "run", "--ephemeral", "--core", "linked"])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--admin",
-            &admin,
-            "--metrics",
-            &metrics,
-        ])
-        .current_dir(dir.path())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "--log-format",
+                "json",
+                "run",
+                "--ephemeral",
+                "--core",
+                "linked",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--admin",
+                &admin,
+                "--metrics",
+                &metrics,
+            ])
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut stdout = LineReader::new(child.stdout.take().unwrap());
     let mut stderr = LineReader::new(child.stderr.take().unwrap());
     stdout.wait_for("Stop with Ctrl-C", Duration::from_secs(120));

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use external_support::{fixtures_dir, is_dead, venv_python};
-use hourglass_tests::child_output::{LineReader, free_port};
+use hourglass_tests::child_output::{KillOnDrop, LineReader, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hourglass");
 
@@ -53,15 +53,17 @@ fn sigkill_of_hourglass_run_leaves_no_python_worker() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "run", "--ephemeral"])
-        .args(["--port", &free_port().to_string()])
-        .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap(), "run", "--ephemeral"])
+            .args(["--port", &free_port().to_string()])
+            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     LineReader::new(child.stdout.take().unwrap())
         .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
     let workers: Vec<u32> = children_of(child.id())

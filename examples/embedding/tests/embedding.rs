@@ -1,6 +1,6 @@
 //! The embedded binary serves its own workflow through the same entry point as `hourglass`.
 
-use hourglass_tests::child_output::{LineReader, free_port};
+use hourglass_tests::child_output::{KillOnDrop, LineReader, free_port};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,20 +11,22 @@ fn own_workflow_is_found_by_type_name_and_runs() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let admin = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--ephemeral",
-            "--port",
-            &port.to_string(),
-            "--admin",
-            &admin,
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "run",
+                "--ephemeral",
+                "--port",
+                &port.to_string(),
+                "--admin",
+                &admin,
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     LineReader::new(child.stdout.take().unwrap())
         .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
     let out = Command::new(BIN)
