@@ -110,3 +110,19 @@ impl Drop for ShutdownOnDrop {
         self.token.cancel();
     }
 }
+
+/// The run phase of a supervisor started as a child of another supervisor: links the child's
+/// context to the engine (for nested snapshots), runs the engine and publishes its exit to the
+/// supervisor's handles.
+pub(crate) fn run_nested(
+    engine: Engine,
+    ctx: &crate::context::ChildContext,
+    done_tx: watch::Sender<Option<Exit>>,
+) -> crate::child::ChildFuture {
+    let _ = ctx.inner.nested.set(engine.requests_tx.clone());
+    Box::pin(async move {
+        let exit = engine.run().await;
+        let _ = done_tx.send(Some(exit.clone()));
+        exit
+    })
+}

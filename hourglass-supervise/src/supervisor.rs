@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::child::{ChildFuture, ChildKind, ChildSpec, Restart};
+use crate::child::{ChildKind, ChildSpec, Restart};
 use crate::context::ChildContext;
 use crate::engine::{Engine, Mode, Request, Target};
 use crate::error::{StartError, SuperviseError};
@@ -191,13 +191,7 @@ impl SupervisorSpec {
                         engine.terminate_all().await;
                         return Err(StartError::new(e));
                     }
-                    let _ = ctx.inner.nested.set(engine.requests_tx.clone());
-                    let run: ChildFuture = Box::pin(async move {
-                        let exit = engine.run().await;
-                        let _ = done_tx.send(Some(exit.clone()));
-                        exit
-                    });
-                    Ok(run)
+                    Ok(crate::handle::run_nested(engine, &ctx, done_tx))
                 })
             }),
         )
