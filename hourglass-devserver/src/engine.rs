@@ -7,6 +7,7 @@ use crate::history::{dur, dur_ms, event, now_ms, task_queue, ts};
 use crate::mutable_state::{
     Activity, BufferedEvent, Child, ExecKey, Execution, Parent, Timer, Update, WorkflowTask,
 };
+use crate::poller_scaling::PollerScaling;
 use crate::status;
 use crate::store::{Batch, Database, Store};
 use crate::token::TaskToken;
@@ -193,8 +194,10 @@ enum Task {
 }
 
 struct Queue {
-    tasks: VecDeque<Task>,
+    /// Tasks with the time each was queued (for backlog age).
+    tasks: VecDeque<(Task, Instant)>,
     watch: watch::Sender<u64>,
+    scaling: PollerScaling,
 }
 
 #[derive(Debug, Clone)]
@@ -1009,12 +1012,21 @@ impl Engine {
         if qk.name.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
+        let poll_started = Instant::now();
+        self.inner
+            .lock()
+            .queue(&qk)
+            .scaling
+            .saw_poller(&req.identity, poll_started);
         loop {
             let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
                 match g.take_workflow_task(&qk, &req.identity) {
-                    Some(resp) => (Some((resp, g.commit()?)), None),
+                    Some(mut resp) => {
+                        resp.poller_scaling_decision = g.scaling_decision(&qk, poll_started);
+                        (Some((resp, g.commit()?)), None)
+                    }
                     None => (None, Some(g.queue(&qk).watch.subscribe())),
                 }
             };
@@ -1310,12 +1322,21 @@ impl Engine {
         if qk.name.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
+        let poll_started = Instant::now();
+        self.inner
+            .lock()
+            .queue(&qk)
+            .scaling
+            .saw_poller(&req.identity, poll_started);
         loop {
             let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
                 match g.take_activity_task(&qk, &req.identity) {
-                    Some(resp) => (Some((resp, g.commit()?)), None),
+                    Some(mut resp) => {
+                        resp.poller_scaling_decision = g.scaling_decision(&qk, poll_started);
+                        (Some((resp, g.commit()?)), None)
+                    }
                     None => (None, Some(g.queue(&qk).watch.subscribe())),
                 }
             };
@@ -1436,6 +1457,11 @@ fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
                 eager_workflow_start: false,
                 sync_update: true,
                 async_update: true,
+                // Poll responses carry scaling decisions (see `poller_scaling`), so SDK
+                // workers left at their default poller behaviour autoscale, as they do
+                // against a Temporal cluster that advertises it.
+                poller_autoscaling: true,
+                poller_autoscaling_auto_enroll: true,
                 ..Default::default()
             }),
             supports_schedules: false,
@@ -1641,12 +1667,27 @@ impl Inner {
         self.queues.entry(qk.clone()).or_insert_with(|| Queue {
             tasks: VecDeque::new(),
             watch: watch::Sender::new(0),
+            scaling: PollerScaling::new(Instant::now()),
         })
+    }
+
+    /// The poller scaling hint for a poll of `qk` that started at `poll_started` and is
+    /// being answered with a task now.
+    fn scaling_decision(
+        &mut self,
+        qk: &QueueKey,
+        poll_started: Instant,
+    ) -> Option<temporalio_protos::temporal::api::taskqueue::v1::PollerScalingDecision> {
+        let q = self.queue(qk);
+        let oldest = q.tasks.front().map(|(_, at)| *at);
+        let backlog = q.tasks.len();
+        q.scaling
+            .decide(poll_started, Instant::now(), backlog, oldest)
     }
 
     fn push_task(&mut self, qk: QueueKey, task: Task) {
         let q = self.queue(&qk);
-        q.tasks.push_back(task);
+        q.tasks.push_back((task, Instant::now()));
         q.watch.send_modify(|v| *v += 1);
     }
 
@@ -2281,7 +2322,7 @@ impl Inner {
         identity: &str,
     ) -> Option<ws::PollWorkflowTaskQueueResponse> {
         loop {
-            let task = self.queues.get_mut(qk)?.tasks.pop_front()?;
+            let (task, _) = self.queues.get_mut(qk)?.tasks.pop_front()?;
             match task {
                 Task::Wft {
                     key,
@@ -3318,7 +3359,7 @@ impl Inner {
         identity: &str,
     ) -> Option<ws::PollActivityTaskQueueResponse> {
         loop {
-            let task = self.queues.get_mut(qk)?.tasks.pop_front()?;
+            let (task, _) = self.queues.get_mut(qk)?.tasks.pop_front()?;
             let Task::Activity {
                 key,
                 scheduled_event_id: sid,

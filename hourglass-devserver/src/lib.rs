@@ -32,6 +32,7 @@ mod engine;
 mod error;
 mod history;
 mod mutable_state;
+mod poller_scaling;
 mod server;
 mod service;
 mod status;

@@ -87,8 +87,9 @@ impl DevServerBuilder {
         let svc = WorkflowServiceServer::new(Service::new(engine.clone()))
             .max_decoding_message_size(128 * 1024 * 1024)
             .max_encoding_message_size(128 * 1024 * 1024)
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-            .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            // Clients gzip their requests by default; answers go back uncompressed, since
+            // compressing on a loopback link only costs CPU on both ends.
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let serve = tokio::spawn(async move {

@@ -422,3 +422,53 @@ async fn info_rpcs_reverse_history_and_activity_by_id() {
     assert_eq!(rev_ids, fwd.iter().map(|e| e.event_id).collect::<Vec<_>>());
     s.shutdown().await.unwrap();
 }
+
+/// The namespace advertises poller autoscaling, and poll responses carry Temporal's scaling
+/// hints: one poll more while a backlog older than 200 ms waits, one fewer when a poll sat
+/// idle for a second before its task came.
+#[tokio::test]
+async fn poll_responses_carry_poller_scaling_hints() {
+    let (_s, mut c) = server().await;
+    let ns = c
+        .describe_namespace(
+            temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest {
+                namespace: "default".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let caps = ns.namespace_info.unwrap().capabilities.unwrap();
+    assert!(caps.poller_autoscaling && caps.poller_autoscaling_auto_enroll);
+
+    for i in 0..3 {
+        start(&mut c, &format!("scale-{i}"), 10_000, 0).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let first = poll(&mut c).await;
+    assert!(!first.task_token.is_empty());
+    assert_eq!(
+        first
+            .poller_scaling_decision
+            .map(|d| d.poll_request_delta_suggestion),
+        Some(1),
+        "an aged backlog asks for more pollers"
+    );
+    // Drain the backlog.
+    poll(&mut c).await;
+    poll(&mut c).await;
+
+    // A poll that waits more than a second for its task asks for fewer pollers.
+    let mut c2 = c.clone();
+    let waiting = tokio::spawn(async move { poll(&mut c2).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    start(&mut c, "scale-late", 10_000, 0).await;
+    let late = waiting.await.unwrap();
+    assert!(!late.task_token.is_empty());
+    assert_eq!(
+        late.poller_scaling_decision
+            .map(|d| d.poll_request_delta_suggestion),
+        Some(-1)
+    );
+}
