@@ -282,6 +282,8 @@ struct NewRun {
 struct Inner {
     store: Option<Store>,
     writer: Option<std::sync::mpsc::Sender<(u64, Batch)>>,
+    /// False in memory: changes are never queued for a writer.
+    persistent: bool,
     seq: u64,
     namespaces: BTreeMap<String, NamespaceRec>,
     execs: HashMap<ExecKey, Exec>,
@@ -380,11 +382,16 @@ fn sticky_or_normal(
 impl Engine {
     /// Opens the store, loads all state, and rebuilds queues and timers.
     pub fn open(db: &Database, default_namespace: &str) -> DsResult<Arc<Self>> {
-        let store = Store::open(db)?;
+        // In memory nothing is written anywhere: the state in `Inner` is all there is.
+        let store = match db {
+            Database::Path(_) => Some(Store::open(db)?),
+            Database::InMemory => None,
+        };
         let timer_notify = Arc::new(Notify::new());
         let mut inner = Inner {
-            store: Some(store),
+            store,
             writer: None,
+            persistent: matches!(db, Database::Path(_)),
             seq: 0,
             namespaces: BTreeMap::new(),
             execs: HashMap::new(),
@@ -446,26 +453,20 @@ impl Engine {
             inner.rearm(&k);
         }
         let initial = inner.take_batch();
-        let mut store =
-            inner
-                .store
-                .take()
-                .ok_or_else(|| crate::error::DevServerError::Corrupt {
-                    what: "store".into(),
-                    detail: "missing".into(),
-                })?;
-        store.write_batches(std::slice::from_ref(&initial))?;
         let durable = Arc::new(watch::Sender::new(Durable::default()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        inner.writer = Some(tx);
-        let d2 = durable.clone();
-        std::thread::Builder::new()
-            .name("devserver-writer".into())
-            .spawn(move || writer_loop(store, rx, d2))
-            .map_err(|e| crate::error::DevServerError::Corrupt {
-                what: "writer thread".into(),
-                detail: e.to_string(),
-            })?;
+        if let Some(mut store) = inner.store.take() {
+            store.write_batches(std::slice::from_ref(&initial))?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            inner.writer = Some(tx);
+            let d2 = durable.clone();
+            std::thread::Builder::new()
+                .name("devserver-writer".into())
+                .spawn(move || writer_loop(store, rx, d2))
+                .map_err(|e| crate::error::DevServerError::Corrupt {
+                    what: "writer thread".into(),
+                    detail: e.to_string(),
+                })?;
+        }
         tracing::info!(executions = count, "dev server state loaded");
         Ok(Arc::new(Self {
             inner: Mutex::new(inner),
@@ -1649,6 +1650,12 @@ impl Inner {
     /// (the last queued one when nothing changed, so reads never outrun durability).
     fn commit(&mut self) -> RpcResult<u64> {
         if self.dirty.is_empty() && self.dirty_ns.is_empty() {
+            return Ok(self.seq);
+        }
+        if !self.persistent {
+            // In memory: the changes are already all the state there is.
+            self.dirty.clear();
+            self.dirty_ns.clear();
             return Ok(self.seq);
         }
         let batch = self.take_batch();

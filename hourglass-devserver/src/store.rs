@@ -13,7 +13,7 @@ use temporalio_protos::temporal::api::history::v1::HistoryEvent;
 pub enum Database {
     /// A SQLite file (created if missing), opened in WAL mode. Survives restarts and SIGKILL.
     Path(PathBuf),
-    /// An in-memory SQLite database: same code path, nothing survives the process.
+    /// State kept in memory only: nothing is written anywhere, nothing survives the process.
     InMemory,
 }
 

@@ -162,6 +162,27 @@ impl DynamicSupervisorHandle {
         self.core.call(|r| Request::StartChild(spec, r)).await?
     }
 
+    /// Queues a start of `spec` and returns at once, like a `cast`: the request is queued
+    /// before this returns, so detached starts from one caller are handled in call order.
+    /// The returned future resolves to what [`Self::start_child`] would have returned; it
+    /// may be dropped, and the start still happens. A refused start (limit reached,
+    /// supervisor gone) drops `spec`, so a child that owns work must release that work in
+    /// its spec's `Drop`.
+    pub fn start_child_detached(
+        &self,
+        spec: ChildSpec,
+    ) -> impl Future<Output = Result<ChildRef, SuperviseError>> + Send + 'static {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.core.send(Request::StartChild(spec, tx));
+        let id = self.core.id.to_string();
+        async move {
+            sent?;
+            rx.await
+                .map_err(|_| SuperviseError::NotRunning(id))
+                .and_then(|r| r)
+        }
+    }
+
     /// Stops the child per its shutdown mode and forgets it.
     pub async fn terminate_child(&self, child: ChildRef) -> Result<(), SuperviseError> {
         self.core

@@ -36,6 +36,13 @@ impl HandleCore {
         )
     }
 
+    /// Queues `request` without waiting for its reply.
+    pub(crate) fn send(&self, request: Request) -> Result<(), SuperviseError> {
+        self.requests
+            .send(request)
+            .map_err(|_| SuperviseError::NotRunning(self.id.to_string()))
+    }
+
     pub(crate) async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Request,

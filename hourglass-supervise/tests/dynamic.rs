@@ -252,3 +252,55 @@ async fn starter_restarts_its_worker_and_the_pool_only_sees_the_starter() {
     assert!(Starter::lookup(&registry, "1").is_none());
     pool.shutdown().await;
 }
+
+/// Detached starts keep their call order, report their outcome through the returned future
+/// (which may be dropped), and a refused start drops its spec, so work the spec owns is
+/// released rather than lost silently.
+#[tokio::test(start_paused = true)]
+async fn detached_starts_keep_order_and_refusals_drop_the_spec() {
+    struct Released(Arc<AtomicU32>);
+    impl Drop for Released {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dsup = DynamicSupervisorSpec::new("pool")
+        .max_children(2)
+        .start()
+        .await
+        .unwrap();
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let released = Arc::new(AtomicU32::new(0));
+    let spec = |n: u32| {
+        let order = order.clone();
+        let guard = Released(released.clone());
+        ChildSpec::new(format!("w{n}"), move |ctx| {
+            let _owned = &guard;
+            order.lock().push(n);
+            async move {
+                ctx.cancelled().await;
+                Exit::Shutdown
+            }
+        })
+    };
+    // The first start's answer is dropped: it happens anyway.
+    drop(dsup.start_child_detached(spec(1)));
+    let second = dsup.start_child_detached(spec(2));
+    let refused = dsup.start_child_detached(spec(3));
+    assert!(second.await.is_ok());
+    let err = refused.await.unwrap_err();
+    assert!(
+        matches!(err, SuperviseError::MaxChildren { max: 2, .. }),
+        "{err}"
+    );
+    settle().await;
+    assert_eq!(*order.lock(), vec![1, 2]);
+    assert_eq!(
+        released.load(Ordering::SeqCst),
+        1,
+        "the refused spec was dropped"
+    );
+    assert_eq!(dsup.shutdown().await, Exit::Shutdown);
+    let err = dsup.start_child_detached(spec(4)).await.unwrap_err();
+    assert!(matches!(err, SuperviseError::NotRunning(_)), "{err}");
+}

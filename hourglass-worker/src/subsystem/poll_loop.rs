@@ -127,9 +127,9 @@ async fn run(
         };
         match result {
             Ok(Polled::Activation(activation)) => {
-                in_flight::start_activation(&dispatcher, &worker, activation).await;
+                in_flight::start_activation(&dispatcher, &worker, activation);
             }
-            Ok(Polled::ActivityTask(task)) => dispatch_activity(&dispatcher, &worker, *task).await,
+            Ok(Polled::ActivityTask(task)) => dispatch_activity(&dispatcher, &worker, *task),
             Err(SubsystemError::ShutDown { .. }) => {
                 if draining {
                     tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop drained");
@@ -164,7 +164,7 @@ async fn run(
     }
 }
 
-async fn dispatch_activity(
+fn dispatch_activity(
     dispatcher: &DynamicSupervisorHandle,
     worker: &WorkerHandle,
     task: ActivityTask,
@@ -202,7 +202,7 @@ async fn dispatch_activity(
                 }
             },
         );
-        in_flight::start_activity_future(dispatcher, worker, id, token, Box::pin(attempt)).await;
+        in_flight::start_activity_future(dispatcher, worker, id, token, Box::pin(attempt));
         return;
     }
     let host: Arc<dyn ActivityHost> = Arc::new(move |hb: ActivityHeartbeat| {
@@ -211,7 +211,7 @@ async fn dispatch_activity(
         }
     });
     match worker.executor().dispatch(task, host) {
-        Ok(ActivityDispatch::Run(run)) => in_flight::start_activity(dispatcher, worker, run).await,
+        Ok(ActivityDispatch::Run(run)) => in_flight::start_activity(dispatcher, worker, run),
         Ok(ActivityDispatch::Cancel {
             task_token,
             delivered,
