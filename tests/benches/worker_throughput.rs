@@ -110,6 +110,28 @@ where
     (start.elapsed(), lost)
 }
 
+/// CPU time this process has used so far (user + system; Linux `/proc`, 10 ms ticks), or
+/// `None` where that is not readable. The server, the client and the worker share the
+/// process, so per-workflow differences between runs are the workers' own.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn cpu_per_workflow(before: Option<Duration>, n: usize) -> String {
+    match (before, cpu_time()) {
+        (Some(b), Some(a)) => format!(
+            "{:.2} ms CPU/workflow",
+            (a - b).as_secs_f64() * 1000.0 / n as f64
+        ),
+        _ => "CPU n/a".into(),
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -157,8 +179,9 @@ fn config(core: Core, server: &RunningServer, tq: &str) -> SubsystemConfig {
     config
 }
 
-/// Runs of each worker, in the order A B B A A B B A: the server accumulates closed
-/// workflows, so a drift in its speed over the run weighs on both sides equally.
+/// Runs of each worker (override with `HOURGLASS_BENCH_ROUNDS`), in the order A B B A A B
+/// B A ...: the server accumulates closed workflows, so a drift in its speed over the run
+/// weighs on both sides equally.
 const ROUNDS: usize = 4;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +223,11 @@ async fn main() {
     // with its pollers scaled down, which a fresh worker does not.
     let mut hg_rates = Vec::new();
     let mut sdk_rates = Vec::new();
-    for round in 0..ROUNDS {
+    let rounds: usize = std::env::var("HOURGLASS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS);
+    for round in 0..rounds {
         for side in if round % 2 == 0 {
             ["hg", "sdk"]
         } else {
@@ -211,20 +238,24 @@ async fn main() {
                 let hg = Hourglass::start(config(Core::linked(), &server, &tq))
                     .await
                     .expect("hourglass");
+                let cpu = cpu_time();
                 let (t, lost) =
                     drive(&c, &tq, &format!("hg{round}"), n, || GreetingWorkflow::run).await;
+                let cpu = cpu_per_workflow(cpu, n);
                 hg.shutdown().await;
                 let rate = n as f64 / t.as_secs_f64();
                 println!(
-                    "hourglass (linked core):  {rate:8.1} workflows/s ({:.2} s, lost {lost})",
+                    "hourglass (linked core):  {rate:8.1} workflows/s ({:.2} s, {cpu}, lost {lost})",
                     t.as_secs_f64()
                 );
                 hg_rates.push(rate);
             } else {
+                let cpu = cpu_time();
                 let (t, lost) = sdk_run(&c, n, round).await;
+                let cpu = cpu_per_workflow(cpu, n);
                 let rate = n as f64 / t.as_secs_f64();
                 println!(
-                    "official Rust SDK worker: {rate:8.1} workflows/s ({:.2} s, lost {lost})",
+                    "official Rust SDK worker: {rate:8.1} workflows/s ({:.2} s, {cpu}, lost {lost})",
                     t.as_secs_f64()
                 );
                 sdk_rates.push(rate);
@@ -233,7 +264,7 @@ async fn main() {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!(
-        "ratio hourglass / official SDK (means of {ROUNDS} runs each): {:.3} (goal >= 0.95)",
+        "ratio hourglass / official SDK (means of {rounds} runs each): {:.3} (goal >= 0.95)",
         mean(&hg_rates) / mean(&sdk_rates)
     );
 
