@@ -151,6 +151,8 @@ async fn wait_polling(hg: &Hourglass, tq: &str, old: Option<u64>) {
 
 /// One run of the official Rust SDK worker over `n` workflows on its own task queue.
 async fn sdk_run(c: &Client, n: usize, round: usize) -> (Duration, usize) {
+    // Timed from before the worker is created, like the Hourglass side.
+    let begun = Instant::now();
     let sdk_tq = format!("bench-sdk-{round}");
     let opts = WorkerOptions::new(&sdk_tq)
         .register_activities(SdkActivities)
@@ -162,12 +164,13 @@ async fn sdk_run(c: &Client, n: usize, round: usize) -> (Duration, usize) {
     let shutdown = worker.shutdown_handle();
     let c2 = c.clone();
     let run = tokio::spawn(async move {
-        let r = drive(&c2, &sdk_tq, &format!("sdk{round}"), n, || {
+        let startup = begun.elapsed();
+        let (t, lost) = drive(&c2, &sdk_tq, &format!("sdk{round}"), n, || {
             SdkGreetingWorkflow::run
         })
         .await;
         shutdown();
-        r
+        (t + startup, lost)
     });
     worker.run().await.expect("sdk worker run");
     run.await.expect("sdk drive")
@@ -235,12 +238,16 @@ async fn main() {
         } {
             if side == "hg" {
                 let tq = format!("bench-hourglass-{round}");
+                // Timed from before the start, as the SDK worker's start is inside its run.
+                let cpu = cpu_time();
+                let begun = Instant::now();
                 let hg = Hourglass::start(config(Core::linked(), &server, &tq))
                     .await
                     .expect("hourglass");
-                let cpu = cpu_time();
+                let startup = begun.elapsed();
                 let (t, lost) =
                     drive(&c, &tq, &format!("hg{round}"), n, || GreetingWorkflow::run).await;
+                let t = t + startup;
                 let cpu = cpu_per_workflow(cpu, n);
                 hg.shutdown().await;
                 let rate = n as f64 / t.as_secs_f64();
