@@ -164,6 +164,7 @@ impl Runtime {
         Ok(Replayer {
             worker: Worker {
                 inner: self.child(handle, HandleKind::Worker),
+                retiring: false,
             },
         })
     }
@@ -208,6 +209,7 @@ impl Client {
                 handle,
                 HandleKind::Worker,
             ),
+            retiring: false,
         })
     }
 }
@@ -224,6 +226,8 @@ impl Client {
 #[derive(Clone)]
 pub struct Worker {
     inner: Arc<HandleInner>,
+    /// Calls go to the issuing library even after a reload (see [`Worker::for_retirement`]).
+    retiring: bool,
 }
 handle_common!(Worker);
 
@@ -242,9 +246,32 @@ fn decode_activity_task(_: u64, b: &[u8]) -> Result<ActivityTask, BridgeError> {
 }
 
 impl Worker {
+    /// A clone of this worker for winding it down after its core was reloaded: its calls
+    /// go to the library copy that issued the handle (which stays mapped) instead of failing
+    /// with [`BridgeError::Reloaded`], so the old core worker can still initiate shutdown,
+    /// fail back the work it handed out, drain its queues and be finalized — rather than be
+    /// dropped with work outstanding. Use it only for that: new work belongs on the workers
+    /// of the current generation.
+    pub fn for_retirement(&self) -> Worker {
+        Worker {
+            inner: self.inner.clone(),
+            retiring: true,
+        }
+    }
+
+    /// The function table for a call: the issuing library's for a retiring clone, otherwise
+    /// the current generation's (or [`BridgeError::Reloaded`]).
+    fn live(&self) -> Result<FunctionTable, BridgeError> {
+        if self.retiring {
+            Ok(self.inner.generation.table)
+        } else {
+            self.inner.live()
+        }
+    }
+
     /// Validates the worker against the server (DescribeNamespace). Call once before polling.
     pub async fn validate(&self) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_unit, |ud, cb| {
             // SAFETY: `ud`/`cb` come from `call_async`.
@@ -256,7 +283,7 @@ impl Worker {
     /// Polls the next workflow activation. [`BridgeError::ShutDown`] once shutdown has
     /// drained; [`BridgeError::Busy`] if another workflow poll is running on this worker.
     pub async fn poll_workflow_activation(&self) -> Result<WorkflowActivation, BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_activation, |ud, cb| {
             // SAFETY: `ud`/`cb` come from `call_async`.
@@ -270,7 +297,7 @@ impl Worker {
         &self,
         completion: &WorkflowActivationCompletion,
     ) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let bytes = completion.encode_to_vec();
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_unit, |ud, cb| {
@@ -286,7 +313,7 @@ impl Worker {
     /// Polls the next activity task (remote or local). [`BridgeError::ShutDown`] once
     /// shutdown has drained.
     pub async fn poll_activity_task(&self) -> Result<ActivityTask, BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_activity_task, |ud, cb| {
             // SAFETY: `ud`/`cb` come from `call_async`.
@@ -300,7 +327,7 @@ impl Worker {
         &self,
         completion: &ActivityTaskCompletion,
     ) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let bytes = completion.encode_to_vec();
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_unit, |ud, cb| {
@@ -316,7 +343,7 @@ impl Worker {
         &self,
         heartbeat: &ActivityHeartbeat,
     ) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let bytes = heartbeat.encode_to_vec();
         let raw = self.inner.raw;
         call::sync(t.buffer_free, |err| {
@@ -328,7 +355,7 @@ impl Worker {
     /// Asks the core to evict a run; an eviction activation follows, which must be answered
     /// with an empty successful completion.
     pub fn request_workflow_eviction(&self, run_id: &str) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         call::sync(t.buffer_free, |err| {
             // SAFETY: borrowed input, out pointer to a local.
@@ -345,7 +372,7 @@ impl Worker {
     /// Starts shutdown. Polls keep returning work until it is drained, then
     /// [`BridgeError::ShutDown`].
     pub fn initiate_shutdown(&self) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         // SAFETY: out pointer to a local.
         call::sync(t.buffer_free, |err| unsafe {
@@ -356,7 +383,7 @@ impl Worker {
     /// Finalizes shutdown after both poll loops saw [`BridgeError::ShutDown`].
     /// [`BridgeError::Busy`] while polls or completions are still outstanding.
     pub async fn finalize_shutdown(&self) -> Result<(), BridgeError> {
-        let t = self.inner.live()?;
+        let t = self.live()?;
         let raw = self.inner.raw;
         call_async(t.buffer_free, decode_unit, |ud, cb| {
             // SAFETY: `ud`/`cb` come from `call_async`.

@@ -215,3 +215,34 @@ fn forged_and_cross_instance_handles_are_rejected_at_the_abi() {
     assert_eq!(status, abi::STATUS_INVALID_HANDLE);
     assert!(msg.contains("not a worker handle"), "{msg}");
 }
+
+/// A worker whose core was reloaded refuses ordinary calls, but a retiring clone still
+/// reaches the library that issued it, so the old core worker can be shut down, drained and
+/// finalized instead of being dropped with its threads running.
+#[tokio::test]
+async fn a_stale_worker_can_still_be_retired() {
+    let core = Core::load(core_lib::core_library()).unwrap();
+    let rt1 = core.runtime(&RuntimeConfig::default()).unwrap();
+    let rp1 = rt1.replayer(&replayer_config()).unwrap();
+    rp1.finish().unwrap();
+    core.reload().unwrap();
+
+    let stale = rp1.worker();
+    assert!(stale.initiate_shutdown().unwrap_err().is_reloaded());
+    let retiring = stale.for_retirement();
+    assert!(retiring.is_stale(), "still a generation-1 handle");
+    retiring.initiate_shutdown().unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), retiring.poll_workflow_activation())
+        .await
+        .expect("the drained replayer answers its poll")
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::ShutDown), "{err:?}");
+    tokio::time::timeout(Duration::from_secs(10), retiring.finalize_shutdown())
+        .await
+        .expect("finalize returns")
+        .unwrap();
+    // Ordinary clones keep refusing, and the finalized worker is gone for the retiring one.
+    assert!(stale.finalize_shutdown().await.unwrap_err().is_reloaded());
+    let err = retiring.finalize_shutdown().await.unwrap_err();
+    assert!(matches!(err, BridgeError::ShutDown), "{err:?}");
+}

@@ -10,7 +10,7 @@ use hourglass_worker::activity::{ActivityContext, ActivityError};
 use hourglass_worker::examples::{
     CounterWorkflow, GreetingWorkflow, ParentWorkflow, TimerWorkflow,
 };
-use hourglass_worker::subsystem::{Hourglass, SubsystemError};
+use hourglass_worker::subsystem::{Hourglass, OrphanedWorkers, SubsystemError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -377,6 +377,21 @@ async fn continue_as_new_patches_random_and_cancellation_end_to_end() {
     srv.shutdown().await.unwrap();
 }
 
+/// Waits until `n` core workers orphaned by cascades have been wound down, and returns the
+/// counts.
+async fn orphans_reaped(hg: &Hourglass, n: u64) -> OrphanedWorkers {
+    within(60, "reaping orphaned core workers", async {
+        loop {
+            let o = hg.orphaned_workers();
+            if o.finalized + o.abandoned >= n {
+                return o;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_holder_crash_cascades_heals_and_200_workflows_complete_exactly_once() {
     init_tracing();
@@ -424,6 +439,15 @@ async fn bridge_holder_crash_cascades_heals_and_200_workflows_complete_exactly_o
     }
     // And the healed subsystem keeps serving.
     greet_many(&c, tq, "after-crash", 5).await;
+    // The crashed holder's core worker was drained and finalized, not dropped.
+    let orphans = orphans_reaped(&hg, 1).await;
+    assert_eq!(
+        orphans,
+        OrphanedWorkers {
+            finalized: 1,
+            abandoned: 0
+        }
+    );
     assert_eq!(within(60, "shutdown", hg.shutdown()).await, Exit::Shutdown);
     srv.shutdown().await.unwrap();
 }
@@ -640,6 +664,16 @@ async fn core_reload_cascades_to_fresh_handles_and_workflows_complete() {
     let snap = hg.snapshot().await.unwrap();
     assert_eq!(find(&snap, &["subsystem", "runtime"]).restarts, 1);
     greet_many(&c, tq, "after-reload", 3).await;
+    // The old core's worker was wound down in the library copy that issued it: its work
+    // failed back, drained and finalized — not dropped with its threads running.
+    let orphans = orphans_reaped(&hg, 1).await;
+    assert_eq!(
+        orphans,
+        OrphanedWorkers {
+            finalized: 1,
+            abandoned: 0
+        }
+    );
     assert_eq!(within(60, "shutdown", hg.shutdown()).await, Exit::Shutdown);
     srv.shutdown().await.unwrap();
 }

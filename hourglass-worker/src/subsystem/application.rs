@@ -1,6 +1,6 @@
 //! The Application: the root of the tree, and [`Hourglass`], the handle users hold.
 
-use super::bridge_holder::{self, BridgeHolder};
+use super::bridge_holder::{self, BridgeHolder, OrphanTally, OrphanedWorkers};
 use super::config::SubsystemConfig;
 use super::error::SubsystemError;
 use super::names;
@@ -20,6 +20,7 @@ pub struct Hourglass {
     app: SupervisorHandle,
     registry: Registry,
     config: Arc<SubsystemConfig>,
+    orphans: Arc<OrphanTally>,
 }
 
 impl Hourglass {
@@ -39,6 +40,7 @@ impl Hourglass {
         }
         let config = Arc::new(config);
         let registry = Registry::new();
+        let orphans = Arc::new(OrphanTally::default());
         let subsystem = SupervisorSpec::new("subsystem")
             .strategy(Strategy::RestForOne)
             .intensity(config.max_restarts, config.max_restart_period)
@@ -48,7 +50,10 @@ impl Hourglass {
                 config.runtime.clone(),
                 config.client.clone(),
             ))
-            .child(bridge_holder::child_spec(config.drain_timeout))
+            .child(bridge_holder::child_spec(
+                config.drain_timeout,
+                orphans.clone(),
+            ))
             .child(worker_registry::child_spec())
             .child(
                 DynamicSupervisorSpec::new("worker_supervisor")
@@ -81,6 +86,7 @@ impl Hourglass {
             app,
             registry,
             config,
+            orphans,
         })
     }
 
@@ -102,6 +108,13 @@ impl Hourglass {
     /// The current BridgeHolder, if one is running.
     pub fn bridge_holder(&self) -> Option<BridgeHolder> {
         self.registry.lookup(names::BRIDGE_HOLDER)
+    }
+
+    /// What became of the core workers this application's holders orphaned (by a crash, a
+    /// stop or a core reload): finalized after their outstanding work was failed back, or
+    /// abandoned after the drain timeout. Counted when each reaper is done.
+    pub fn orphaned_workers(&self) -> OrphanedWorkers {
+        self.orphans.snapshot()
     }
 
     /// The current WorkerRegistry, if one is running.

@@ -16,7 +16,10 @@
 //!   and each orphaned core worker is *reaped* in the background: shutdown is initiated,
 //!   activations it handed out and never got back are failed (so the server reschedules them
 //!   immediately instead of after a task timeout), its queues are drained and it is
-//!   finalized. Nothing is left polling.
+//!   finalized. Nothing is left polling. This holds after a core reload too: the reaper
+//!   winds the old worker down in the library copy that issued it
+//!   ([`Worker::for_retirement`]). A worker that does not drain within the drain timeout is
+//!   dropped and counted in `hourglass_orphaned_workers_abandoned_total`.
 
 use super::error::SubsystemError;
 use super::names;
@@ -59,7 +62,51 @@ struct HolderInner {
     registering: Mutex<HashSet<String>>,
     crash: Mutex<Option<String>>,
     crash_signal: Notify,
+    reaper: Reaper,
+}
+
+/// What becomes of the core workers an application's holders orphan (by a crash, a stop or
+/// a core reload): counted once their reaper is done, which is after the cascade healed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrphanedWorkers {
+    /// Drained (outstanding work failed back to the server) and finalized.
+    pub finalized: u64,
+    /// Dropped without finalizing: the drain timed out or finalizing failed.
+    pub abandoned: u64,
+}
+
+/// The per-application tally behind [`OrphanedWorkers`], shared by every holder incarnation.
+#[derive(Debug, Default)]
+pub struct OrphanTally {
+    finalized: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+impl OrphanTally {
+    /// The counts so far.
+    pub fn snapshot(&self) -> OrphanedWorkers {
+        OrphanedWorkers {
+            finalized: self.finalized.load(Ordering::Acquire),
+            abandoned: self.abandoned.load(Ordering::Acquire),
+        }
+    }
+
+    fn finalized(&self) {
+        self.finalized.fetch_add(1, Ordering::AcqRel);
+        super::metrics::inc(&super::metrics::ORPHANS_FINALIZED);
+    }
+
+    fn abandoned(&self) {
+        self.abandoned.fetch_add(1, Ordering::AcqRel);
+        super::metrics::inc(&super::metrics::ORPHANS_ABANDONED);
+    }
+}
+
+/// How orphaned core workers are wound down: the drain bound and where outcomes are counted.
+#[derive(Clone)]
+struct Reaper {
     drain_timeout: Duration,
+    tally: Arc<OrphanTally>,
 }
 
 struct Registration {
@@ -121,7 +168,7 @@ impl<T: Send + 'static> PollSlot<T> {
 }
 
 impl BridgeHolder {
-    fn new(runtime: RuntimeHandle, drain_timeout: Duration) -> Self {
+    fn new(runtime: RuntimeHandle, reaper: Reaper) -> Self {
         Self {
             inner: Arc::new(HolderInner {
                 runtime,
@@ -130,7 +177,7 @@ impl BridgeHolder {
                 registering: Mutex::new(HashSet::new()),
                 crash: Mutex::new(None),
                 crash_signal: Notify::new(),
-                drain_timeout,
+                reaper,
             }),
         }
     }
@@ -178,7 +225,7 @@ impl BridgeHolder {
                 drop(regs);
                 // The holder ended while we were validating: this worker is an orphan already.
                 initiate(&registration);
-                tokio::spawn(reap(registration, self.inner.drain_timeout));
+                tokio::spawn(reap(registration, self.inner.reaper.clone()));
                 return Err(SubsystemError::NotRunning {
                     component: names::BRIDGE_HOLDER,
                 });
@@ -331,7 +378,11 @@ impl BridgeHolder {
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
         let result = reg.worker.complete_workflow_activation(&completion).await;
-        reg.outstanding_runs.lock().remove(&completion.run_id);
+        // A completion refused because the core was reloaded never reached the core: the
+        // activation stays outstanding, for the reaper to fail back through the old library.
+        if !matches!(&result, Err(e) if e.is_reloaded()) {
+            reg.outstanding_runs.lock().remove(&completion.run_id);
+        }
         result.map_err(|e| self.bridge_error("complete workflow activation", task_queue, e))
     }
 
@@ -344,9 +395,11 @@ impl BridgeHolder {
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
         let result = reg.worker.complete_activity_task(&completion).await;
-        reg.outstanding_activities
-            .lock()
-            .remove(&completion.task_token);
+        if !matches!(&result, Err(e) if e.is_reloaded()) {
+            reg.outstanding_activities
+                .lock()
+                .remove(&completion.task_token);
+        }
         result.map_err(|e| self.bridge_error("complete activity task", task_queue, e))
     }
 
@@ -412,7 +465,7 @@ impl BridgeHolder {
         // may still be outstanding (a drain that timed out) so nothing is left polling.
         initiate(&reg);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(reap(reg, self.inner.drain_timeout));
+            rt.spawn(reap(reg, self.inner.reaper.clone()));
         }
         Ok(())
     }
@@ -484,7 +537,7 @@ impl BridgeHolder {
         }
         for reg in regs {
             initiate(&reg);
-            tokio::spawn(reap(reg, self.inner.drain_timeout));
+            tokio::spawn(reap(reg, self.inner.reaper.clone()));
         }
     }
 
@@ -498,7 +551,7 @@ impl BridgeHolder {
             initiate(&reg);
             // The holder may be ending because the host runtime is going away.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(reap(reg, self.inner.drain_timeout));
+                rt.spawn(reap(reg, self.inner.reaper.clone()));
             }
         }
     }
@@ -530,7 +583,7 @@ async fn fail_outstanding(reg: &Registration) {
 /// set, so a new worker for the same task queue can be created right after.
 fn initiate(reg: &Registration) {
     reg.shutdown_initiated.store(true, Ordering::Release);
-    if let Err(e) = reg.worker.initiate_shutdown() {
+    if let Err(e) = reg.worker.for_retirement().initiate_shutdown() {
         tracing::debug!(task_queue = %reg.task_queue, error = %e, "reaper: initiate shutdown failed");
     }
 }
@@ -538,14 +591,14 @@ fn initiate(reg: &Registration) {
 /// Finishes an orphaned registration's core worker without losing work: whatever is still
 /// outstanding is failed back, its queues are drained (evictions answered, anything new failed
 /// back), then it is finalized. Shutdown must have been initiated already.
-async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
+async fn reap(reg: Arc<Registration>, reaper: Reaper) {
     let tq = reg.task_queue.clone();
     tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
     fail_outstanding(&reg).await;
     let drain = async {
         let wf = async {
             loop {
-                let worker = reg.worker.clone();
+                let worker = reg.worker.for_retirement();
                 match reg
                     .workflow_poll
                     .poll(move || async move { worker.poll_workflow_activation().await })
@@ -554,19 +607,23 @@ async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
                     Ok(act) if act.is_only_eviction() => {
                         let _ = reg
                             .worker
+                            .for_retirement()
                             .complete_workflow_activation(&WorkflowActivationCompletion::empty(
                                 act.run_id,
                             ))
                             .await;
                     }
                     Ok(act) => fail_activation(&reg, act.run_id).await,
+                    // A poll a loop started after a reload left in the slot; ours reach
+                    // the old library.
+                    Err(e) if e.is_reloaded() => continue,
                     Err(_) => break,
                 }
             }
         };
         let act = async {
             loop {
-                let worker = reg.worker.clone();
+                let worker = reg.worker.for_retirement();
                 match reg
                     .activity_poll
                     .poll(move || async move { worker.poll_activity_task().await })
@@ -577,20 +634,33 @@ async fn reap(reg: Arc<Registration>, drain_timeout: Duration) {
                             fail_activity(&reg, task.task_token).await;
                         }
                     }
+                    // A poll a loop started after a reload left in the slot; ours reach
+                    // the old library.
+                    Err(e) if e.is_reloaded() => continue,
                     Err(_) => break,
                 }
             }
         };
         tokio::join!(wf, act);
     };
-    if tokio::time::timeout(drain_timeout, drain).await.is_err() {
-        tracing::warn!(task_queue = %tq, "reaper: core worker did not drain in time; dropping it");
+    if tokio::time::timeout(reaper.drain_timeout, drain)
+        .await
+        .is_err()
+    {
+        reaper.tally.abandoned();
+        tracing::warn!(task_queue = %tq, registration = reg.id, "reaper: core worker did not drain in time; dropping it");
         return;
     }
-    if let Err(e) = reg.worker.finalize_shutdown().await {
-        tracing::debug!(task_queue = %tq, error = %e, "reaper: finalize failed");
+    match reg.worker.for_retirement().finalize_shutdown().await {
+        Ok(()) => {
+            reaper.tally.finalized();
+            tracing::info!(task_queue = %tq, registration = reg.id, "orphaned core worker reaped");
+        }
+        Err(e) => {
+            reaper.tally.abandoned();
+            tracing::warn!(task_queue = %tq, registration = reg.id, error = %e, "reaper: finalizing the orphaned core worker failed; dropping it");
+        }
     }
-    tracing::info!(task_queue = %tq, registration = reg.id, "orphaned core worker reaped");
 }
 
 async fn fail_activation(reg: &Registration, run_id: String) {
@@ -599,7 +669,11 @@ async fn fail_activation(reg: &Registration, run_id: String) {
         Failure::application_failure(WORKER_REPLACED.to_string(), false),
         None,
     );
-    let _ = reg.worker.complete_workflow_activation(&completion).await;
+    let _ = reg
+        .worker
+        .for_retirement()
+        .complete_workflow_activation(&completion)
+        .await;
 }
 
 async fn fail_activity(reg: &Registration, task_token: Vec<u8>) {
@@ -610,34 +684,46 @@ async fn fail_activity(reg: &Registration, task_token: Vec<u8>) {
             false,
         ))),
     };
-    let _ = reg.worker.complete_activity_task(&completion).await;
+    let _ = reg
+        .worker
+        .for_retirement()
+        .complete_activity_task(&completion)
+        .await;
 }
 
 /// The BridgeHolder child spec: permanent, started after the Runtime (whose handles it uses).
-pub fn child_spec(drain_timeout: Duration) -> ChildSpec {
-    ChildSpec::with_init("bridge_holder", move |ctx: ChildContext| async move {
-        let runtime: RuntimeHandle = ctx
-            .registry()
-            .via(names::RUNTIME)
-            .map_err(|e| StartError::new(format!("bridge holder needs the runtime: {e}")))?;
-        let holder = BridgeHolder::new(runtime, drain_timeout);
-        ctx.register(names::BRIDGE_HOLDER, holder.clone())
-            .map_err(|e| StartError::new(e.to_string()))?;
-        tracing::info!("bridge holder started");
-        Ok(async move {
-            let guard = CloseOnDrop(holder.clone());
-            let exit = tokio::select! {
-                _ = ctx.cancelled() => Exit::Shutdown,
-                _ = holder.inner.crash_signal.notified() => {
-                    let reason = holder.inner.crash.lock().take().unwrap_or_default();
-                    Exit::error(format!("bridge holder crashed: {reason}"))
-                }
+/// Orphaned core workers get `drain_timeout` to drain; their outcomes go to `tally`.
+pub fn child_spec(drain_timeout: Duration, tally: Arc<OrphanTally>) -> ChildSpec {
+    ChildSpec::with_init("bridge_holder", move |ctx: ChildContext| {
+        let tally = tally.clone();
+        async move {
+            let runtime: RuntimeHandle = ctx
+                .registry()
+                .via(names::RUNTIME)
+                .map_err(|e| StartError::new(format!("bridge holder needs the runtime: {e}")))?;
+            let reaper = Reaper {
+                drain_timeout,
+                tally,
             };
-            holder.close_gracefully().await;
-            drop(guard);
-            tracing::info!(reason = %exit, "bridge holder exiting");
-            exit
-        })
+            let holder = BridgeHolder::new(runtime, reaper);
+            ctx.register(names::BRIDGE_HOLDER, holder.clone())
+                .map_err(|e| StartError::new(e.to_string()))?;
+            tracing::info!("bridge holder started");
+            Ok(async move {
+                let guard = CloseOnDrop(holder.clone());
+                let exit = tokio::select! {
+                    _ = ctx.cancelled() => Exit::Shutdown,
+                    _ = holder.inner.crash_signal.notified() => {
+                        let reason = holder.inner.crash.lock().take().unwrap_or_default();
+                        Exit::error(format!("bridge holder crashed: {reason}"))
+                    }
+                };
+                holder.close_gracefully().await;
+                drop(guard);
+                tracing::info!(reason = %exit, "bridge holder exiting");
+                exit
+            })
+        }
     })
     .restart(Restart::Permanent)
     .shutdown(Shutdown::Timeout(Duration::from_secs(5)))

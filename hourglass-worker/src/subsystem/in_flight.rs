@@ -4,8 +4,9 @@
 //!
 //! Each task evaluates or runs its work and completes it through the BridgeHolder with the
 //! registration it was dispatched under. If that registration is gone (a cascade happened),
-//! the completion returns `WorkerNotRegistered`: the task logs it and ends normally; the
-//! holder that owned the work has already failed it back to the server, which redelivers it.
+//! the completion returns `WorkerNotRegistered` (or, right after a core reload, a reloaded
+//! error): the task logs it and ends normally; the holder that owned the work fails it back to
+//! the server, which redelivers it.
 
 use super::bridge_holder::WORKER_REPLACED;
 use super::error::SubsystemError;
@@ -213,6 +214,11 @@ fn finish(
         Err(SubsystemError::WorkerNotRegistered { .. }) => {
             super::metrics::inc(&super::metrics::COMPLETIONS_NOT_REGISTERED);
             tracing::info!(task_queue = %worker.task_queue(), key, "{what} not completed: its worker was replaced; the server redelivers it");
+            Exit::Normal
+        }
+        Err(e) if e.is_reloaded() => {
+            super::metrics::inc(&super::metrics::COMPLETIONS_NOT_REGISTERED);
+            tracing::info!(task_queue = %worker.task_queue(), key, "{what} not completed: the core was reloaded; the old worker fails it back and the server redelivers it");
             Exit::Normal
         }
         Err(e) => {

@@ -13,6 +13,10 @@ pub static ACTIVATIONS_DISPATCHED: AtomicU64 = AtomicU64::new(0);
 pub static ACTIVITIES_DISPATCHED: AtomicU64 = AtomicU64::new(0);
 /// Completions refused because their worker had been replaced (work redelivered).
 pub static COMPLETIONS_NOT_REGISTERED: AtomicU64 = AtomicU64::new(0);
+/// Orphaned core workers (of a crashed, stopped or reloaded holder) drained and finalized.
+pub static ORPHANS_FINALIZED: AtomicU64 = AtomicU64::new(0);
+/// Orphaned core workers dropped without finalizing (drain timed out or finalize failed).
+pub static ORPHANS_ABANDONED: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -41,6 +45,16 @@ pub fn prometheus_text() -> String {
             "hourglass_completions_worker_replaced_total",
             "Completions refused because their worker was replaced.",
             &COMPLETIONS_NOT_REGISTERED,
+        ),
+        (
+            "hourglass_orphaned_workers_finalized_total",
+            "Core workers of a replaced holder or core drained and finalized.",
+            &ORPHANS_FINALIZED,
+        ),
+        (
+            "hourglass_orphaned_workers_abandoned_total",
+            "Core workers of a replaced holder or core dropped without finalizing.",
+            &ORPHANS_ABANDONED,
         ),
     ] {
         out.push_str(&format!(

@@ -30,7 +30,7 @@ pub mod worker_launcher;
 pub mod worker_registry;
 
 pub use application::Hourglass;
-pub use bridge_holder::{BridgeHolder, RegistrationId};
+pub use bridge_holder::{BridgeHolder, OrphanTally, OrphanedWorkers, RegistrationId};
 pub use config::{DEFAULT_TASK_QUEUE, SubsystemConfig};
 pub use error::SubsystemError;
 pub use runtime::{CORE_RELOADED, RuntimeHandle};

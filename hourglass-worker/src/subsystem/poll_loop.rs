@@ -98,7 +98,12 @@ async fn run(
             draining = true;
             tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop draining");
             if let Err(e) = holder.initiate_shutdown(&tq, registration) {
-                tracing::warn!(task_queue = %tq, error = %e, "could not initiate shutdown; stopping");
+                if e.is_reloaded() {
+                    // The holder's reaper winds the old core's worker down.
+                    tracing::info!(task_queue = %tq, loop_kind = ?kind, "core reloaded; poll loop stopping");
+                } else {
+                    tracing::warn!(task_queue = %tq, error = %e, "could not initiate shutdown; stopping");
+                }
                 return Exit::Shutdown;
             }
         }
