@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// Reload the core library when its file changes.
     #[arg(long)]
     pub watch_core: bool,
+    /// Threads of the core's own runtime (0 = half the CPU cores, at least 1; at most 1024).
+    /// The rest of the machine is left to workflow and activity code.
+    #[arg(long)]
+    pub core_threads: Option<u32>,
     /// Directory for the embedded dev server's database.
     #[arg(long, env = "HOURGLASS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,

@@ -66,6 +66,8 @@ pub struct RunFileConfig {
     pub core: Option<String>,
     /// Reload the core when its file changes.
     pub watch_core: Option<bool>,
+    /// Threads of the core's own runtime (0 = half the cores).
+    pub core_threads: Option<u32>,
     /// Data directory of the embedded dev server.
     pub data_dir: Option<PathBuf>,
     /// Keep the embedded dev server in memory.
@@ -267,6 +269,15 @@ mod tests {
         assert!(err.to_string().contains("port"), "{err}");
         let err = FileConfig::parse("[run]\nwatch_core = 3\n", Path::new("h.toml")).unwrap_err();
         assert!(err.to_string().contains("h.toml"), "{err}");
+        let err = FileConfig::parse("[run]\ncore_threads = -1\n", Path::new("h.toml")).unwrap_err();
+        assert!(err.to_string().contains("core_threads"), "{err}");
+    }
+
+    #[test]
+    fn core_threads_are_read_from_the_run_table() {
+        let file = FileConfig::parse("[run]\ncore_threads = 2\n", Path::new("h.toml")).unwrap();
+        assert_eq!(file.run.core_threads, Some(2));
+        assert_eq!(FileConfig::default().run.core_threads, None);
     }
 
     #[test]

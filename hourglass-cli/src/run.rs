@@ -180,6 +180,9 @@ impl Started {
     }
 }
 
+/// The most threads `--core-threads` accepts (the core refuses more).
+const MAX_CORE_THREADS: u32 = 1024;
+
 /// `hourglass run`.
 pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
     let run_file = &file.run;
@@ -205,6 +208,17 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
             message:
                 "the linked core has no file to watch; pass --core <path to libhourglass_core.so>"
                     .into(),
+        });
+    }
+    let core_threads = args.core_threads.or(run_file.core_threads);
+    if let Some(n) = core_threads
+        && n > MAX_CORE_THREADS
+    {
+        return Err(CliError::InvalidValue {
+            what: "--core-threads".into(),
+            message: format!(
+                "{n} is too many; use 0 (half the CPU cores) or a count up to {MAX_CORE_THREADS}"
+            ),
         });
     }
     let admin_addr = args
@@ -254,6 +268,7 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         task_queues.clone(),
         external_pools,
         watch_core,
+        core_threads,
         &admin_addr,
         metrics_addr.as_deref(),
         &mut started,
@@ -331,6 +346,7 @@ async fn start_all(
     task_queues: Vec<String>,
     external_pools: Option<ExternalPools>,
     watch_core: bool,
+    core_threads: Option<u32>,
     admin_addr: &str,
     metrics_addr: Option<&str>,
     started: &mut Started,
@@ -349,6 +365,9 @@ async fn start_all(
         .map_err(|e| CliError::Run(format!("workflow/activity registrations: {e}")))?;
     config.task_queues = task_queues;
     config.external_pools = external_pools;
+    if let Some(n) = core_threads {
+        config.runtime.worker_threads = n;
+    }
     config.client.api_key = conn.api_key.clone().unwrap_or_default();
     config.client.client_version = env!("CARGO_PKG_VERSION").to_string();
     if let Some(tls) = &conn.tls {

@@ -124,7 +124,7 @@ fn tempdir() -> tempfile::TempDir {
 #[test]
 fn run_serves_every_example_and_the_tree_then_stops_on_sigterm() {
     let dir = tempdir();
-    let mut run = Run::start(dir.path(), free_port(), &[]);
+    let mut run = Run::start(dir.path(), free_port(), &["--core-threads", "2"]);
     assert!(
         run.wait_for_line("Self-check", Duration::from_secs(5))
             .contains("Hello, Hourglass!")
@@ -452,6 +452,11 @@ fn bad_input_gives_one_line_errors_naming_the_fix() {
     );
     let err = fails(&["run", "--ephemeral", "--task-queue", " "]);
     assert!(err.contains("--task-queue"), "{err}");
+    let err = fails(&["run", "--ephemeral", "--core-threads", "5000"]);
+    assert!(
+        err.contains("--core-threads") && err.contains("1024"),
+        "{err}"
+    );
 }
 
 #[test]
