@@ -11,6 +11,7 @@ use crate::poller_scaling::PollerScaling;
 use crate::status;
 use crate::store::{Batch, Database, Store};
 use crate::token::TaskToken;
+use crate::worker_shutdown::ShutDownWorkers;
 use parking_lot::Mutex;
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -303,6 +304,7 @@ pub struct Engine {
     timer_notify: Arc<Notify>,
     closing: watch::Sender<bool>,
     durable: Arc<watch::Sender<Durable>>,
+    shut_down_workers: ShutDownWorkers,
 }
 
 /// Progress of the writer thread: every batch up to `done` is committed; `failed` is set
@@ -473,6 +475,7 @@ impl Engine {
             timer_notify,
             closing: watch::Sender::new(false),
             durable,
+            shut_down_workers: ShutDownWorkers::new(),
         }))
     }
 
@@ -1019,7 +1022,14 @@ impl Engine {
             .queue(&qk)
             .scaling
             .saw_poller(&req.identity, poll_started);
+        let mut shutdowns = self.shut_down_workers.subscribe();
         loop {
+            if self
+                .shut_down_workers
+                .is_shut_down(&req.worker_instance_key)
+            {
+                return Ok(Default::default());
+            }
             let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
@@ -1038,10 +1048,24 @@ impl Engine {
             let Some(rx) = rx.as_mut() else { continue };
             tokio::select! {
                 _ = rx.changed() => {}
+                _ = shutdowns.changed() => {}
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(Default::default()),
             }
         }
+    }
+
+    /// ShutdownWorker: every open poll carrying the request's `worker_instance_key` is answered
+    /// empty at once, and so is every later one. Unknown namespaces are NotFound.
+    pub async fn shutdown_worker(&self, req: ws::ShutdownWorkerRequest) -> RpcResult<()> {
+        self.inner.lock().namespace(&req.namespace)?;
+        if self
+            .shut_down_workers
+            .shut_down(&req.worker_instance_key, Instant::now())
+        {
+            tracing::info!(identity = %req.identity, task_queue = %req.task_queue, worker_instance_key = %req.worker_instance_key, reason = %req.reason, "worker shut down; its open polls are answered");
+        }
+        Ok(())
     }
 
     /// RespondWorkflowTaskCompleted.
@@ -1329,7 +1353,14 @@ impl Engine {
             .queue(&qk)
             .scaling
             .saw_poller(&req.identity, poll_started);
+        let mut shutdowns = self.shut_down_workers.subscribe();
         loop {
+            if self
+                .shut_down_workers
+                .is_shut_down(&req.worker_instance_key)
+            {
+                return Ok(Default::default());
+            }
             let (ready, mut rx) = {
                 let mut g = self.inner.lock();
                 g.namespace(&req.namespace)?;
@@ -1348,6 +1379,7 @@ impl Engine {
             let Some(rx) = rx.as_mut() else { continue };
             tokio::select! {
                 _ = rx.changed() => {}
+                _ = shutdowns.changed() => {}
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(Default::default()),
             }
@@ -1463,6 +1495,9 @@ fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
                 // against a Temporal cluster that advertises it.
                 poller_autoscaling: true,
                 poller_autoscaling_auto_enroll: true,
+                // ShutdownWorker answers the worker's open polls (see `worker_shutdown`), so
+                // workers let them return instead of cancelling them and losing a task.
+                worker_poll_complete_on_shutdown: true,
                 ..Default::default()
             }),
             supports_schedules: false,
@@ -2336,6 +2371,7 @@ impl Inner {
                     scheduled_event_id,
                 } => {
                     if let Some(r) = self.start_wft(&key, scheduled_event_id, identity) {
+                        tracing::debug!(workflow_id = %key.workflow_id, attempt = r.attempt, identity, "workflow task started");
                         return Some(r);
                     }
                 }

@@ -12,7 +12,9 @@
 //! normal queue), updates through protocol messages; activity tasks with heartbeats,
 //! completion/failure/cancellation (also by id), all four timeouts and retries with
 //! backoff; durable timers, run/execution and workflow-task timeouts; child workflows with
-//! parent close policies; continue-as-new; memo and search attributes.
+//! parent close policies; continue-as-new; memo and search attributes. Long polls carry
+//! poller-scaling hints, and `ShutdownWorker` answers that worker's open polls, as a Temporal
+//! cluster advertising `poller_autoscaling` and `worker_poll_complete_on_shutdown` does.
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
 //! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
@@ -38,6 +40,7 @@ mod service;
 mod status;
 mod store;
 mod token;
+mod worker_shutdown;
 
 /// Server stubs generated from the descriptor set `temporalio-protos` publishes.
 #[allow(clippy::all, missing_docs)]

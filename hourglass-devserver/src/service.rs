@@ -433,8 +433,9 @@ impl WorkflowService for Service {
 
     async fn shutdown_worker(
         &self,
-        _r: Request<ws::ShutdownWorkerRequest>,
+        r: Request<ws::ShutdownWorkerRequest>,
     ) -> R<ws::ShutdownWorkerResponse> {
+        self.engine.shutdown_worker(r.into_inner()).await?;
         Ok(Response::new(ws::ShutdownWorkerResponse::default()))
     }
 

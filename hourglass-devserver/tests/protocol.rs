@@ -472,3 +472,87 @@ async fn poll_responses_carry_poller_scaling_hints() {
         Some(-1)
     );
 }
+
+/// `worker_poll_complete_on_shutdown`: ShutdownWorker answers the worker's open polls empty
+/// (and its later ones at once), leaves other workers' polls alone, and so no task handed to
+/// a shutting-down worker is lost to a cancelled poll.
+#[tokio::test]
+async fn shutdown_worker_completes_that_workers_open_polls() {
+    use temporalio_common::protos::temporal::api::workflowservice::v1::{
+        DescribeNamespaceRequest, ShutdownWorkerRequest,
+    };
+    use tokio::time::{Duration, timeout};
+    let (_s, mut c) = server().await;
+    let caps = c
+        .describe_namespace(DescribeNamespaceRequest {
+            namespace: "default".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_info
+        .unwrap()
+        .capabilities
+        .unwrap();
+    assert!(caps.worker_poll_complete_on_shutdown);
+
+    let keyed_poll = |mut c: C, key: &'static str| async move {
+        c.poll_workflow_task_queue(PollWorkflowTaskQueueRequest {
+            namespace: "default".into(),
+            task_queue: tq(),
+            identity: key.into(),
+            worker_instance_key: key.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+    };
+    let leaving = tokio::spawn(keyed_poll(c.clone(), "leaving"));
+    let staying = tokio::spawn(keyed_poll(c.clone(), "staying"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!leaving.is_finished() && !staying.is_finished());
+
+    let shutdown = |key: &str| ShutdownWorkerRequest {
+        namespace: "default".into(),
+        identity: key.into(),
+        worker_instance_key: key.into(),
+        task_queue: tq().map(|t| t.name).unwrap_or_default(),
+        reason: "test".into(),
+        ..Default::default()
+    };
+    c.shutdown_worker(shutdown("leaving")).await.unwrap();
+    let answered = timeout(Duration::from_secs(5), leaving)
+        .await
+        .expect("the shut-down worker's poll is answered at once")
+        .unwrap()
+        .unwrap();
+    assert!(answered.task_token.is_empty(), "answered empty");
+    assert!(!staying.is_finished(), "other workers keep polling");
+
+    // A task goes to the worker still polling, never to the one that left.
+    let again = timeout(Duration::from_secs(5), keyed_poll(c.clone(), "leaving"))
+        .await
+        .expect("a later poll of the shut-down worker returns at once")
+        .unwrap();
+    assert!(again.task_token.is_empty());
+    start(&mut c, "after-shutdown", 10_000, 0).await;
+    let got = timeout(Duration::from_secs(5), staying)
+        .await
+        .expect("the remaining worker gets the task")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.workflow_execution.map(|e| e.workflow_id).as_deref(),
+        Some("after-shutdown")
+    );
+
+    // Bad input: an unknown namespace is NotFound; a worker without a key changes nothing.
+    let mut bad = shutdown("x");
+    bad.namespace = "nope".into();
+    assert_eq!(
+        c.shutdown_worker(bad).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    c.shutdown_worker(shutdown("")).await.unwrap();
+}
