@@ -377,11 +377,16 @@ impl BridgeHolder {
         completion: WorkflowActivationCompletion,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
+        // Taken out of the outstanding set while the completion is under way, so a reaper
+        // sweeping the set never completes the same activation a second time.
+        let was_outstanding = reg.outstanding_runs.lock().remove(&completion.run_id);
         let result = reg.worker.complete_workflow_activation(&completion).await;
         // A completion refused because the core was reloaded never reached the core: the
         // activation stays outstanding, for the reaper to fail back through the old library.
-        if !matches!(&result, Err(e) if e.is_reloaded()) {
-            reg.outstanding_runs.lock().remove(&completion.run_id);
+        if was_outstanding && matches!(&result, Err(e) if e.is_reloaded()) {
+            reg.outstanding_runs
+                .lock()
+                .insert(completion.run_id.clone());
         }
         result.map_err(|e| self.bridge_error("complete workflow activation", task_queue, e))
     }
@@ -394,11 +399,15 @@ impl BridgeHolder {
         completion: ActivityTaskCompletion,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
+        let was_outstanding = reg
+            .outstanding_activities
+            .lock()
+            .remove(&completion.task_token);
         let result = reg.worker.complete_activity_task(&completion).await;
-        if !matches!(&result, Err(e) if e.is_reloaded()) {
+        if was_outstanding && matches!(&result, Err(e) if e.is_reloaded()) {
             reg.outstanding_activities
                 .lock()
-                .remove(&completion.task_token);
+                .insert(completion.task_token.clone());
         }
         result.map_err(|e| self.bridge_error("complete activity task", task_queue, e))
     }
@@ -520,14 +529,20 @@ impl BridgeHolder {
         Some(regs)
     }
 
-    /// Ends this incarnation from its own task: fails back what each core worker handed out
-    /// (bounded by a short timeout), initiates each one's shutdown — so the replacement
-    /// holder can register the same task queues at once — and leaves draining and finalizing
-    /// to background reapers.
+    /// Ends this incarnation from its own task: initiates each core worker's shutdown — so
+    /// the replacement holder can register the same task queues at once, and the orphans
+    /// stop taking new tasks — then fails back what each one handed out (bounded by a short
+    /// timeout) and leaves draining and finalizing to background reapers.
+    ///
+    /// Shutdown comes first because a failed-back workflow task is retried at once: an
+    /// orphan still polling would take the retry itself, rather than the replacement.
     async fn close_gracefully(&self) {
         let Some(regs) = self.take_registrations() else {
             return;
         };
+        for reg in &regs {
+            initiate(reg);
+        }
         let fail_all = futures::future::join_all(regs.iter().map(|r| fail_outstanding(r)));
         if tokio::time::timeout(Duration::from_secs(2), fail_all)
             .await
@@ -536,7 +551,6 @@ impl BridgeHolder {
             tracing::warn!("bridge holder: failing outstanding work timed out; reapers retry");
         }
         for reg in regs {
-            initiate(&reg);
             tokio::spawn(reap(reg, self.inner.reaper.clone()));
         }
     }
@@ -587,6 +601,9 @@ fn initiate(reg: &Registration) {
         tracing::debug!(task_queue = %reg.task_queue, error = %e, "reaper: initiate shutdown failed");
     }
 }
+
+/// How often a reaper fails back work that became outstanding after it started.
+const OUTSTANDING_SWEEP: Duration = Duration::from_millis(50);
 
 /// Finishes an orphaned registration's core worker without losing work: whatever is still
 /// outstanding is failed back, its queues are drained (evictions answered, anything new failed
@@ -641,7 +658,18 @@ async fn reap(reg: Arc<Registration>, reaper: Reaper) {
                 }
             }
         };
-        tokio::join!(wf, act);
+        // Work handed out just before the registration was orphaned can reach the
+        // outstanding sets after the first sweep: keep sweeping until both queues drained.
+        let sweep = async {
+            loop {
+                tokio::time::sleep(OUTSTANDING_SWEEP).await;
+                fail_outstanding(&reg).await;
+            }
+        };
+        tokio::select! {
+            _ = async { tokio::join!(wf, act) } => {}
+            _ = sweep => {}
+        }
     };
     if tokio::time::timeout(reaper.drain_timeout, drain)
         .await
