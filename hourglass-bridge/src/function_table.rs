@@ -43,6 +43,8 @@ pub struct FunctionTable {
     pub worker_record_activity_heartbeat: HandleBytesSyncFn,
     /// `hourglass_core_worker_request_workflow_eviction`
     pub worker_request_workflow_eviction: HandleBytesSyncFn,
+    /// `hourglass_core_worker_announce_shutdown`
+    pub worker_announce_shutdown: HandleAsyncFn,
     /// `hourglass_core_worker_initiate_shutdown`
     pub worker_initiate_shutdown: HandleFreeFn,
     /// `hourglass_core_worker_finalize_shutdown`
@@ -130,6 +132,10 @@ impl FunctionTable {
                 "hourglass_core_worker_request_workflow_eviction",
                 HandleBytesSyncFn
             ),
+            worker_announce_shutdown: sym!(
+                "hourglass_core_worker_announce_shutdown",
+                HandleAsyncFn
+            ),
             worker_initiate_shutdown: sym!("hourglass_core_worker_initiate_shutdown", HandleFreeFn),
             worker_finalize_shutdown: sym!(
                 "hourglass_core_worker_finalize_shutdown",
@@ -166,6 +172,7 @@ impl FunctionTable {
             worker_complete_activity_task: c::hourglass_core_worker_complete_activity_task,
             worker_record_activity_heartbeat: c::hourglass_core_worker_record_activity_heartbeat,
             worker_request_workflow_eviction: c::hourglass_core_worker_request_workflow_eviction,
+            worker_announce_shutdown: c::hourglass_core_worker_announce_shutdown,
             worker_initiate_shutdown: c::hourglass_core_worker_initiate_shutdown,
             worker_finalize_shutdown: c::hourglass_core_worker_finalize_shutdown,
             replayer_new: c::hourglass_core_replayer_new,

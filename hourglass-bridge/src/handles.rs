@@ -369,6 +369,21 @@ impl Worker {
         })
     }
 
+    /// Tells the server this worker is about to shut down, so it answers the worker's open
+    /// polls empty and hands it no more tasks; resolves once the server acknowledged. Call it
+    /// before [`Worker::initiate_shutdown`]: a task handed to a worker whose shutdown was
+    /// already initiated can be dropped by the core, and then waits out its task timeout on
+    /// the server. Servers without the call count as done; replayers have nothing to announce.
+    pub async fn announce_shutdown(&self) -> Result<(), BridgeError> {
+        let t = self.live()?;
+        let raw = self.inner.raw;
+        call_async(t.buffer_free, decode_unit, |ud, cb| {
+            // SAFETY: `ud`/`cb` come from `call_async`.
+            unsafe { (t.worker_announce_shutdown)(raw, ud, cb) }
+        })
+        .await
+    }
+
     /// Starts shutdown. Polls keep returning work until it is drained, then
     /// [`BridgeError::ShutDown`].
     pub fn initiate_shutdown(&self) -> Result<(), BridgeError> {
@@ -477,6 +492,7 @@ mod tests {
         assert_send(w.poll_activity_task());
         assert_send(w.complete_activity_task(&a));
         assert_send(w.finalize_shutdown());
+        assert_send(w.announce_shutdown());
     }
 
     #[test]

@@ -231,6 +231,8 @@ async fn a_stale_worker_can_still_be_retired() {
     assert!(stale.initiate_shutdown().unwrap_err().is_reloaded());
     let retiring = stale.for_retirement();
     assert!(retiring.is_stale(), "still a generation-1 handle");
+    // A replayer has no server: announcing its shutdown is a no-op, not an error.
+    retiring.announce_shutdown().await.unwrap();
     retiring.initiate_shutdown().unwrap();
     let err = tokio::time::timeout(Duration::from_secs(10), retiring.poll_workflow_activation())
         .await

@@ -331,6 +331,27 @@ pub unsafe extern "C" fn hourglass_core_worker_request_workflow_eviction(
     }
 }
 
+/// Tells the server this worker is about to shut down (`ShutdownWorker` with its worker
+/// instance key), so the server answers its open polls empty and hands it no more tasks;
+/// resolves once the server acknowledged. Call it before `initiate_shutdown`: a task the
+/// server hands a worker whose shutdown was already initiated can be dropped by the core and
+/// then waits for its task timeout. A server without the RPC (`Unimplemented`) or an
+/// unreachable one counts as done; replayers have nothing to announce.
+///
+/// # Safety
+/// See the module contract.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hourglass_core_worker_announce_shutdown(
+    worker: u64,
+    user_data: *mut c_void,
+    cb: HgCallback,
+) {
+    async_call(user_data, cb, || {
+        let w = WORKERS.get(worker)?;
+        Ok((w.runtime.clone(), w.announce_shutdown()))
+    })
+}
+
 /// Initiates worker shutdown.
 ///
 /// # Safety

@@ -31,6 +31,8 @@ pub struct WorkerEntry {
     workflow_polling: AtomicBool,
     activity_polling: AtomicBool,
     replay_feed: Mutex<Option<mpsc::UnboundedSender<HistoryForReplay>>>,
+    /// The connection the worker talks to the server on (none for replayers).
+    connection: Mutex<Option<temporalio_client::Connection>>,
 }
 
 fn nonzero(v: u32) -> Option<usize> {
@@ -97,6 +99,7 @@ impl WorkerEntry {
         runtime: Arc<RuntimeEntry>,
         worker: Worker,
         feed: Option<mpsc::UnboundedSender<HistoryForReplay>>,
+        connection: Option<temporalio_client::Connection>,
     ) -> Self {
         Self {
             runtime,
@@ -104,6 +107,7 @@ impl WorkerEntry {
             workflow_polling: AtomicBool::new(false),
             activity_polling: AtomicBool::new(false),
             replay_feed: Mutex::new(feed),
+            connection: Mutex::new(connection),
         }
     }
 
@@ -116,11 +120,11 @@ impl WorkerEntry {
         let task_queue = config.task_queue.clone();
         let worker = {
             let _scope = runtime.enter();
-            temporalio_sdk_core::init_worker(runtime.core()?, config, connection)
+            temporalio_sdk_core::init_worker(runtime.core()?, config, connection.clone())
                 .map_err(|e| CoreError::Core(format!("creating the worker failed: {e:#}")))?
         };
         tracing::info!(%task_queue, "hourglass-core worker created");
-        Ok(Self::new(runtime, worker, None))
+        Ok(Self::new(runtime, worker, None, Some(connection)))
     }
 
     /// Creates a replay worker fed through [`WorkerEntry::push_history`].
@@ -134,7 +138,7 @@ impl WorkerEntry {
             temporalio_sdk_core::init_replay_worker(ReplayWorkerInput::new(config, rx))
                 .map_err(|e| CoreError::Core(format!("creating the replayer failed: {e:#}")))?
         };
-        Ok(Self::new(runtime, worker, Some(tx)))
+        Ok(Self::new(runtime, worker, Some(tx), None))
     }
 
     /// The core worker, unless it was finalized.
@@ -243,6 +247,57 @@ impl WorkerEntry {
         Ok(())
     }
 
+    /// Tells the server the worker is about to shut down: `ShutdownWorker` with the worker's
+    /// instance key, so the server answers its open polls empty and hands it no more tasks.
+    /// Resolves once the server answered. A server without the RPC (`Unimplemented`) or one
+    /// that cannot be reached (`Unavailable`) counts as done, as in the core's own call;
+    /// replayers have no server and nothing to announce.
+    pub async fn announce_shutdown(self: Arc<Self>) -> Result<AsyncOutput, CoreError> {
+        use temporalio_common::protos::temporal::api::enums::v1::TaskQueueType;
+        use temporalio_common::protos::temporal::api::workflowservice::v1::ShutdownWorkerRequest;
+        let worker = self.worker()?;
+        let Some(connection) = self.connection.lock().clone() else {
+            return Ok((0, Vec::new()));
+        };
+        let config = worker.get_config();
+        let mut task_queue_types = Vec::new();
+        if config.task_types.enable_workflows {
+            task_queue_types.push(TaskQueueType::Workflow as i32);
+        }
+        if config.task_types.enable_remote_activities {
+            task_queue_types.push(TaskQueueType::Activity as i32);
+        }
+        let request = ShutdownWorkerRequest {
+            namespace: config.namespace.clone(),
+            identity: connection.identity().to_string(),
+            reason: "hourglass: worker retiring".into(),
+            worker_instance_key: worker.worker_instance_key().to_string(),
+            task_queue: config.task_queue.clone(),
+            task_queue_types,
+            ..Default::default()
+        };
+        let task_queue = config.task_queue.clone();
+        let mut service = connection.workflow_service();
+        match service.shutdown_worker(tonic::Request::new(request)).await {
+            Ok(_) => {
+                tracing::debug!(%task_queue, "hourglass-core worker shutdown announced");
+                Ok((0, Vec::new()))
+            }
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unimplemented | tonic::Code::Unavailable
+                ) =>
+            {
+                tracing::debug!(%task_queue, %status, "worker shutdown not announced: the server does not take it");
+                Ok((0, Vec::new()))
+            }
+            Err(status) => Err(CoreError::Core(format!(
+                "announcing the shutdown of the worker for task queue `{task_queue}` failed: {status}"
+            ))),
+        }
+    }
+
     /// Starts shutdown; polls return ShutDown once outstanding work is drained.
     pub fn initiate_shutdown(&self) -> Result<(), CoreError> {
         let worker = self.worker()?;
@@ -263,8 +318,10 @@ impl WorkerEntry {
         let worker = self.worker()?;
         let _scope = self.runtime.enter();
         worker
-            .replace_client(connection)
-            .map_err(|e| CoreError::Core(format!("replacing the client failed: {e:#}")))
+            .replace_client(connection.clone())
+            .map_err(|e| CoreError::Core(format!("replacing the client failed: {e:#}")))?;
+        *self.connection.lock() = Some(connection);
+        Ok(())
     }
 
     /// Takes the core worker by value and finalizes it. Fails with [`CoreError::Busy`] (and

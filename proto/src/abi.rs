@@ -8,7 +8,7 @@ use std::ffi::c_void;
 
 /// Version of the C ABI. `hourglass_core_abi_version()` returns it; a loader refuses a
 /// library reporting a different value.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Status code: success.
 pub const STATUS_OK: u32 = 0;
@@ -161,6 +161,7 @@ pub const SYMBOLS: &[&str] = &[
     "hourglass_core_worker_complete_activity_task",
     "hourglass_core_worker_record_activity_heartbeat",
     "hourglass_core_worker_request_workflow_eviction",
+    "hourglass_core_worker_announce_shutdown",
     "hourglass_core_worker_initiate_shutdown",
     "hourglass_core_worker_finalize_shutdown",
     "hourglass_core_replayer_new",

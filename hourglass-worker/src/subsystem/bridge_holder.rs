@@ -535,11 +535,20 @@ impl BridgeHolder {
     /// timeout) and leaves draining and finalizing to background reapers.
     ///
     /// Shutdown comes first because a failed-back workflow task is retried at once: an
-    /// orphan still polling would take the retry itself, rather than the replacement.
+    /// orphan still polling would take the retry itself, rather than the replacement. And
+    /// before initiating, each shutdown is announced to the server (bounded by a short
+    /// timeout), so no task reaches an orphan whose core would drop it for being shut down.
     async fn close_gracefully(&self) {
         let Some(regs) = self.take_registrations() else {
             return;
         };
+        let announce_all = futures::future::join_all(regs.iter().map(|r| announce(r)));
+        if tokio::time::timeout(ANNOUNCE_TIMEOUT, announce_all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("bridge holder: announcing worker shutdowns timed out");
+        }
         for reg in &regs {
             initiate(reg);
         }
@@ -590,6 +599,16 @@ async fn fail_outstanding(reg: &Registration) {
     let tokens: Vec<Vec<u8>> = reg.outstanding_activities.lock().drain().collect();
     for token in tokens {
         fail_activity(reg, token).await;
+    }
+}
+
+/// How long a closing holder waits for the server to acknowledge its workers' shutdowns.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Tells the server the orphan is about to shut down, so it hands it no more tasks.
+async fn announce(reg: &Registration) {
+    if let Err(e) = reg.worker.for_retirement().announce_shutdown().await {
+        tracing::debug!(task_queue = %reg.task_queue, error = %e, "announcing the worker's shutdown failed");
     }
 }
 
