@@ -63,6 +63,10 @@ struct HolderInner {
     crash: Mutex<Option<String>>,
     crash_signal: Notify,
     reaper: Reaper,
+    /// Per task queue: whether the last unregistered worker has stopped polling. A new
+    /// registration waits for it, because the core allows one live worker per task queue
+    /// and client, and an orphan still polling would take tasks it can no longer run.
+    stopping: Mutex<HashMap<String, watch::Receiver<bool>>>,
 }
 
 /// What becomes of the core workers an application's holders orphan (by a crash, a stop or
@@ -118,6 +122,8 @@ struct Registration {
     outstanding_runs: Mutex<HashSet<String>>,
     outstanding_activities: Mutex<HashSet<Vec<u8>>>,
     shutdown_initiated: AtomicBool,
+    /// Set once the core worker's shutdown was announced (if possible) and initiated.
+    stopped_polling: tokio::sync::OnceCell<()>,
     failure: watch::Sender<Option<String>>,
 }
 
@@ -178,6 +184,7 @@ impl BridgeHolder {
                 crash: Mutex::new(None),
                 crash_signal: Notify::new(),
                 reaper,
+                stopping: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -204,6 +211,13 @@ impl BridgeHolder {
                 return Err(SubsystemError::AlreadyRegistered { task_queue: tq });
             }
         }
+        let stopping = self.inner.stopping.lock().get(&tq).cloned();
+        if let Some(mut stopped) = stopping {
+            // Bounded: announcing is bounded, and a reaper that died counts as done.
+            let _ =
+                tokio::time::timeout(ANNOUNCE_TIMEOUT * 2, stopped.wait_for(|stopped| *stopped))
+                    .await;
+        }
         let result = self.create_worker(&config).await;
         self.inner.registering.lock().remove(&tq);
         let worker = result?;
@@ -217,6 +231,7 @@ impl BridgeHolder {
             outstanding_runs: Mutex::new(HashSet::new()),
             outstanding_activities: Mutex::new(HashSet::new()),
             shutdown_initiated: AtomicBool::new(false),
+            stopped_polling: tokio::sync::OnceCell::new(),
             failure: watch::channel(None).0,
         });
         {
@@ -438,20 +453,27 @@ impl BridgeHolder {
             .map_err(|e| self.bridge_error("request workflow eviction", task_queue, e))
     }
 
-    /// Starts the graceful shutdown of the registration's core worker: polls keep returning
-    /// work until everything outstanding is finished, then return `ShutDown`. Idempotent.
-    pub fn initiate_shutdown(
+    /// Starts the graceful shutdown of the registration's core worker: its shutdown is
+    /// announced to the server (which then hands it no more tasks), then initiated; polls
+    /// keep returning work until everything outstanding is finished, then return `ShutDown`.
+    /// Idempotent: concurrent callers share one announcement and return once it is done.
+    /// After a core reload it fails with the reload (the holder's reaper winds the old
+    /// worker down).
+    pub async fn initiate_shutdown(
         &self,
         task_queue: &str,
         id: RegistrationId,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
-        if !reg.shutdown_initiated.swap(true, Ordering::AcqRel) {
-            tracing::info!(task_queue, registration = id, "initiating worker shutdown");
+        if reg.worker.is_stale() {
+            // Fails with the reload, without side effects.
+            return reg
+                .worker
+                .initiate_shutdown()
+                .map_err(|e| self.bridge_error("initiate worker shutdown", task_queue, e));
         }
-        reg.worker
-            .initiate_shutdown()
-            .map_err(|e| self.bridge_error("initiate worker shutdown", task_queue, e))
+        stop_polling(&reg).await;
+        Ok(())
     }
 
     /// Removes the registration and finalizes its core worker. Call after both poll loops
@@ -470,11 +492,24 @@ impl BridgeHolder {
             });
         };
         tracing::info!(task_queue, registration = id, "worker unregistered");
-        // Free the task queue's slot now (a replacement may register next), then reap what
-        // may still be outstanding (a drain that timed out) so nothing is left polling.
-        initiate(&reg);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(reap(reg, self.inner.reaper.clone()));
+        // Stop the worker polling (announced first, so the server hands it nothing more) —
+        // a replacement registering meanwhile waits for that — then reap what may still be
+        // outstanding (a drain that timed out) so nothing is left polling.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let (stopped, stopping) = watch::channel(false);
+                self.inner
+                    .stopping
+                    .lock()
+                    .insert(task_queue.to_string(), stopping);
+                let reaper = self.inner.reaper.clone();
+                rt.spawn(async move {
+                    stop_polling(&reg).await;
+                    stopped.send_replace(true);
+                    reap(reg, reaper).await;
+                });
+            }
+            Err(_) => initiate(&reg),
         }
         Ok(())
     }
@@ -542,16 +577,7 @@ impl BridgeHolder {
         let Some(regs) = self.take_registrations() else {
             return;
         };
-        let announce_all = futures::future::join_all(regs.iter().map(|r| announce(r)));
-        if tokio::time::timeout(ANNOUNCE_TIMEOUT, announce_all)
-            .await
-            .is_err()
-        {
-            tracing::warn!("bridge holder: announcing worker shutdowns timed out");
-        }
-        for reg in &regs {
-            initiate(reg);
-        }
+        futures::future::join_all(regs.iter().map(|r| stop_polling(r))).await;
         let fail_all = futures::future::join_all(regs.iter().map(|r| fail_outstanding(r)));
         if tokio::time::timeout(Duration::from_secs(2), fail_all)
             .await
@@ -605,11 +631,30 @@ async fn fail_outstanding(reg: &Registration) {
 /// How long a closing holder waits for the server to acknowledge its workers' shutdowns.
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Tells the server the orphan is about to shut down, so it hands it no more tasks.
-async fn announce(reg: &Registration) {
-    if let Err(e) = reg.worker.for_retirement().announce_shutdown().await {
-        tracing::debug!(task_queue = %reg.task_queue, error = %e, "announcing the worker's shutdown failed");
-    }
+/// Announces the core worker's shutdown to the server (bounded by [`ANNOUNCE_TIMEOUT`]), so
+/// it hands the worker no more tasks, then initiates it — once per registration, however
+/// many callers; all of them return after it is done. Announcing first matters: the core
+/// drops a task the server hands it after its shutdown was initiated, and that task then
+/// waits out its timeout on the server.
+async fn stop_polling(reg: &Registration) {
+    reg.stopped_polling
+        .get_or_init(|| async {
+            if !reg.shutdown_initiated.swap(true, Ordering::AcqRel) {
+                tracing::info!(task_queue = %reg.task_queue, registration = reg.id, "initiating worker shutdown");
+            }
+            let retiring = reg.worker.for_retirement();
+            match tokio::time::timeout(ANNOUNCE_TIMEOUT, retiring.announce_shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(task_queue = %reg.task_queue, error = %e, "announcing the worker's shutdown failed");
+                }
+                Err(_) => {
+                    tracing::warn!(task_queue = %reg.task_queue, "announcing the worker's shutdown timed out");
+                }
+            }
+            initiate(reg);
+        })
+        .await;
 }
 
 /// Initiates the core worker's shutdown. This also releases its slot in the client's worker
@@ -619,6 +664,8 @@ fn initiate(reg: &Registration) {
     if let Err(e) = reg.worker.for_retirement().initiate_shutdown() {
         tracing::debug!(task_queue = %reg.task_queue, error = %e, "reaper: initiate shutdown failed");
     }
+    // Whoever stops the worker's polling later finds it done.
+    let _ = reg.stopped_polling.set(());
 }
 
 /// How often a reaper fails back work that became outstanding after it started.

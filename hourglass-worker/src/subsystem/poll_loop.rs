@@ -97,7 +97,7 @@ async fn run(
         if !draining && ctx.is_shutdown_requested() {
             draining = true;
             tracing::info!(task_queue = %tq, loop_kind = ?kind, "poll loop draining");
-            if let Err(e) = holder.initiate_shutdown(&tq, registration) {
+            if let Err(e) = holder.initiate_shutdown(&tq, registration).await {
                 if e.is_reloaded() {
                     // The holder's reaper winds the old core's worker down.
                     tracing::info!(task_queue = %tq, loop_kind = ?kind, "core reloaded; poll loop stopping");
