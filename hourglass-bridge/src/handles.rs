@@ -217,8 +217,8 @@ impl Client {
 /// A core worker. Clones share the handle (poll loops and completers can each hold one).
 ///
 /// Lifecycle (as in the official SDKs): [`Worker::validate`] → poll loops →
-/// [`Worker::initiate_shutdown`] → keep polling both queues until [`BridgeError::ShutDown`] →
-/// [`Worker::finalize_shutdown`].
+/// [`Worker::announce_shutdown`] → [`Worker::initiate_shutdown`] → keep polling both queues
+/// until [`BridgeError::ShutDown`] → [`Worker::finalize_shutdown`].
 ///
 /// Dropping a poll future after it started does not cancel the core-side poll: a task it
 /// would have returned is then lost to this process until the core times it out. Keep poll
