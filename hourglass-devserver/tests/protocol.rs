@@ -70,15 +70,39 @@ async fn start(c: &mut C, id: &str, wft_timeout_ms: i64, run_timeout_ms: i64) {
 }
 
 async fn poll(c: &mut C) -> PollWorkflowTaskQueueResponse {
+    poll_as(c.clone(), "").await.unwrap()
+}
+
+/// A workflow task poll from the worker instance `key` (empty: a worker that sends none).
+async fn poll_as(mut c: C, key: &str) -> Result<PollWorkflowTaskQueueResponse, tonic::Status> {
     c.poll_workflow_task_queue(PollWorkflowTaskQueueRequest {
         namespace: "default".into(),
         task_queue: tq(),
         identity: "raw".into(),
+        worker_instance_key: key.into(),
         ..Default::default()
     })
     .await
+    .map(|r| r.into_inner())
+}
+
+/// The capabilities the `default` namespace advertises.
+async fn capabilities(
+    c: &mut C,
+) -> temporalio_common::protos::temporal::api::namespace::v1::namespace_info::Capabilities {
+    c.describe_namespace(
+        temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest {
+            namespace: "default".into(),
+            ..Default::default()
+        },
+    )
+    .await
     .unwrap()
     .into_inner()
+    .namespace_info
+    .unwrap()
+    .capabilities
+    .unwrap()
 }
 
 async fn history(c: &mut C, id: &str) -> Vec<HistoryEvent> {
@@ -429,17 +453,7 @@ async fn info_rpcs_reverse_history_and_activity_by_id() {
 #[tokio::test]
 async fn poll_responses_carry_poller_scaling_hints() {
     let (_s, mut c) = server().await;
-    let ns = c
-        .describe_namespace(
-            temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest {
-                namespace: "default".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    let caps = ns.namespace_info.unwrap().capabilities.unwrap();
+    let caps = capabilities(&mut c).await;
     assert!(caps.poller_autoscaling && caps.poller_autoscaling_auto_enroll);
 
     for i in 0..3 {
@@ -478,38 +492,13 @@ async fn poll_responses_carry_poller_scaling_hints() {
 /// a shutting-down worker is lost to a cancelled poll.
 #[tokio::test]
 async fn shutdown_worker_completes_that_workers_open_polls() {
-    use temporalio_common::protos::temporal::api::workflowservice::v1::{
-        DescribeNamespaceRequest, ShutdownWorkerRequest,
-    };
+    use temporalio_common::protos::temporal::api::workflowservice::v1::ShutdownWorkerRequest;
     use tokio::time::{Duration, timeout};
     let (_s, mut c) = server().await;
-    let caps = c
-        .describe_namespace(DescribeNamespaceRequest {
-            namespace: "default".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .namespace_info
-        .unwrap()
-        .capabilities
-        .unwrap();
-    assert!(caps.worker_poll_complete_on_shutdown);
+    assert!(capabilities(&mut c).await.worker_poll_complete_on_shutdown);
 
-    let keyed_poll = |mut c: C, key: &'static str| async move {
-        c.poll_workflow_task_queue(PollWorkflowTaskQueueRequest {
-            namespace: "default".into(),
-            task_queue: tq(),
-            identity: key.into(),
-            worker_instance_key: key.into(),
-            ..Default::default()
-        })
-        .await
-        .map(|r| r.into_inner())
-    };
-    let leaving = tokio::spawn(keyed_poll(c.clone(), "leaving"));
-    let staying = tokio::spawn(keyed_poll(c.clone(), "staying"));
+    let leaving = tokio::spawn(poll_as(c.clone(), "leaving"));
+    let staying = tokio::spawn(poll_as(c.clone(), "staying"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!leaving.is_finished() && !staying.is_finished());
 
@@ -531,7 +520,7 @@ async fn shutdown_worker_completes_that_workers_open_polls() {
     assert!(!staying.is_finished(), "other workers keep polling");
 
     // A task goes to the worker still polling, never to the one that left.
-    let again = timeout(Duration::from_secs(5), keyed_poll(c.clone(), "leaving"))
+    let again = timeout(Duration::from_secs(5), poll_as(c.clone(), "leaving"))
         .await
         .expect("a later poll of the shut-down worker returns at once")
         .unwrap();

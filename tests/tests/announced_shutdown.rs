@@ -58,16 +58,19 @@ async fn an_announced_worker_gets_no_more_tasks() {
     .await
     .expect("raw connection");
     let mut svc = conn.workflow_service();
+    let task_queue = || {
+        Some(TaskQueue {
+            name: tq.into(),
+            ..Default::default()
+        })
+    };
     svc.start_workflow_execution(tonic::Request::new(StartWorkflowExecutionRequest {
         namespace: "default".into(),
         workflow_id: "after-announce".into(),
         workflow_type: Some(WorkflowType {
             name: "Anything".into(),
         }),
-        task_queue: Some(TaskQueue {
-            name: tq.into(),
-            ..Default::default()
-        }),
+        task_queue: task_queue(),
         request_id: "after-announce".into(),
         ..Default::default()
     }))
@@ -78,10 +81,7 @@ async fn an_announced_worker_gets_no_more_tasks() {
         "the other poller gets the task",
         svc.poll_workflow_task_queue(tonic::Request::new(PollWorkflowTaskQueueRequest {
             namespace: "default".into(),
-            task_queue: Some(TaskQueue {
-                name: tq.into(),
-                ..Default::default()
-            }),
+            task_queue: task_queue(),
             identity: "raw".into(),
             ..Default::default()
         })),

@@ -392,17 +392,12 @@ impl BridgeHolder {
         completion: WorkflowActivationCompletion,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
-        // Taken out of the outstanding set while the completion is under way, so a reaper
-        // sweeping the set never completes the same activation a second time.
-        let was_outstanding = reg.outstanding_runs.lock().remove(&completion.run_id);
-        let result = reg.worker.complete_workflow_activation(&completion).await;
-        // A completion refused because the core was reloaded never reached the core: the
-        // activation stays outstanding, for the reaper to fail back through the old library.
-        if was_outstanding && matches!(&result, Err(e) if e.is_reloaded()) {
-            reg.outstanding_runs
-                .lock()
-                .insert(completion.run_id.clone());
-        }
+        let result = complete_outstanding(
+            &reg.outstanding_runs,
+            &completion.run_id,
+            reg.worker.complete_workflow_activation(&completion),
+        )
+        .await;
         result.map_err(|e| self.bridge_error("complete workflow activation", task_queue, e))
     }
 
@@ -414,16 +409,12 @@ impl BridgeHolder {
         completion: ActivityTaskCompletion,
     ) -> Result<(), SubsystemError> {
         let reg = self.get(task_queue, id)?;
-        let was_outstanding = reg
-            .outstanding_activities
-            .lock()
-            .remove(&completion.task_token);
-        let result = reg.worker.complete_activity_task(&completion).await;
-        if was_outstanding && matches!(&result, Err(e) if e.is_reloaded()) {
-            reg.outstanding_activities
-                .lock()
-                .insert(completion.task_token.clone());
-        }
+        let result = complete_outstanding(
+            &reg.outstanding_activities,
+            &completion.task_token,
+            reg.worker.complete_activity_task(&completion),
+        )
+        .await;
         result.map_err(|e| self.bridge_error("complete activity task", task_queue, e))
     }
 
@@ -613,6 +604,23 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.0.close();
     }
+}
+
+/// Runs `completion` of the work `key` with `key` taken out of `outstanding` while it is under
+/// way, so a reaper sweeping the set never completes the same work a second time. A completion
+/// refused because the core was reloaded never reached the core: `key` goes back, for the
+/// reaper to fail back through the old library.
+async fn complete_outstanding<K: Eq + std::hash::Hash + Clone>(
+    outstanding: &Mutex<HashSet<K>>,
+    key: &K,
+    completion: impl Future<Output = Result<(), BridgeError>>,
+) -> Result<(), BridgeError> {
+    let was_outstanding = outstanding.lock().remove(key);
+    let result = completion.await;
+    if was_outstanding && matches!(&result, Err(e) if e.is_reloaded()) {
+        outstanding.lock().insert(key.clone());
+    }
+    result
 }
 
 /// Fails everything the registration handed out and never got back, so the server
