@@ -28,19 +28,23 @@
 //! server.shutdown().await?;
 //! # Ok(()) }
 //! ```
+// Real Temporal still fills the deprecated fields; SDKs read some of them.
+#![allow(deprecated)]
 extern crate prost_wkt_types as prost_types;
 
 mod engine;
 mod error;
+mod frontend;
 mod history;
-mod mutable_state;
-mod poller_scaling;
+mod matching;
+mod namespaces;
+mod persistence;
+mod prelude;
 mod server;
-mod service;
 mod status;
-mod store;
+mod timers;
 mod token;
-mod worker_shutdown;
+mod visibility;
 
 /// Server stubs generated from the descriptor set `temporalio-protos` publishes.
 #[allow(clippy::all, missing_docs)]
@@ -52,5 +56,5 @@ pub mod generated {
 }
 
 pub use error::{DevServerError, Result};
+pub use persistence::store::Database;
 pub use server::{DevServer, DevServerBuilder, RunningServer};
-pub use store::Database;

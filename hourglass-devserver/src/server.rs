@@ -1,9 +1,9 @@
 //! Starting and stopping the dev server.
 use crate::engine::Engine;
 use crate::error::{DevServerError, Result};
+use crate::frontend::workflow_service::Service;
 use crate::generated::workflow_service_server::WorkflowServiceServer;
-use crate::service::Service;
-use crate::store::Database;
+use crate::persistence::store::Database;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;

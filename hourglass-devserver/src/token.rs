@@ -1,6 +1,6 @@
 //! Opaque task tokens. Our own encoding (JSON), carrying what the server needs to find the
 //! task again: namespace, workflow id, run id, scheduled event id and attempt.
-use crate::mutable_state::ExecKey;
+use crate::history::mutable_state::ExecKey;
 use serde::{Deserialize, Serialize};
 
 /// A decoded task token.

@@ -1,7 +1,8 @@
 //! The `WorkflowService` gRPC implementation: decodes requests, calls the [`Engine`],
 //! and answers RPCs the dev server does not implement with `Unimplemented`.
-use crate::engine::{ActivityResult, Engine};
+use crate::engine::Engine;
 use crate::generated::workflow_service_server::WorkflowService;
+use crate::history::activity::ActivityResult;
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -429,6 +430,14 @@ impl WorkflowService for Service {
         Ok(Response::new(
             ws::RespondActivityTaskCanceledByIdResponse {},
         ))
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        r: Request<ws::ResetStickyTaskQueueRequest>,
+    ) -> R<ws::ResetStickyTaskQueueResponse> {
+        self.engine.reset_sticky_task_queue(r.into_inner()).await?;
+        Ok(Response::new(ws::ResetStickyTaskQueueResponse {}))
     }
 
     async fn shutdown_worker(

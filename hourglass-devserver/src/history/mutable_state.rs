@@ -37,6 +37,21 @@ pub struct WorkflowTask {
     pub timeout_ms: Option<i64>,
     /// Update ids delivered with this task.
     pub delivered_updates: Vec<String>,
+    /// This attempt's start-to-close timeout (ms; 0 in state written before it was kept:
+    /// the run's default then).
+    #[serde(default)]
+    pub start_to_close_ms: i64,
+}
+
+impl WorkflowTask {
+    /// This attempt's start-to-close timeout, given the run's default.
+    pub fn start_to_close(&self, default_ms: i64) -> i64 {
+        if self.start_to_close_ms > 0 {
+            self.start_to_close_ms
+        } else {
+            default_ms
+        }
+    }
 }
 
 /// A scheduled activity.
@@ -200,8 +215,15 @@ pub struct Execution {
     pub history_size_bytes: i64,
     /// Attempt of the next workflow task (above 1 after failures/timeouts).
     pub next_wft_attempt: i32,
-    /// Workflow task retry is delayed until this time (ms), after repeated failures.
+    /// The first workflow task is delayed until this time (ms): the start delay.
     pub wft_retry_at_ms: Option<i64>,
+    /// The sticky task queue of the worker that completed the last workflow task ("" when
+    /// the execution is not sticky).
+    #[serde(default)]
+    pub sticky_task_queue: String,
+    /// How long a task may wait on the sticky queue before it falls back (ms).
+    #[serde(default)]
+    pub sticky_schedule_to_start_ms: i64,
 }
 
 /// An event whose id is assigned when it is flushed into history. Stored as encoded
@@ -228,6 +250,26 @@ impl Execution {
     /// Whether the run is still open.
     pub fn is_open(&self) -> bool {
         self.status == 1
+    }
+
+    /// Stores the sticky attributes of a completed workflow task, or clears stickiness
+    /// (`None`, or attributes without a queue name).
+    pub fn set_sticky(
+        &mut self,
+        attrs: Option<&temporalio_protos::temporal::api::taskqueue::v1::StickyExecutionAttributes>,
+    ) {
+        let name = attrs
+            .and_then(|a| a.worker_task_queue.as_ref())
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        self.sticky_schedule_to_start_ms = if name.is_empty() {
+            0
+        } else {
+            attrs
+                .map(|a| crate::history::events::dur_ms(&a.schedule_to_start_timeout))
+                .unwrap_or(0)
+        };
+        self.sticky_task_queue = name;
     }
 
     /// Whether a workflow task is currently started (events must be buffered).

@@ -2,7 +2,7 @@
 //! each execution's mutable state and its history events. Every RPC writes its changes in
 //! one transaction, so a SIGKILL loses at most the RPC in flight (which the client retries).
 use crate::error::{DevServerError, Result};
-use crate::mutable_state::Execution;
+use crate::history::mutable_state::Execution;
 use prost::Message;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};

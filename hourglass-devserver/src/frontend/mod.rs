@@ -1,0 +1,3 @@
+//! The frontend service: gRPC handlers that decode requests, validate them and call the
+//! engine. It holds no state.
+pub(crate) mod workflow_service;

@@ -1,0 +1,629 @@
+//! Activities: the ScheduleActivityTask / RequestCancelActivityTask commands, activity task
+//! dispatch, heartbeats, completion/failure/cancellation (by token or id) and the activity timers
+//! (Temporal: service/history's activity state machine).
+use crate::prelude::*;
+
+impl Engine {
+    /// RecordActivityTaskHeartbeat: returns whether cancellation was requested.
+    pub async fn heartbeat(&self, token: &[u8], details: Option<Payloads>) -> RpcResult<bool> {
+        self.with(|g| {
+            let (key, sid) = g.started_activity(token)?;
+            g.heartbeat(&key, sid, details)
+        })
+        .await
+    }
+
+    /// RecordActivityTaskHeartbeatById.
+    pub async fn heartbeat_by_id(
+        &self,
+        ns: &str,
+        wf: &str,
+        run: &str,
+        activity_id: &str,
+        details: Option<Payloads>,
+    ) -> RpcResult<bool> {
+        self.with(|g| {
+            let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
+            g.heartbeat(&key, sid, details)
+        })
+        .await
+    }
+
+    /// Completes, fails or cancels an activity by task token.
+    pub async fn finish_activity(
+        &self,
+        token: &[u8],
+        identity: &str,
+        result: ActivityResult,
+    ) -> RpcResult<()> {
+        self.with(|g| {
+            let (key, sid) = g.started_activity(token)?;
+            g.finish_activity(&key, sid, identity, result);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Completes, fails or cancels an activity by id.
+    pub async fn finish_activity_by_id(
+        &self,
+        ns: &str,
+        wf: &str,
+        run: &str,
+        activity_id: &str,
+        identity: &str,
+        result: ActivityResult,
+    ) -> RpcResult<()> {
+        self.with(|g| {
+            let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
+            g.finish_activity(&key, sid, identity, result);
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Inner {
+    /// The ScheduleActivityTask command.
+    pub(crate) fn schedule_activity_task_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::ScheduleActivityTaskCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let now = cx.now;
+        let completed_id = cx.completed_id;
+        let ex = self.exec_mut(key)?;
+        let tq = a
+            .task_queue
+            .as_ref()
+            .map(|t| t.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(ex.st.task_queue.clone());
+        let mut s2c = dur_ms(&a.schedule_to_close_timeout);
+        if let Some(d) = ex.st.run_deadline_ms {
+            let left = (d - now).max(1);
+            s2c = if s2c > 0 { s2c.min(left) } else { left };
+        }
+        let mut st2c = dur_ms(&a.start_to_close_timeout);
+        if st2c == 0 {
+            st2c = s2c;
+        }
+        if st2c == 0 {
+            return Err(status::invalid(
+                "ScheduleActivityTask: start_to_close_timeout or schedule_to_close_timeout is required",
+            ));
+        }
+        if s2c > 0 {
+            st2c = st2c.min(s2c);
+        }
+        let s2s = dur_ms(&a.schedule_to_start_timeout).min(if s2c > 0 { s2c } else { i64::MAX });
+        let hb = dur_ms(&a.heartbeat_timeout).min(st2c);
+        let mut rp = a.retry_policy.clone().unwrap_or_default();
+        if dur_ms(&rp.initial_interval) == 0 {
+            rp.initial_interval = dur(1000);
+        }
+        if rp.backoff_coefficient < 1.0 {
+            rp.backoff_coefficient = 2.0;
+        }
+        if dur_ms(&rp.maximum_interval) == 0 {
+            rp.maximum_interval = dur(dur_ms(&rp.initial_interval) * 100);
+        }
+        let act_type = a
+            .activity_type
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        if a.activity_id.is_empty() || act_type.is_empty() {
+            return Err(status::invalid(
+                "ScheduleActivityTask: activity id and type are required",
+            ));
+        }
+        let sid = ex.add(A::ActivityTaskScheduledEventAttributes(
+            h::ActivityTaskScheduledEventAttributes {
+                activity_id: a.activity_id.clone(),
+                activity_type: a.activity_type.clone(),
+                task_queue: Some(task_queue(&tq)),
+                header: a.header,
+                input: a.input,
+                schedule_to_close_timeout: dur(s2c),
+                schedule_to_start_timeout: dur(s2s),
+                start_to_close_timeout: dur(st2c),
+                heartbeat_timeout: dur(hb),
+                workflow_task_completed_event_id: completed_id,
+                retry_policy: Some(rp.clone()),
+                use_workflow_build_id: a.use_workflow_build_id,
+                priority: a.priority,
+            },
+        ));
+        ex.st.activities.insert(
+            sid,
+            Activity {
+                scheduled_event_id: sid,
+                activity_id: a.activity_id,
+                activity_type: act_type,
+                task_queue: tq.clone(),
+                attempt: 1,
+                first_scheduled_ms: now,
+                attempt_scheduled_ms: now,
+                started_ms: None,
+                started_identity: String::new(),
+                last_heartbeat_ms: None,
+                heartbeat_details: None,
+                cancel_requested: false,
+                cancel_requested_event_id: 0,
+                retry_policy: rp,
+                schedule_to_close_ms: s2c,
+                schedule_to_start_ms: s2s,
+                start_to_close_ms: st2c,
+                heartbeat_ms: hb,
+                last_failure: None,
+            },
+        );
+        self.push_task(
+            QueueKey {
+                namespace: key.namespace.clone(),
+                name: tq,
+                activity: true,
+            },
+            Task::Activity {
+                key: key.clone(),
+                scheduled_event_id: sid,
+                attempt: 1,
+            },
+        );
+        if s2s > 0 {
+            self.arm(now + s2s, act_timer(key, sid, 1, ActTimer::ScheduleToStart));
+        }
+        if s2c > 0 {
+            self.arm(now + s2c, act_timer(key, sid, 0, ActTimer::ScheduleToClose));
+        }
+        Ok(())
+    }
+
+    /// The RequestCancelActivityTask command.
+    pub(crate) fn request_cancel_activity_task_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::RequestCancelActivityTaskCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let completed_id = cx.completed_id;
+        let identity = cx.identity;
+        let ex = self.exec_mut(key)?;
+        let sid = a.scheduled_event_id;
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            // Already finished: nothing to cancel (the result is in history).
+            return Ok(());
+        };
+        let crid = ex.add(A::ActivityTaskCancelRequestedEventAttributes(
+            h::ActivityTaskCancelRequestedEventAttributes {
+                scheduled_event_id: sid,
+                workflow_task_completed_event_id: completed_id,
+            },
+        ));
+        if act.started_ms.is_none() {
+            ex.st.activities.remove(&sid);
+            ex.add(A::ActivityTaskCanceledEventAttributes(
+                h::ActivityTaskCanceledEventAttributes {
+                    latest_cancel_requested_event_id: crid,
+                    scheduled_event_id: sid,
+                    started_event_id: 0,
+                    identity: identity.to_string(),
+                    ..Default::default()
+                },
+            ));
+            cx.eff.need_wft = true;
+        } else if let Some(a) = ex.st.activities.get_mut(&sid) {
+            a.cancel_requested = true;
+            a.cancel_requested_event_id = crid;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn take_activity_task(
+        &mut self,
+        qk: &QueueKey,
+        identity: &str,
+    ) -> Option<ws::PollActivityTaskQueueResponse> {
+        loop {
+            let (task, _) = self.queues.get_mut(qk)?.tasks.pop_front()?;
+            let Task::Activity {
+                key,
+                scheduled_event_id: sid,
+                attempt,
+            } = task
+            else {
+                continue;
+            };
+            let now = now_ms();
+            let Some(ex) = self.execs.get_mut(&key) else {
+                continue;
+            };
+            if !ex.st.is_open() {
+                continue;
+            }
+            let Some(act) = ex.st.activities.get_mut(&sid) else {
+                continue;
+            };
+            if act.attempt != attempt || act.started_ms.is_some() {
+                continue;
+            }
+            act.started_ms = Some(now);
+            act.started_identity = identity.to_string();
+            act.last_heartbeat_ms = None;
+            let act = act.clone();
+            let sched = ex
+                .events
+                .get((sid - 1) as usize)
+                .and_then(|e| match &e.attributes {
+                    Some(A::ActivityTaskScheduledEventAttributes(s)) => Some(s.clone()),
+                    _ => None,
+                });
+            let sched = sched.unwrap_or_default();
+            let resp = ws::PollActivityTaskQueueResponse {
+                task_token: TaskToken::Activity {
+                    key: key.clone(),
+                    scheduled_event_id: sid,
+                    attempt,
+                }
+                .encode(),
+                workflow_namespace: key.namespace.clone(),
+                workflow_type: Some(WorkflowType {
+                    name: ex.st.workflow_type.clone(),
+                }),
+                workflow_execution: Some(exec_of(&key)),
+                activity_type: sched.activity_type,
+                activity_id: act.activity_id.clone(),
+                header: sched.header,
+                input: sched.input,
+                heartbeat_details: act.heartbeat_details.clone(),
+                scheduled_time: Some(ts(act.first_scheduled_ms)),
+                current_attempt_scheduled_time: Some(ts(act.attempt_scheduled_ms)),
+                started_time: Some(ts(now)),
+                attempt,
+                schedule_to_close_timeout: dur(act.schedule_to_close_ms),
+                start_to_close_timeout: dur(act.start_to_close_ms),
+                heartbeat_timeout: dur(act.heartbeat_ms),
+                retry_policy: Some(act.retry_policy.clone()),
+                priority: sched.priority,
+                ..Default::default()
+            };
+            self.dirty.insert(key.clone());
+            self.arm(
+                now + act.start_to_close_ms,
+                act_timer(&key, sid, attempt, ActTimer::StartToClose),
+            );
+            if act.heartbeat_ms > 0 {
+                self.arm(
+                    now + act.heartbeat_ms,
+                    act_timer(&key, sid, attempt, ActTimer::Heartbeat),
+                );
+            }
+            return Some(resp);
+        }
+    }
+
+    pub(crate) fn started_activity(&self, token: &[u8]) -> RpcResult<(ExecKey, i64)> {
+        let Some(TaskToken::Activity {
+            key,
+            scheduled_event_id,
+            attempt,
+        }) = TaskToken::decode(token)
+        else {
+            return Err(status::invalid("malformed activity task token"));
+        };
+        let ex = self
+            .execs
+            .get(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
+        match ex.st.activities.get(&scheduled_event_id) {
+            Some(a) if ex.st.is_open() && a.attempt == attempt && a.started_ms.is_some() => {
+                Ok((key, scheduled_event_id))
+            }
+            _ => Err(status::not_found("activity task not found")),
+        }
+    }
+
+    pub(crate) fn activity_by_id(
+        &self,
+        ns: &str,
+        wf: &str,
+        run: &str,
+        activity_id: &str,
+    ) -> RpcResult<(ExecKey, i64)> {
+        let key = self.resolve(
+            ns,
+            &Some(WorkflowExecution {
+                workflow_id: wf.to_string(),
+                run_id: run.to_string(),
+            }),
+        )?;
+        let ex = self
+            .execs
+            .get(&key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
+        ex.st
+            .activities
+            .values()
+            .find(|a| a.activity_id == activity_id)
+            .map(|a| (key.clone(), a.scheduled_event_id))
+            .ok_or_else(|| status::not_found(format!("activity {activity_id} not found")))
+    }
+
+    pub(crate) fn heartbeat(
+        &mut self,
+        key: &ExecKey,
+        sid: i64,
+        details: Option<Payloads>,
+    ) -> RpcResult<bool> {
+        let ex = self
+            .execs
+            .get_mut(key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
+        let a = ex
+            .st
+            .activities
+            .get_mut(&sid)
+            .ok_or_else(|| status::not_found("activity task not found"))?;
+        a.last_heartbeat_ms = Some(now_ms());
+        if details.is_some() {
+            a.heartbeat_details = details;
+        }
+        let c = a.cancel_requested;
+        self.dirty.insert(key.clone());
+        Ok(c)
+    }
+
+    pub(crate) fn finish_activity(
+        &mut self,
+        key: &ExecKey,
+        sid: i64,
+        identity: &str,
+        result: ActivityResult,
+    ) {
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            return;
+        };
+        match result {
+            ActivityResult::Completed(r) => {
+                ex.st.activities.remove(&sid);
+                ex.add_activity_result(
+                    Some(activity_started(&act, identity)),
+                    A::ActivityTaskCompletedEventAttributes(
+                        h::ActivityTaskCompletedEventAttributes {
+                            result: r,
+                            scheduled_event_id: sid,
+                            identity: identity.to_string(),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                self.ensure_wft(key);
+            }
+            ActivityResult::Canceled(details) => {
+                ex.st.activities.remove(&sid);
+                ex.add_activity_result(
+                    Some(activity_started(&act, identity)),
+                    A::ActivityTaskCanceledEventAttributes(
+                        h::ActivityTaskCanceledEventAttributes {
+                            details,
+                            latest_cancel_requested_event_id: act.cancel_requested_event_id,
+                            scheduled_event_id: sid,
+                            identity: identity.to_string(),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                self.ensure_wft(key);
+            }
+            ActivityResult::Failed(f) => self.activity_attempt_failed(key, sid, *f, None, identity),
+        }
+    }
+
+    /// An attempt failed or timed out: retry per the policy or record the final failure.
+    pub(crate) fn activity_attempt_failed(
+        &mut self,
+        key: &ExecKey,
+        sid: i64,
+        failure: Option<Failure>,
+        timeout: Option<TimeoutType>,
+        identity: &str,
+    ) {
+        let now = now_ms();
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            return;
+        };
+        let (retry_state, delay) = retry_decision(&act, failure.as_ref(), timeout, now);
+        if let Some(delay) = delay {
+            let Some(a) = ex.st.activities.get_mut(&sid) else {
+                return;
+            };
+            a.attempt += 1;
+            a.started_ms = None;
+            a.last_failure = failure;
+            a.attempt_scheduled_ms = now + delay;
+            a.last_heartbeat_ms = None;
+            let attempt = a.attempt;
+            tracing::debug!(workflow_id = %key.workflow_id, activity = %a.activity_id, attempt, delay, "activity retry scheduled");
+            self.dirty.insert(key.clone());
+            self.arm(now + delay, act_timer(key, sid, attempt, ActTimer::Retry));
+            return;
+        }
+        ex.st.activities.remove(&sid);
+        let started = act.started_ms.map(|_| activity_started(&act, identity));
+        let result = match timeout {
+            Some(tt) => {
+                let mut f = Failure {
+                    message: format!("activity {} timeout", timeout_name(tt)),
+                    failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+                        timeout_type: tt as i32,
+                        last_heartbeat_details: act.heartbeat_details.clone(),
+                    })),
+                    ..Default::default()
+                };
+                f.cause = act.last_failure.clone().map(Box::new);
+                A::ActivityTaskTimedOutEventAttributes(h::ActivityTaskTimedOutEventAttributes {
+                    failure: Some(f),
+                    scheduled_event_id: sid,
+                    started_event_id: 0,
+                    retry_state: retry_state as i32,
+                })
+            }
+            None => A::ActivityTaskFailedEventAttributes(h::ActivityTaskFailedEventAttributes {
+                failure,
+                scheduled_event_id: sid,
+                identity: identity.to_string(),
+                retry_state: retry_state as i32,
+                ..Default::default()
+            }),
+        };
+        ex.add_activity_result(started, result);
+        self.ensure_wft(key);
+    }
+
+    /// One of an activity's timers fired (retry backoff or a timeout).
+    pub(crate) fn fire_activity_timer(
+        &mut self,
+        key: ExecKey,
+        sid: i64,
+        attempt: i32,
+        kind: ActTimer,
+        now: i64,
+    ) {
+        let Some(ex) = self.execs.get_mut(&key) else {
+            return;
+        };
+        if !ex.st.is_open() {
+            return;
+        }
+        let Some(act) = ex.st.activities.get(&sid).cloned() else {
+            return;
+        };
+        if kind != ActTimer::ScheduleToClose && act.attempt != attempt {
+            return;
+        }
+        match kind {
+            ActTimer::Retry => {
+                let tq = act.task_queue.clone();
+                self.push_task(
+                    QueueKey {
+                        namespace: key.namespace.clone(),
+                        name: tq,
+                        activity: true,
+                    },
+                    Task::Activity {
+                        key: key.clone(),
+                        scheduled_event_id: sid,
+                        attempt,
+                    },
+                );
+                if act.schedule_to_start_ms > 0 {
+                    self.arm(
+                        now + act.schedule_to_start_ms,
+                        act_timer(&key, sid, attempt, ActTimer::ScheduleToStart),
+                    );
+                }
+            }
+            ActTimer::ScheduleToStart => {
+                if act.started_ms.is_none()
+                    && act.attempt_scheduled_ms + act.schedule_to_start_ms <= now
+                {
+                    self.activity_attempt_failed(
+                        &key,
+                        sid,
+                        None,
+                        Some(TimeoutType::ScheduleToStart),
+                        "",
+                    );
+                }
+            }
+            ActTimer::ScheduleToClose => {
+                if act.first_scheduled_ms + act.schedule_to_close_ms <= now {
+                    self.activity_attempt_failed(
+                        &key,
+                        sid,
+                        None,
+                        Some(TimeoutType::ScheduleToClose),
+                        "",
+                    );
+                }
+            }
+            ActTimer::StartToClose => {
+                if let Some(s) = act.started_ms
+                    && s + act.start_to_close_ms <= now
+                {
+                    self.activity_attempt_failed(
+                        &key,
+                        sid,
+                        None,
+                        Some(TimeoutType::StartToClose),
+                        "",
+                    );
+                }
+            }
+            ActTimer::Heartbeat => {
+                let Some(s) = act.started_ms else { return };
+                let last = act.last_heartbeat_ms.unwrap_or(s);
+                if last + act.heartbeat_ms <= now {
+                    self.activity_attempt_failed(&key, sid, None, Some(TimeoutType::Heartbeat), "");
+                } else {
+                    self.arm(
+                        last + act.heartbeat_ms,
+                        act_timer(&key, sid, attempt, ActTimer::Heartbeat),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// How an activity attempt ended, as reported by a worker.
+pub enum ActivityResult {
+    /// Completed with a result.
+    Completed(Option<Payloads>),
+    /// Failed (may be retried).
+    Failed(Box<Option<Failure>>),
+    /// Canceled after a cancel request.
+    Canceled(Option<Payloads>),
+}
+
+pub(crate) fn act_timer(key: &ExecKey, sid: i64, attempt: i32, kind: ActTimer) -> TimerTask {
+    TimerTask::Activity {
+        key: key.clone(),
+        scheduled_event_id: sid,
+        attempt,
+        kind,
+    }
+}
+
+pub(crate) fn activity_started(act: &Activity, identity: &str) -> A {
+    A::ActivityTaskStartedEventAttributes(h::ActivityTaskStartedEventAttributes {
+        scheduled_event_id: act.scheduled_event_id,
+        identity: if act.started_identity.is_empty() {
+            identity.to_string()
+        } else {
+            act.started_identity.clone()
+        },
+        request_id: new_id(),
+        attempt: act.attempt,
+        last_failure: act.last_failure.clone(),
+        ..Default::default()
+    })
+}
+
+pub(crate) fn timeout_name(t: TimeoutType) -> &'static str {
+    match t {
+        TimeoutType::StartToClose => "StartToClose",
+        TimeoutType::ScheduleToStart => "ScheduleToStart",
+        TimeoutType::ScheduleToClose => "ScheduleToClose",
+        TimeoutType::Heartbeat => "Heartbeat",
+        TimeoutType::Unspecified => "Unspecified",
+    }
+}

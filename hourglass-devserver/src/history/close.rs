@@ -1,0 +1,167 @@
+//! Closing a run: the Complete / Fail / CancelWorkflowExecution commands, the run timeout, and
+//! what every close does (pending work dropped, updates failed, children's parent-close
+//! policies applied, the parent told).
+use crate::prelude::*;
+
+/// How a run closed.
+pub(crate) enum Close {
+    Completed(Option<Payloads>),
+    Failed(Box<Option<Failure>>),
+    Canceled(Option<Payloads>),
+    Terminated,
+    TimedOut,
+    ContinuedAsNew,
+}
+
+impl Inner {
+    /// The CompleteWorkflowExecution command.
+    pub(crate) fn complete_workflow_execution_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::CompleteWorkflowExecutionCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let completed_id = cx.completed_id;
+        let ex = self.exec_mut(key)?;
+        ex.add(A::WorkflowExecutionCompletedEventAttributes(
+            h::WorkflowExecutionCompletedEventAttributes {
+                result: a.result.clone(),
+                workflow_task_completed_event_id: completed_id,
+                new_execution_run_id: String::new(),
+            },
+        ));
+        cx.eff.closed = true;
+        self.close_run(key, Close::Completed(a.result));
+        Ok(())
+    }
+
+    /// The FailWorkflowExecution command.
+    pub(crate) fn fail_workflow_execution_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::FailWorkflowExecutionCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let completed_id = cx.completed_id;
+        let ex = self.exec_mut(key)?;
+        ex.add(A::WorkflowExecutionFailedEventAttributes(
+            h::WorkflowExecutionFailedEventAttributes {
+                failure: a.failure.clone(),
+                retry_state: RetryState::RetryPolicyNotSet as i32,
+                workflow_task_completed_event_id: completed_id,
+                new_execution_run_id: String::new(),
+            },
+        ));
+        cx.eff.closed = true;
+        self.close_run(key, Close::Failed(Box::new(a.failure)));
+        Ok(())
+    }
+
+    /// The CancelWorkflowExecution command.
+    pub(crate) fn cancel_workflow_execution_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::CancelWorkflowExecutionCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let completed_id = cx.completed_id;
+        let ex = self.exec_mut(key)?;
+        ex.add(A::WorkflowExecutionCanceledEventAttributes(
+            h::WorkflowExecutionCanceledEventAttributes {
+                workflow_task_completed_event_id: completed_id,
+                details: a.details.clone(),
+            },
+        ));
+        cx.eff.closed = true;
+        self.close_run(key, Close::Canceled(a.details));
+        Ok(())
+    }
+
+    /// The run timeout fired.
+    pub(crate) fn run_timed_out(&mut self, key: ExecKey, now: i64) {
+        let Some(ex) = self.execs.get_mut(&key) else {
+            return;
+        };
+        if !ex.st.is_open() || ex.st.run_deadline_ms.is_none_or(|d| d > now) {
+            return;
+        }
+        ex.flush();
+        ex.add(A::WorkflowExecutionTimedOutEventAttributes(
+            h::WorkflowExecutionTimedOutEventAttributes {
+                retry_state: RetryState::Timeout as i32,
+                new_execution_run_id: String::new(),
+            },
+        ));
+        self.close_run(&key, Close::TimedOut);
+    }
+
+    pub(crate) fn close_run(&mut self, key: &ExecKey, how: Close) {
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let status_v = match &how {
+            Close::Completed(_) => WorkflowExecutionStatus::Completed,
+            Close::Failed(_) => WorkflowExecutionStatus::Failed,
+            Close::Canceled(_) => WorkflowExecutionStatus::Canceled,
+            Close::Terminated => WorkflowExecutionStatus::Terminated,
+            Close::TimedOut => WorkflowExecutionStatus::TimedOut,
+            Close::ContinuedAsNew => WorkflowExecutionStatus::ContinuedAsNew,
+        };
+        ex.st.status = status_v as i32;
+        ex.st.close_ms = Some(now_ms());
+        ex.st.wft = None;
+        ex.st.buffered.clear();
+        ex.st.activities.clear();
+        ex.st.timers.clear();
+        for u in ex.st.updates.values_mut() {
+            if u.outcome.is_none() {
+                u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
+                u.outcome = Some(Outcome {
+                    value: Some(outcome::Value::Failure(Failure {
+                        message: "Workflow Update failed because the Workflow completed before the Update completed."
+                            .into(),
+                        ..Default::default()
+                    })),
+                });
+            }
+        }
+        ex.bump();
+        let children: Vec<Child> = ex.st.children.values().cloned().collect();
+        let parent = ex.st.parent.clone();
+        let queries: Vec<String> = ex
+            .pending_queries
+            .drain(..)
+            .chain(ex.attached_queries.drain(..))
+            .collect();
+        let result_event = ex.events.last().cloned();
+        self.dirty.insert(key.clone());
+        // Queries on a closed run are answered from its history by a worker (legacy task).
+        for q in queries {
+            self.dispatch_query(key, q);
+        }
+        if matches!(how, Close::ContinuedAsNew) {
+            return;
+        }
+        tracing::info!(workflow_id = %key.workflow_id, run_id = %key.run_id, status = status_name(status_v as i32), "workflow closed");
+        for c in children {
+            if c.run_id.is_empty() {
+                continue;
+            }
+            let ck = self.current_key(&c.namespace, &c.workflow_id);
+            let Some(ck) = ck else { continue };
+            if !self.execs.get(&ck).is_some_and(|e| e.st.is_open()) {
+                continue;
+            }
+            if c.parent_close_policy == ParentClosePolicy::Abandon as i32 {
+                continue;
+            } else if c.parent_close_policy == ParentClosePolicy::RequestCancel as i32 {
+                self.request_cancel(&ck, "parent-close-policy", "parent closed", 0, None);
+            } else {
+                self.terminate(&ck, "by parent close policy", None, "parent-close-policy");
+            }
+        }
+        if let Some(p) = parent {
+            self.notify_parent(key, &p, how, result_event);
+        }
+    }
+}

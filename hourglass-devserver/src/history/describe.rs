@@ -1,0 +1,88 @@
+//! DescribeWorkflowExecution.
+use crate::prelude::*;
+
+impl Engine {
+    /// DescribeWorkflowExecution.
+    pub async fn describe(
+        &self,
+        req: ws::DescribeWorkflowExecutionRequest,
+    ) -> RpcResult<ws::DescribeWorkflowExecutionResponse> {
+        self.with(|g| {
+            let key = g.resolve(&req.namespace, &req.execution)?;
+            let ex = g
+                .execs
+                .get(&key)
+                .ok_or_else(|| status::not_found("workflow execution not found"))?;
+            let st = &ex.st;
+            let started = started_attrs(ex);
+            let pending_activities = st
+                .activities
+                .values()
+                .map(|a| PendingActivityInfo {
+                    activity_id: a.activity_id.clone(),
+                    activity_type: Some(ActivityType {
+                        name: a.activity_type.clone(),
+                    }),
+                    state: if a.cancel_requested {
+                        PendingActivityState::CancelRequested as i32
+                    } else if a.started_ms.is_some() {
+                        PendingActivityState::Started as i32
+                    } else {
+                        PendingActivityState::Scheduled as i32
+                    },
+                    heartbeat_details: a.heartbeat_details.clone(),
+                    last_heartbeat_time: a.last_heartbeat_ms.map(ts),
+                    last_started_time: a.started_ms.map(ts),
+                    attempt: a.attempt,
+                    maximum_attempts: a.retry_policy.maximum_attempts,
+                    scheduled_time: Some(ts(a.attempt_scheduled_ms)),
+                    last_failure: a.last_failure.clone(),
+                    last_worker_identity: a.started_identity.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            let pending_children = st
+                .children
+                .iter()
+                .map(|(init, c)| PendingChildExecutionInfo {
+                    workflow_id: c.workflow_id.clone(),
+                    run_id: c.run_id.clone(),
+                    workflow_type_name: c.workflow_type.clone(),
+                    initiated_id: *init,
+                    parent_close_policy: c.parent_close_policy,
+                })
+                .collect();
+            let pending_workflow_task = st.wft.as_ref().map(|w| PendingWorkflowTaskInfo {
+                state: if w.started_event_id.is_some() { 2 } else { 1 },
+                scheduled_time: Some(ts(w.scheduled_ms)),
+                started_time: w.started_event_id.map(|_| ts(w.started_ms)),
+                attempt: w.attempt,
+                ..Default::default()
+            });
+            Ok(ws::DescribeWorkflowExecutionResponse {
+                execution_config: Some(WorkflowExecutionConfig {
+                    task_queue: Some(task_queue(&st.task_queue)),
+                    workflow_execution_timeout: started
+                        .as_ref()
+                        .and_then(|s| s.workflow_execution_timeout),
+                    workflow_run_timeout: started.as_ref().and_then(|s| s.workflow_run_timeout),
+                    default_workflow_task_timeout: dur(st.wft_timeout_ms),
+                    user_metadata: None,
+                }),
+                workflow_execution_info: Some(exec_info(ex)),
+                pending_activities,
+                pending_children,
+                pending_workflow_task,
+                ..Default::default()
+            })
+        })
+        .await
+    }
+}
+
+pub(crate) fn started_attrs(ex: &Exec) -> Option<h::WorkflowExecutionStartedEventAttributes> {
+    match ex.events.first().and_then(|e| e.attributes.clone()) {
+        Some(A::WorkflowExecutionStartedEventAttributes(s)) => Some(s),
+        _ => None,
+    }
+}

@@ -1,0 +1,105 @@
+//! Start-up recovery: puts each loaded run's pending tasks back on their queues and re-arms its timers.
+use crate::prelude::*;
+
+impl Inner {
+    /// After loading from disk: puts every pending task back on its queue and re-arms timers.
+    pub(crate) fn rearm(&mut self, key: &ExecKey) {
+        let Some(ex) = self.execs.get(key) else {
+            return;
+        };
+        if !ex.st.is_open() {
+            return;
+        }
+        let st = ex.st.clone();
+        let now = now_ms();
+        match &st.wft {
+            Some(w) if w.started_event_id.is_none() => self.push_task(
+                QueueKey {
+                    namespace: key.namespace.clone(),
+                    name: st.task_queue.clone(),
+                    activity: false,
+                },
+                Task::Wft {
+                    key: key.clone(),
+                    scheduled_event_id: w.scheduled_event_id,
+                },
+            ),
+            Some(w) => self.arm(
+                w.timeout_ms.unwrap_or(now),
+                TimerTask::WftTimeout {
+                    key: key.clone(),
+                    scheduled_event_id: w.scheduled_event_id,
+                },
+            ),
+            None => match st.wft_retry_at_ms {
+                Some(at) => self.arm(at, TimerTask::WftRetry { key: key.clone() }),
+                None if !st.buffered.is_empty() => {
+                    if let Some(ex) = self.execs.get_mut(key) {
+                        ex.flush();
+                    }
+                    self.ensure_wft(key);
+                }
+                None => {}
+            },
+        }
+        for (sid, a) in &st.activities {
+            let sid = *sid;
+            if let Some(s) = a.started_ms {
+                self.arm(
+                    s + a.start_to_close_ms,
+                    act_timer(key, sid, a.attempt, ActTimer::StartToClose),
+                );
+                if a.heartbeat_ms > 0 {
+                    let last = a.last_heartbeat_ms.unwrap_or(s);
+                    self.arm(
+                        last + a.heartbeat_ms,
+                        act_timer(key, sid, a.attempt, ActTimer::Heartbeat),
+                    );
+                }
+            } else if a.attempt_scheduled_ms > now {
+                self.arm(
+                    a.attempt_scheduled_ms,
+                    act_timer(key, sid, a.attempt, ActTimer::Retry),
+                );
+            } else {
+                self.push_task(
+                    QueueKey {
+                        namespace: key.namespace.clone(),
+                        name: a.task_queue.clone(),
+                        activity: true,
+                    },
+                    Task::Activity {
+                        key: key.clone(),
+                        scheduled_event_id: sid,
+                        attempt: a.attempt,
+                    },
+                );
+                if a.schedule_to_start_ms > 0 {
+                    self.arm(
+                        a.attempt_scheduled_ms + a.schedule_to_start_ms,
+                        act_timer(key, sid, a.attempt, ActTimer::ScheduleToStart),
+                    );
+                }
+            }
+            if a.schedule_to_close_ms > 0 {
+                self.arm(
+                    a.first_scheduled_ms + a.schedule_to_close_ms,
+                    act_timer(key, sid, 0, ActTimer::ScheduleToClose),
+                );
+            }
+        }
+        for (id, t) in &st.timers {
+            self.arm(
+                t.fire_ms,
+                TimerTask::User {
+                    key: key.clone(),
+                    timer_id: id.clone(),
+                    started_event_id: t.started_event_id,
+                },
+            );
+        }
+        if let Some(d) = st.run_deadline_ms {
+            self.arm(d, TimerTask::RunTimeout { key: key.clone() });
+        }
+    }
+}

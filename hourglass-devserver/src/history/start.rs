@@ -1,0 +1,376 @@
+//! Starting runs: StartWorkflowExecution, SignalWithStart, id reuse / conflict policies and request-id idempotency.
+use crate::prelude::*;
+
+pub(crate) struct StartArgs {
+    pub(crate) namespace: String,
+    pub(crate) workflow_id: String,
+    pub(crate) workflow_type: String,
+    pub(crate) task_queue: String,
+    pub(crate) input: Option<Payloads>,
+    pub(crate) execution_timeout_ms: i64,
+    pub(crate) run_timeout_ms: i64,
+    pub(crate) wft_timeout_ms: i64,
+    pub(crate) identity: String,
+    pub(crate) request_id: String,
+    pub(crate) reuse_policy: i32,
+    pub(crate) conflict_policy: i32,
+    pub(crate) retry_policy: Option<RetryPolicy>,
+    pub(crate) memo: Option<Memo>,
+    pub(crate) search_attributes: Option<SearchAttributes>,
+    pub(crate) header: Option<Header>,
+    pub(crate) start_delay_ms: i64,
+    pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
+}
+
+/// Everything needed to create a run.
+#[derive(Default)]
+pub(crate) struct NewRun {
+    pub(crate) namespace: String,
+    pub(crate) workflow_id: String,
+    pub(crate) run_id: String,
+    pub(crate) first_run_id: String,
+    pub(crate) workflow_type: String,
+    pub(crate) task_queue: String,
+    pub(crate) input: Option<Payloads>,
+    pub(crate) execution_timeout_ms: i64,
+    pub(crate) run_timeout_ms: i64,
+    pub(crate) wft_timeout_ms: i64,
+    pub(crate) identity: String,
+    pub(crate) request_id: String,
+    pub(crate) retry_policy: Option<RetryPolicy>,
+    pub(crate) memo: Option<Memo>,
+    pub(crate) search_attributes: Option<SearchAttributes>,
+    pub(crate) header: Option<Header>,
+    pub(crate) parent: Option<Parent>,
+    pub(crate) continued_execution_run_id: String,
+    pub(crate) initiator: i32,
+    pub(crate) last_completion_result: Option<Payloads>,
+    pub(crate) continued_failure: Option<Failure>,
+    pub(crate) execution_deadline_ms: Option<i64>,
+    pub(crate) start_delay_ms: i64,
+    pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
+}
+
+impl Engine {
+    /// StartWorkflowExecution.
+    pub async fn start_workflow(
+        &self,
+        req: ws::StartWorkflowExecutionRequest,
+    ) -> RpcResult<ws::StartWorkflowExecutionResponse> {
+        self.with(|g| {
+            let (run_id, started) = g.start(StartArgs {
+                namespace: req.namespace,
+                workflow_id: req.workflow_id,
+                workflow_type: req.workflow_type.map(|t| t.name).unwrap_or_default(),
+                task_queue: req.task_queue.map(|t| t.name).unwrap_or_default(),
+                input: req.input,
+                execution_timeout_ms: dur_ms(&req.workflow_execution_timeout),
+                run_timeout_ms: dur_ms(&req.workflow_run_timeout),
+                wft_timeout_ms: dur_ms(&req.workflow_task_timeout),
+                identity: req.identity,
+                request_id: req.request_id,
+                reuse_policy: req.workflow_id_reuse_policy,
+                conflict_policy: req.workflow_id_conflict_policy,
+                retry_policy: req.retry_policy,
+                memo: req.memo,
+                search_attributes: req.search_attributes,
+                header: req.header,
+                start_delay_ms: dur_ms(&req.workflow_start_delay),
+                signal: None,
+            })?;
+            Ok(ws::StartWorkflowExecutionResponse {
+                run_id,
+                started,
+                status: OPEN,
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    /// SignalWithStartWorkflowExecution.
+    pub async fn signal_with_start(
+        &self,
+        req: ws::SignalWithStartWorkflowExecutionRequest,
+    ) -> RpcResult<ws::SignalWithStartWorkflowExecutionResponse> {
+        self.with(|g| {
+            g.namespace(&req.namespace)?;
+            if req.signal_name.is_empty() {
+                return Err(status::invalid("signal name is required"));
+            }
+            if let Some(run) = g
+                .current
+                .get(&(req.namespace.clone(), req.workflow_id.clone()))
+                .cloned()
+            {
+                let key = ExecKey {
+                    namespace: req.namespace.clone(),
+                    workflow_id: req.workflow_id.clone(),
+                    run_id: run,
+                };
+                if g.execs.get(&key).is_some_and(|e| e.st.is_open()) {
+                    g.signal(
+                        &key,
+                        &req.signal_name,
+                        req.signal_input,
+                        req.header,
+                        &req.identity,
+                    );
+                    return Ok(ws::SignalWithStartWorkflowExecutionResponse {
+                        run_id: key.run_id,
+                        started: false,
+                        ..Default::default()
+                    });
+                }
+            }
+            let (run_id, started) = g.start(StartArgs {
+                namespace: req.namespace,
+                workflow_id: req.workflow_id,
+                workflow_type: req.workflow_type.map(|t| t.name).unwrap_or_default(),
+                task_queue: req.task_queue.map(|t| t.name).unwrap_or_default(),
+                input: req.input,
+                execution_timeout_ms: dur_ms(&req.workflow_execution_timeout),
+                run_timeout_ms: dur_ms(&req.workflow_run_timeout),
+                wft_timeout_ms: dur_ms(&req.workflow_task_timeout),
+                identity: req.identity,
+                request_id: req.request_id,
+                reuse_policy: req.workflow_id_reuse_policy,
+                conflict_policy: WorkflowIdConflictPolicy::UseExisting as i32,
+                retry_policy: req.retry_policy,
+                memo: req.memo,
+                search_attributes: req.search_attributes,
+                header: req.header.clone(),
+                start_delay_ms: dur_ms(&req.workflow_start_delay),
+                signal: Some((req.signal_name, req.signal_input, req.header)),
+            })?;
+            Ok(ws::SignalWithStartWorkflowExecutionResponse {
+                run_id,
+                started,
+                ..Default::default()
+            })
+        })
+        .await
+    }
+}
+
+impl Inner {
+    pub(crate) fn start(&mut self, a: StartArgs) -> RpcResult<(String, bool)> {
+        self.namespace(&a.namespace)?;
+        if a.workflow_id.is_empty() {
+            return Err(status::invalid("workflow id is required"));
+        }
+        if a.workflow_type.is_empty() {
+            return Err(status::invalid("workflow type is required"));
+        }
+        if a.task_queue.is_empty() {
+            return Err(status::invalid("task queue is required"));
+        }
+        if let Some(run) = self
+            .current
+            .get(&(a.namespace.clone(), a.workflow_id.clone()))
+            .cloned()
+        {
+            let key = ExecKey {
+                namespace: a.namespace.clone(),
+                workflow_id: a.workflow_id.clone(),
+                run_id: run.clone(),
+            };
+            let (open, status_v, req_id) = match self.execs.get(&key) {
+                Some(e) => (e.st.is_open(), e.st.status, e.st.request_id.clone()),
+                None => (false, 0, String::new()),
+            };
+            if !a.request_id.is_empty() && req_id == a.request_id {
+                return Ok((run, true));
+            }
+            if open {
+                let terminate = a.conflict_policy
+                    == WorkflowIdConflictPolicy::TerminateExisting as i32
+                    || a.reuse_policy == 4; // TERMINATE_IF_RUNNING (deprecated)
+                if a.conflict_policy == WorkflowIdConflictPolicy::UseExisting as i32 {
+                    if let Some((name, input, header)) = a.signal {
+                        self.signal(&key, &name, input, header, &a.identity);
+                    }
+                    return Ok((run, false));
+                } else if terminate {
+                    self.terminate(
+                        &key,
+                        "terminated by a new start with TerminateExisting",
+                        None,
+                        &a.identity,
+                    );
+                } else {
+                    return Err(status::already_started(&a.workflow_id, &req_id, &run));
+                }
+            } else {
+                let failed = matches!(
+                    WorkflowExecutionStatus::try_from(status_v),
+                    Ok(WorkflowExecutionStatus::Failed
+                        | WorkflowExecutionStatus::Canceled
+                        | WorkflowExecutionStatus::Terminated
+                        | WorkflowExecutionStatus::TimedOut)
+                );
+                let reject = a.reuse_policy == WorkflowIdReusePolicy::RejectDuplicate as i32
+                    || (a.reuse_policy == WorkflowIdReusePolicy::AllowDuplicateFailedOnly as i32
+                        && !failed);
+                if reject {
+                    return Err(status::already_started(&a.workflow_id, &req_id, &run));
+                }
+            }
+        }
+        let run_id = new_id();
+        let exec_deadline = (a.execution_timeout_ms > 0).then(|| now_ms() + a.execution_timeout_ms);
+        self.create_run(NewRun {
+            namespace: a.namespace,
+            workflow_id: a.workflow_id,
+            run_id: run_id.clone(),
+            first_run_id: run_id.clone(),
+            workflow_type: a.workflow_type,
+            task_queue: a.task_queue,
+            input: a.input,
+            execution_timeout_ms: a.execution_timeout_ms,
+            run_timeout_ms: a.run_timeout_ms,
+            wft_timeout_ms: a.wft_timeout_ms,
+            identity: a.identity,
+            request_id: a.request_id,
+            retry_policy: a.retry_policy,
+            memo: a.memo,
+            search_attributes: a.search_attributes,
+            header: a.header,
+            execution_deadline_ms: exec_deadline,
+            start_delay_ms: a.start_delay_ms,
+            signal: a.signal,
+            ..Default::default()
+        });
+        Ok((run_id, true))
+    }
+
+    pub(crate) fn create_run(&mut self, r: NewRun) -> ExecKey {
+        let now = now_ms();
+        let wft_timeout = if r.wft_timeout_ms > 0 {
+            r.wft_timeout_ms.min(120_000)
+        } else {
+            DEFAULT_WFT_TIMEOUT_MS
+        };
+        let run_timeout = if r.run_timeout_ms > 0 {
+            r.run_timeout_ms
+        } else {
+            r.execution_timeout_ms
+        };
+        let key = ExecKey {
+            namespace: r.namespace.clone(),
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+        };
+        let st = Execution {
+            namespace: r.namespace.clone(),
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+            first_run_id: r.first_run_id.clone(),
+            workflow_type: r.workflow_type.clone(),
+            task_queue: r.task_queue.clone(),
+            status: OPEN,
+            start_ms: now,
+            close_ms: None,
+            request_id: r.request_id.clone(),
+            next_event_id: 1,
+            wft: None,
+            last_completed_started_id: 0,
+            wft_timeout_ms: wft_timeout,
+            buffered: vec![],
+            activities: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            children: BTreeMap::new(),
+            parent: r.parent.clone(),
+            cancel_requested: false,
+            run_deadline_ms: (run_timeout > 0).then(|| now + run_timeout),
+            execution_deadline_ms: r.execution_deadline_ms,
+            memo: r.memo.clone(),
+            search_attributes: r.search_attributes.clone(),
+            updates: BTreeMap::new(),
+            continued_as_new_run_id: String::new(),
+            history_size_bytes: 0,
+            next_wft_attempt: 1,
+            wft_retry_at_ms: None,
+            sticky_task_queue: String::new(),
+            sticky_schedule_to_start_ms: 0,
+        };
+        let mut ex = Exec::new(st, vec![]);
+        ex.persisted = 0;
+        ex.add(A::WorkflowExecutionStartedEventAttributes(
+            h::WorkflowExecutionStartedEventAttributes {
+                workflow_type: Some(WorkflowType {
+                    name: r.workflow_type.clone(),
+                }),
+                parent_workflow_namespace: r
+                    .parent
+                    .as_ref()
+                    .map(|p| p.namespace.clone())
+                    .unwrap_or_default(),
+                parent_workflow_execution: r.parent.as_ref().map(|p| WorkflowExecution {
+                    workflow_id: p.workflow_id.clone(),
+                    run_id: p.run_id.clone(),
+                }),
+                parent_initiated_event_id: r
+                    .parent
+                    .as_ref()
+                    .map(|p| p.initiated_event_id)
+                    .unwrap_or(0),
+                task_queue: Some(task_queue(&r.task_queue)),
+                input: r.input,
+                workflow_execution_timeout: dur(r.execution_timeout_ms),
+                workflow_run_timeout: dur(run_timeout),
+                workflow_task_timeout: dur(wft_timeout),
+                continued_execution_run_id: r.continued_execution_run_id,
+                initiator: r.initiator,
+                continued_failure: r.continued_failure,
+                last_completion_result: r.last_completion_result,
+                original_execution_run_id: r.run_id.clone(),
+                identity: r.identity,
+                first_execution_run_id: r.first_run_id,
+                retry_policy: r.retry_policy,
+                attempt: 1,
+                workflow_execution_expiration_time: r.execution_deadline_ms.map(ts),
+                first_workflow_task_backoff: dur(r.start_delay_ms),
+                memo: r.memo,
+                search_attributes: r.search_attributes,
+                header: r.header,
+                workflow_id: r.workflow_id.clone(),
+                root_workflow_execution: Some(exec_of(&key)),
+                ..Default::default()
+            },
+        ));
+        if let Some((name, input, header)) = r.signal {
+            ex.add(A::WorkflowExecutionSignaledEventAttributes(
+                h::WorkflowExecutionSignaledEventAttributes {
+                    signal_name: name,
+                    input,
+                    header,
+                    ..Default::default()
+                },
+            ));
+        }
+        let run_deadline = ex.st.run_deadline_ms;
+        self.execs.insert(key.clone(), ex);
+        self.current.insert(
+            (key.namespace.clone(), key.workflow_id.clone()),
+            key.run_id.clone(),
+        );
+        self.dirty.insert(key.clone());
+        if r.start_delay_ms > 0 {
+            if let Some(ex) = self.execs.get_mut(&key) {
+                ex.st.wft_retry_at_ms = Some(now + r.start_delay_ms);
+            }
+            self.arm(
+                now + r.start_delay_ms,
+                TimerTask::WftRetry { key: key.clone() },
+            );
+        } else {
+            self.schedule_wft(&key);
+        }
+        if let Some(d) = run_deadline {
+            self.arm(d, TimerTask::RunTimeout { key: key.clone() });
+        }
+        tracing::info!(workflow_id = %key.workflow_id, run_id = %key.run_id, workflow_type = %r.workflow_type, "workflow started");
+        key
+    }
+}

@@ -1,0 +1,93 @@
+//! User timers: the StartTimer / CancelTimer commands and TimerFired.
+use crate::prelude::*;
+
+impl Inner {
+    /// The StartTimer command.
+    pub(crate) fn start_timer_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::StartTimerCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let now = cx.now;
+        let completed_id = cx.completed_id;
+        let ex = self.exec_mut(key)?;
+        let ms = dur_ms(&a.start_to_fire_timeout).max(1);
+        if a.timer_id.is_empty() {
+            return Err(status::invalid("StartTimer: timer id is required"));
+        }
+        let id = ex.add(A::TimerStartedEventAttributes(
+            h::TimerStartedEventAttributes {
+                timer_id: a.timer_id.clone(),
+                start_to_fire_timeout: a.start_to_fire_timeout,
+                workflow_task_completed_event_id: completed_id,
+            },
+        ));
+        ex.st.timers.insert(
+            a.timer_id.clone(),
+            Timer {
+                started_event_id: id,
+                fire_ms: now + ms,
+            },
+        );
+        self.arm(
+            now + ms,
+            TimerTask::User {
+                key: key.clone(),
+                timer_id: a.timer_id,
+                started_event_id: id,
+            },
+        );
+        Ok(())
+    }
+
+    /// The CancelTimer command.
+    pub(crate) fn cancel_timer_command(
+        &mut self,
+        key: &ExecKey,
+        a: cmd::CancelTimerCommandAttributes,
+        cx: &mut CmdCtx<'_>,
+    ) -> RpcResult<()> {
+        let completed_id = cx.completed_id;
+        let identity = cx.identity;
+        let ex = self.exec_mut(key)?;
+        if let Some(t) = ex.st.timers.remove(&a.timer_id) {
+            ex.add(A::TimerCanceledEventAttributes(
+                h::TimerCanceledEventAttributes {
+                    timer_id: a.timer_id,
+                    started_event_id: t.started_event_id,
+                    workflow_task_completed_event_id: completed_id,
+                    identity: identity.to_string(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// A user timer fired.
+    pub(crate) fn fire_user_timer(
+        &mut self,
+        key: ExecKey,
+        timer_id: String,
+        started_event_id: i64,
+    ) {
+        let Some(ex) = self.execs.get_mut(&key) else {
+            return;
+        };
+        if !ex.st.is_open()
+            || ex
+                .st
+                .timers
+                .get(&timer_id)
+                .is_none_or(|t| t.started_event_id != started_event_id)
+        {
+            return;
+        }
+        ex.st.timers.remove(&timer_id);
+        ex.add_or_buffer(A::TimerFiredEventAttributes(h::TimerFiredEventAttributes {
+            timer_id,
+            started_event_id,
+        }));
+        self.ensure_wft(&key);
+    }
+}

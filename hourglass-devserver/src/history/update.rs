@@ -1,0 +1,208 @@
+//! Workflow updates: admission, delivery as protocol messages on a workflow task, the worker's acceptance / rejection / response, and waiting for a stage.
+use crate::prelude::*;
+
+impl Engine {
+    /// UpdateWorkflowExecution: admitted, delivered on a workflow task, waits for the stage.
+    pub async fn update(
+        &self,
+        req: ws::UpdateWorkflowExecutionRequest,
+        timeout: Option<std::time::Duration>,
+    ) -> RpcResult<ws::UpdateWorkflowExecutionResponse> {
+        let deadline = poll_deadline(timeout);
+        let request = req
+            .request
+            .ok_or_else(|| status::invalid("update request is required"))?;
+        let update_id = request
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        if update_id.is_empty() {
+            return Err(status::invalid("update id is required"));
+        }
+        if request.input.as_ref().is_none_or(|i| i.name.is_empty()) {
+            return Err(status::invalid("update name is required"));
+        }
+        let wait = req
+            .wait_policy
+            .map(|w| w.lifecycle_stage)
+            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Accepted as i32);
+        let key = self
+            .with(|g| {
+                let key = g.resolve(&req.namespace, &req.workflow_execution)?;
+                let ex = g
+                    .execs
+                    .get_mut(&key)
+                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
+                if !ex.st.updates.contains_key(&update_id) {
+                    if !ex.st.is_open() {
+                        return Err(status::not_found("workflow execution already completed"));
+                    }
+                    ex.st.updates.insert(
+                        update_id.clone(),
+                        Update {
+                            request: request.clone(),
+                            stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+                            outcome: None,
+                            accepted_event_id: 0,
+                        },
+                    );
+                    g.dirty.insert(key.clone());
+                    g.ensure_wft(&key);
+                }
+                Ok(key)
+            })
+            .await?;
+        let (stage, outcome) = self.wait_update(&key, &update_id, wait, deadline).await?;
+        Ok(ws::UpdateWorkflowExecutionResponse {
+            update_ref: Some(upd::UpdateRef {
+                workflow_execution: Some(exec_of(&key)),
+                update_id,
+            }),
+            outcome,
+            stage,
+            link: None,
+        })
+    }
+
+    /// PollWorkflowExecutionUpdate.
+    pub async fn poll_update(
+        &self,
+        req: ws::PollWorkflowExecutionUpdateRequest,
+        timeout: Option<std::time::Duration>,
+    ) -> RpcResult<ws::PollWorkflowExecutionUpdateResponse> {
+        let deadline = poll_deadline(timeout);
+        let r = req
+            .update_ref
+            .ok_or_else(|| status::invalid("update_ref is required"))?;
+        let key = {
+            let g = self.inner.lock();
+            g.resolve(&req.namespace, &r.workflow_execution)?
+        };
+        let wait = req
+            .wait_policy
+            .map(|w| w.lifecycle_stage)
+            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Completed as i32);
+        let (stage, outcome) = self.wait_update(&key, &r.update_id, wait, deadline).await?;
+        Ok(ws::PollWorkflowExecutionUpdateResponse {
+            outcome,
+            stage,
+            update_ref: Some(upd::UpdateRef {
+                workflow_execution: Some(exec_of(&key)),
+                update_id: r.update_id,
+            }),
+        })
+    }
+
+    pub(crate) async fn wait_update(
+        &self,
+        key: &ExecKey,
+        id: &str,
+        wait: i32,
+        deadline: Instant,
+    ) -> RpcResult<(i32, Option<Outcome>)> {
+        let mut stop = self.closing.subscribe();
+        loop {
+            let mut rx = {
+                let g = self.inner.lock();
+                let ex = g
+                    .execs
+                    .get(key)
+                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
+                let u = ex
+                    .st
+                    .updates
+                    .get(id)
+                    .ok_or_else(|| status::not_found(format!("update {id} not found")))?;
+                if u.stage >= wait || u.outcome.is_some() {
+                    return Ok((u.stage, u.outcome.clone()));
+                }
+                ex.watch.subscribe()
+            };
+            tokio::select! {
+                r = rx.changed() => { if r.is_err() { return Err(status::not_found("workflow execution not found")); } }
+                _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let g = self.inner.lock();
+                    let stage = g.execs.get(key).and_then(|e| e.st.updates.get(id)).map(|u| u.stage).unwrap_or(1);
+                    return Ok((stage, None));
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn handle_message(&mut self, key: &ExecKey, m: ProtocolMessage) {
+        let Some(ex) = self.execs.get_mut(key) else {
+            return;
+        };
+        let Some(body) = m.body else { return };
+        let id = m.protocol_instance_id.clone();
+        let tname = body
+            .type_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        match tname.as_str() {
+            "temporal.api.update.v1.Acceptance" => {
+                let Ok(a) = upd::Acceptance::decode(body.value.as_slice()) else {
+                    return;
+                };
+                let eid = ex.add(A::WorkflowExecutionUpdateAcceptedEventAttributes(
+                    h::WorkflowExecutionUpdateAcceptedEventAttributes {
+                        protocol_instance_id: id.clone(),
+                        accepted_request_message_id: a.accepted_request_message_id,
+                        accepted_request_sequencing_event_id: a
+                            .accepted_request_sequencing_event_id,
+                        accepted_request: a.accepted_request.clone(),
+                    },
+                ));
+                let u = ex.st.updates.entry(id.clone()).or_insert_with(|| Update {
+                    request: a.accepted_request.unwrap_or_default(),
+                    stage: 0,
+                    outcome: None,
+                    accepted_event_id: 0,
+                });
+                u.stage = UpdateWorkflowExecutionLifecycleStage::Accepted as i32;
+                u.accepted_event_id = eid;
+            }
+            "temporal.api.update.v1.Rejection" => {
+                let Ok(r) = upd::Rejection::decode(body.value.as_slice()) else {
+                    return;
+                };
+                if let Some(u) = ex.st.updates.get_mut(&id) {
+                    u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
+                    u.outcome = Some(Outcome {
+                        value: r.failure.map(outcome::Value::Failure),
+                    });
+                }
+                ex.bump();
+            }
+            "temporal.api.update.v1.Response" => {
+                let Ok(r) = upd::Response::decode(body.value.as_slice()) else {
+                    return;
+                };
+                let accepted = ex
+                    .st
+                    .updates
+                    .get(&id)
+                    .map(|u| u.accepted_event_id)
+                    .unwrap_or(0);
+                ex.add(A::WorkflowExecutionUpdateCompletedEventAttributes(
+                    h::WorkflowExecutionUpdateCompletedEventAttributes {
+                        meta: r.meta.clone(),
+                        accepted_event_id: accepted,
+                        outcome: r.outcome.clone(),
+                    },
+                ));
+                if let Some(u) = ex.st.updates.get_mut(&id) {
+                    u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
+                    u.outcome = r.outcome;
+                }
+            }
+            other => tracing::warn!(message_type = other, "ignoring unknown protocol message"),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The durable timer queue: user timers, workflow-task and activity timeouts, retry backoffs and run timeouts, ordered by due time.
+use crate::prelude::*;
+
+#[derive(Debug, Clone)]
+pub(crate) enum TimerTask {
+    User {
+        key: ExecKey,
+        timer_id: String,
+        started_event_id: i64,
+    },
+    WftTimeout {
+        key: ExecKey,
+        scheduled_event_id: i64,
+    },
+    WftRetry {
+        key: ExecKey,
+    },
+    /// A workflow task on a sticky queue was not started in time.
+    StickyTimeout {
+        key: ExecKey,
+        scheduled_event_id: i64,
+    },
+    Activity {
+        key: ExecKey,
+        scheduled_event_id: i64,
+        attempt: i32,
+        kind: ActTimer,
+    },
+    RunTimeout {
+        key: ExecKey,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ActTimer {
+    ScheduleToStart,
+    StartToClose,
+    Heartbeat,
+    ScheduleToClose,
+    Retry,
+}
+
+impl Engine {
+    /// Runs durable timers until `stop` is notified.
+    pub async fn run_timers(self: Arc<Self>, stop: Arc<Notify>) {
+        loop {
+            let next = {
+                let mut g = self.inner.lock();
+                let now = now_ms();
+                let mut fired = false;
+                while let Some((&(at, seq), _)) = g.timers.first_key_value() {
+                    if at > now {
+                        break;
+                    }
+                    if let Some(t) = g.timers.remove(&(at, seq)) {
+                        g.fire(t);
+                        fired = true;
+                    }
+                }
+                if fired && let Err(e) = g.commit() {
+                    tracing::error!(error = %e.message(), "persisting timer effects failed");
+                }
+                g.timers.first_key_value().map(|(&(at, _), _)| at)
+            };
+            let wait = next
+                .map(|at| (at - now_ms()).clamp(1, 1000))
+                .unwrap_or(1000);
+            tokio::select! {
+                _ = stop.notified() => return,
+                _ = self.timer_notify.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait as u64)) => {}
+            }
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn arm(&mut self, at_ms: i64, t: TimerTask) {
+        // Wake the timer loop only when this timer becomes the earliest one.
+        let earliest = self
+            .timers
+            .first_key_value()
+            .is_none_or(|(&(at, _), _)| at_ms < at);
+        self.timer_seq += 1;
+        self.timers.insert((at_ms, self.timer_seq), t);
+        if earliest {
+            self.timer_notify.notify_one();
+        }
+    }
+
+    /// Fires one due timer task.
+    pub(crate) fn fire(&mut self, t: TimerTask) {
+        let now = now_ms();
+        match t {
+            TimerTask::User {
+                key,
+                timer_id,
+                started_event_id,
+            } => self.fire_user_timer(key, timer_id, started_event_id),
+            TimerTask::WftTimeout {
+                key,
+                scheduled_event_id,
+            } => self.workflow_task_timed_out(key, scheduled_event_id),
+            TimerTask::WftRetry { key } => self.workflow_task_retry_due(key, now),
+            TimerTask::StickyTimeout {
+                key,
+                scheduled_event_id,
+            } => self.sticky_schedule_to_start_timed_out(key, scheduled_event_id),
+            TimerTask::RunTimeout { key } => self.run_timed_out(key, now),
+            TimerTask::Activity {
+                key,
+                scheduled_event_id,
+                attempt,
+                kind,
+            } => self.fire_activity_timer(key, scheduled_event_id, attempt, kind, now),
+        }
+    }
+}

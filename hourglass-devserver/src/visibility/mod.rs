@@ -1,0 +1,224 @@
+//! The visibility service: ListWorkflowExecutions / CountWorkflowExecutions over the runs, and the query filter.
+use crate::prelude::*;
+
+impl Engine {
+    /// ListWorkflowExecutions (simple `Key = 'value' AND ...` filters).
+    pub async fn list(
+        &self,
+        req: ws::ListWorkflowExecutionsRequest,
+    ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
+        let filter = Filter::parse(&req.query)?;
+        self.with(|g| {
+            g.namespace(&req.namespace)?;
+            let mut all: Vec<&Exec> = g
+                .execs
+                .values()
+                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
+                .collect();
+            all.sort_by(|a, b| (b.st.start_ms, &b.st.run_id).cmp(&(a.st.start_ms, &a.st.run_id)));
+            let offset = page_offset(&req.next_page_token);
+            let size = if req.page_size > 0 {
+                req.page_size as usize
+            } else {
+                1000
+            };
+            let page: Vec<WorkflowExecutionInfo> = all
+                .iter()
+                .skip(offset)
+                .take(size)
+                .map(|e| exec_info(e))
+                .collect();
+            let next = if offset + page.len() < all.len() {
+                ((offset + page.len()) as u64).to_be_bytes().to_vec()
+            } else {
+                vec![]
+            };
+            Ok(ws::ListWorkflowExecutionsResponse {
+                executions: page,
+                next_page_token: next,
+            })
+        })
+        .await
+    }
+
+    /// CountWorkflowExecutions.
+    pub async fn count(
+        &self,
+        req: ws::CountWorkflowExecutionsRequest,
+    ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
+        let filter = Filter::parse(&req.query)?;
+        self.with(|g| {
+            g.namespace(&req.namespace)?;
+            let n = g
+                .execs
+                .values()
+                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
+                .count();
+            Ok(ws::CountWorkflowExecutionsResponse {
+                count: n as i64,
+                groups: vec![],
+            })
+        })
+        .await
+    }
+}
+
+pub(crate) fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
+    let st = &ex.st;
+    WorkflowExecutionInfo {
+        execution: Some(WorkflowExecution {
+            workflow_id: st.workflow_id.clone(),
+            run_id: st.run_id.clone(),
+        }),
+        r#type: Some(WorkflowType {
+            name: st.workflow_type.clone(),
+        }),
+        start_time: Some(ts(st.start_ms)),
+        close_time: st.close_ms.map(ts),
+        status: st.status,
+        history_length: ex.events.len() as i64,
+        parent_namespace_id: st
+            .parent
+            .as_ref()
+            .map(|p| p.namespace.clone())
+            .unwrap_or_default(),
+        parent_execution: st.parent.as_ref().map(|p| WorkflowExecution {
+            workflow_id: p.workflow_id.clone(),
+            run_id: p.run_id.clone(),
+        }),
+        execution_time: Some(ts(st.start_ms)),
+        memo: Some(st.memo.clone().unwrap_or_default()),
+        search_attributes: Some(st.search_attributes.clone().unwrap_or_default()),
+        task_queue: st.task_queue.clone(),
+        state_transition_count: ex.events.len() as i64,
+        history_size_bytes: st.history_size_bytes,
+        execution_duration: st.close_ms.and_then(|c| dur(c - st.start_ms)),
+        first_run_id: st.first_run_id.clone(),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn page_offset(token: &[u8]) -> usize {
+    if token.len() == 8 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(token);
+        u64::from_be_bytes(b) as usize
+    } else {
+        0
+    }
+}
+
+/// A parsed visibility query: `Key = 'value'` clauses joined by AND.
+pub(crate) struct Filter {
+    pub(crate) clauses: Vec<(String, String)>,
+}
+
+impl Filter {
+    pub(crate) fn parse(q: &str) -> RpcResult<Self> {
+        let q = q.trim();
+        let mut clauses = vec![];
+        if q.is_empty() {
+            return Ok(Self { clauses });
+        }
+        let lower = q.to_ascii_lowercase();
+        if lower.contains(" or ") || lower.contains("order by") {
+            return Err(status::invalid(format!(
+                "unsupported query (only `Key = 'value' AND ...`): {q}"
+            )));
+        }
+        let mut rest = q;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            let (clause, next) = match lower.find(" and ") {
+                Some(i) => (&rest[..i], Some(&rest[i + 5..])),
+                None => (rest, None),
+            };
+            let (k, v) = clause
+                .split_once('=')
+                .ok_or_else(|| status::invalid(format!("malformed query clause `{clause}`")))?;
+            let k = k.trim().trim_matches('`').to_string();
+            let v = v.trim();
+            let v = v
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .or_else(|| v.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+                .ok_or_else(|| {
+                    status::invalid(format!("query value must be quoted in `{clause}`"))
+                })?;
+            if k.is_empty() {
+                return Err(status::invalid(format!(
+                    "malformed query clause `{clause}`"
+                )));
+            }
+            clauses.push((k, v.to_string()));
+            match next {
+                Some(n) => rest = n,
+                None => break,
+            }
+        }
+        Ok(Self { clauses })
+    }
+
+    pub(crate) fn matches(&self, ex: &Exec) -> bool {
+        self.clauses.iter().all(|(k, v)| match k.as_str() {
+            "WorkflowType" => &ex.st.workflow_type == v,
+            "WorkflowId" => &ex.st.workflow_id == v,
+            "RunId" => &ex.st.run_id == v,
+            "TaskQueue" => &ex.st.task_queue == v,
+            "ExecutionStatus" => status_name(ex.st.status).eq_ignore_ascii_case(v),
+            other => ex
+                .st
+                .search_attributes
+                .as_ref()
+                .and_then(|s| s.indexed_fields.get(other))
+                .map(|p| {
+                    let s = String::from_utf8_lossy(&p.data);
+                    s == *v || serde_json::from_str::<String>(&s).is_ok_and(|x| &x == v)
+                })
+                .unwrap_or(false),
+        })
+    }
+}
+
+pub(crate) fn status_name(s: i32) -> &'static str {
+    match WorkflowExecutionStatus::try_from(s).unwrap_or(WorkflowExecutionStatus::Unspecified) {
+        WorkflowExecutionStatus::Running => "Running",
+        WorkflowExecutionStatus::Completed => "Completed",
+        WorkflowExecutionStatus::Failed => "Failed",
+        WorkflowExecutionStatus::Canceled => "Canceled",
+        WorkflowExecutionStatus::Terminated => "Terminated",
+        WorkflowExecutionStatus::ContinuedAsNew => "ContinuedAsNew",
+        WorkflowExecutionStatus::TimedOut => "TimedOut",
+        _ => "Unspecified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_query_parsing() {
+        let f = Filter::parse("WorkflowType = 'A' AND ExecutionStatus=\"Running\"").unwrap();
+        assert_eq!(
+            f.clauses,
+            vec![
+                ("WorkflowType".to_string(), "A".to_string()),
+                ("ExecutionStatus".to_string(), "Running".to_string())
+            ]
+        );
+        assert!(Filter::parse("").unwrap().clauses.is_empty());
+        assert_eq!(
+            Filter::parse("WorkflowId = a").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            Filter::parse("A = 'x' OR B = 'y'").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            Filter::parse("garbage").err().unwrap().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}
