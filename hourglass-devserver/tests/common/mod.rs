@@ -1,6 +1,6 @@
 //! Raw-gRPC helpers shared by the protocol tests: a fresh in-memory server, a client, and
 //! the requests a worker sends, with no SDK in the way.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 pub use hourglass_devserver::{Database, DevServer, RunningServer};
 pub use temporalio_common::protos::temporal::api::{
     command::v1::{
