@@ -1,6 +1,7 @@
 //! Activities: the ScheduleActivityTask / RequestCancelActivityTask commands, activity task
 //! dispatch, heartbeats, completion/failure/cancellation (by token or id) and the activity timers
 //! (Temporal: service/history's activity state machine).
+use crate::history::activity_timeouts::normalize_schedule_activity;
 use crate::prelude::*;
 
 impl Engine {
@@ -74,62 +75,31 @@ impl Inner {
         let now = cx.now;
         let completed_id = cx.completed_id;
         let ex = self.exec_mut(key)?;
-        let tq = a
-            .task_queue
-            .as_ref()
-            .map(|t| t.name.clone())
-            .filter(|n| !n.is_empty())
-            .unwrap_or(ex.st.task_queue.clone());
-        let mut s2c = dur_ms(&a.schedule_to_close_timeout);
-        if let Some(d) = ex.st.run_deadline_ms {
-            let left = (d - now).max(1);
-            s2c = if s2c > 0 { s2c.min(left) } else { left };
-        }
-        let mut st2c = dur_ms(&a.start_to_close_timeout);
-        if st2c == 0 {
-            st2c = s2c;
-        }
-        if st2c == 0 {
-            return Err(status::invalid(
-                "ScheduleActivityTask: start_to_close_timeout or schedule_to_close_timeout is required",
-            ));
-        }
-        if s2c > 0 {
-            st2c = st2c.min(s2c);
-        }
-        let s2s = dur_ms(&a.schedule_to_start_timeout).min(if s2c > 0 { s2c } else { i64::MAX });
-        let hb = dur_ms(&a.heartbeat_timeout).min(st2c);
-        let mut rp = a.retry_policy.clone().unwrap_or_default();
-        if dur_ms(&rp.initial_interval) == 0 {
-            rp.initial_interval = dur(1000);
-        }
-        if rp.backoff_coefficient < 1.0 {
-            rp.backoff_coefficient = 2.0;
-        }
-        if dur_ms(&rp.maximum_interval) == 0 {
-            rp.maximum_interval = dur(dur_ms(&rp.initial_interval) * 100);
-        }
+        // Temporal passes the run's configured run timeout (not the time left).
+        let run_timeout = dur(ex.st.run_deadline_ms.map_or(0, |d| d - ex.st.start_ms));
+        let n = normalize_schedule_activity(&a, &run_timeout, &ex.st.task_queue)
+            .map_err(|e| status::invalid(e.to_string()))?;
+        let tq = n.task_queue.name.clone();
+        let ms = |d: &prost_wkt_types::Duration| dur_ms(&Some(d.clone()));
+        let (s2c, s2s) = (ms(&n.schedule_to_close), ms(&n.schedule_to_start));
+        let (st2c, hb) = (ms(&n.start_to_close), ms(&n.heartbeat));
+        let rp = n.retry_policy.clone();
         let act_type = a
             .activity_type
             .as_ref()
             .map(|t| t.name.clone())
             .unwrap_or_default();
-        if a.activity_id.is_empty() || act_type.is_empty() {
-            return Err(status::invalid(
-                "ScheduleActivityTask: activity id and type are required",
-            ));
-        }
         let sid = ex.add(A::ActivityTaskScheduledEventAttributes(
             h::ActivityTaskScheduledEventAttributes {
                 activity_id: a.activity_id.clone(),
                 activity_type: a.activity_type.clone(),
-                task_queue: Some(task_queue(&tq)),
+                task_queue: Some(n.task_queue),
                 header: a.header,
                 input: a.input,
-                schedule_to_close_timeout: dur(s2c),
-                schedule_to_start_timeout: dur(s2s),
-                start_to_close_timeout: dur(st2c),
-                heartbeat_timeout: dur(hb),
+                schedule_to_close_timeout: Some(n.schedule_to_close),
+                schedule_to_start_timeout: Some(n.schedule_to_start),
+                start_to_close_timeout: Some(n.start_to_close),
+                heartbeat_timeout: Some(n.heartbeat),
                 workflow_task_completed_event_id: completed_id,
                 retry_policy: Some(rp.clone()),
                 use_workflow_build_id: a.use_workflow_build_id,
@@ -282,9 +252,12 @@ impl Inner {
                 current_attempt_scheduled_time: Some(ts(act.attempt_scheduled_ms)),
                 started_time: Some(ts(now)),
                 attempt,
-                schedule_to_close_timeout: dur(act.schedule_to_close_ms),
-                start_to_close_timeout: dur(act.start_to_close_ms),
-                heartbeat_timeout: dur(act.heartbeat_ms),
+                // As Temporal: the scheduled event's normalised values, always present.
+                schedule_to_close_timeout: Some(
+                    sched.schedule_to_close_timeout.unwrap_or_default(),
+                ),
+                start_to_close_timeout: Some(sched.start_to_close_timeout.unwrap_or_default()),
+                heartbeat_timeout: Some(sched.heartbeat_timeout.unwrap_or_default()),
                 retry_policy: Some(act.retry_policy.clone()),
                 priority: sched.priority,
                 ..Default::default()

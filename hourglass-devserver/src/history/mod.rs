@@ -3,6 +3,7 @@
 use crate::prelude::*;
 
 pub(crate) mod activity;
+pub(crate) mod activity_timeouts;
 pub(crate) mod cancel_terminate;
 pub(crate) mod child;
 pub(crate) mod close;
