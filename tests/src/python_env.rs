@@ -14,10 +14,9 @@
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The pinned requirements (embedded so a changed pin rebuilds the venv).
 pub const REQUIREMENTS: &str = include_str!("../python/requirements.txt");
@@ -223,62 +222,21 @@ pub fn run_script(
 ) -> Result<Output, PythonEnvError> {
     let python = python_venv()?;
     let mut cmd = Command::new(python);
-    cmd.arg("-u")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.arg("-u").arg(script).args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
+    let out = crate::child_output::output_with_timeout(&mut cmd, timeout)
         .map_err(io(format!("spawning python for {}", script.display())))?;
-    // Drain both pipes on threads so a chatty script cannot block on a full pipe.
-    let mut so = child.stdout.take();
-    let mut se = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(s) = so.as_mut() {
-            let _ = s.read_to_end(&mut b);
-        }
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(s) = se.as_mut() {
-            let _ = s.read_to_end(&mut b);
-        }
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait().map_err(io("waiting for python"))? {
-            Some(s) => break Some(s),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    let stdout = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
-    match status {
+    match out.status {
         Some(status) => Ok(Output {
             status,
-            stdout,
-            stderr,
+            stdout: out.stdout,
+            stderr: out.stderr,
         }),
         None => Err(PythonEnvError::Timeout {
             script: script.to_path_buf(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&stdout),
-                String::from_utf8_lossy(&stderr)
-            ),
+            output: out.combined(),
         }),
     }
 }
