@@ -184,7 +184,7 @@ fn validate_and_cap(d: &Option<Duration>) -> Result<Option<Duration>, DurationPr
             nanos: 0,
         }));
     }
-    Ok(Some(d.clone()))
+    Ok(Some(*d))
 }
 
 fn nanos(d: &Duration) -> i128 {
@@ -199,9 +199,9 @@ fn value(d: &Option<Duration>) -> i128 {
 /// (`timestamp.MinDurationPtr`).
 fn min_present(a: &Option<Duration>, b: &Option<Duration>) -> Duration {
     if value(a) <= value(b) {
-        a.clone().unwrap_or_default()
+        a.unwrap_or_default()
     } else {
-        b.clone().unwrap_or_default()
+        b.unwrap_or_default()
     }
 }
 
@@ -388,23 +388,23 @@ fn normalize_timeouts(
     let mut st2c = check("StartToCloseTimeout", &attrs.start_to_close_timeout)?;
     let mut hb = check("HeartbeatTimeout", &attrs.heartbeat_timeout)?;
     // A nil run timeout is treated as zero (and then written into the attributes as such).
-    let run = Some(run_timeout.clone().unwrap_or_default());
+    let run = Some(run_timeout.unwrap_or_default());
     let s2s_set = value(&s2s) > 0;
     if value(&s2c) > 0 {
         s2s = Some(if s2s_set {
             min_present(&s2s, &s2c)
         } else {
-            s2c.clone().unwrap_or_default()
+            s2c.unwrap_or_default()
         });
         st2c = Some(if value(&st2c) > 0 {
             min_present(&st2c, &s2c)
         } else {
-            s2c.clone().unwrap_or_default()
+            s2c.unwrap_or_default()
         });
     } else if value(&st2c) > 0 {
-        s2c = run.clone();
+        s2c = run;
         if !s2s_set {
-            s2s = run.clone();
+            s2s = run;
         }
     } else {
         return Err(ScheduleActivityError::NoCloseTimeout {
@@ -416,7 +416,7 @@ fn normalize_timeouts(
     if run_value > 0 {
         for t in [&mut s2c, &mut s2s, &mut st2c, &mut hb] {
             if value(t) > run_value {
-                *t = run.clone();
+                *t = run;
             }
         }
     }

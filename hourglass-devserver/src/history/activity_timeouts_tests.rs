@@ -181,7 +181,7 @@ fn sub_second_precision_is_kept() {
         seconds: 1,
         nanos: 500_000_000,
     };
-    assert_eq!((n.start_to_close, n.heartbeat), (want.clone(), want));
+    assert_eq!((n.start_to_close, n.heartbeat), (want, want));
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn bad_timeouts_are_rejected() {
         nanos: -1,
     });
     let a = ScheduleActivityTaskCommandAttributes {
-        schedule_to_close_timeout: neg.clone(),
+        schedule_to_close_timeout: neg,
         ..attrs()
     };
     assert_eq!(err(&a), "invalid ScheduleToCloseTimeout: negative duration");
@@ -231,7 +231,7 @@ fn bad_timeouts_are_rejected() {
         "invalid ScheduleToStartTimeout: duration has seconds and nanos with different signs"
     );
     let a = ScheduleActivityTaskCommandAttributes {
-        start_to_close_timeout: neg.clone(),
+        start_to_close_timeout: neg,
         ..attrs()
     };
     assert_eq!(err(&a), "invalid StartToCloseTimeout: negative duration");
