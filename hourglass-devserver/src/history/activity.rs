@@ -80,7 +80,7 @@ impl Inner {
         let n = normalize_schedule_activity(&a, &run_timeout, &ex.st.task_queue)
             .map_err(|e| status::invalid(e.to_string()))?;
         let tq = n.task_queue.name.clone();
-        let ms = |d: &prost_wkt_types::Duration| dur_ms(&Some(d.clone()));
+        let ms = |d: &prost_wkt_types::Duration| dur_ms(&Some(*d));
         let (s2c, s2s) = (ms(&n.schedule_to_close), ms(&n.schedule_to_start));
         let (st2c, hb) = (ms(&n.start_to_close), ms(&n.heartbeat));
         let rp = n.retry_policy.clone();
@@ -420,7 +420,9 @@ impl Inner {
             };
             a.attempt += 1;
             a.started_ms = None;
-            a.last_failure = failure;
+            // Temporal's RetryActivity keeps the attempt's failure, for a timeout the server's
+            // timeout failure, as the next attempt's last failure.
+            a.last_failure = failure.or_else(|| timeout.map(server_timeout_failure));
             a.attempt_scheduled_ms = now + delay;
             a.last_heartbeat_ms = None;
             let attempt = a.attempt;
@@ -433,14 +435,10 @@ impl Inner {
         let started = act.started_ms.map(|_| activity_started(&act, identity));
         let result = match timeout {
             Some(tt) => {
-                let mut f = Failure {
-                    message: format!("activity {} timeout", timeout_name(tt)),
-                    failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
-                        timeout_type: tt as i32,
-                        last_heartbeat_details: act.heartbeat_details.clone(),
-                    })),
-                    ..Default::default()
-                };
+                let mut f = server_timeout_failure(tt);
+                if let Some(FailureInfo::TimeoutFailureInfo(info)) = f.failure_info.as_mut() {
+                    info.last_heartbeat_details = act.heartbeat_details.clone();
+                }
                 f.cause = act.last_failure.clone().map(Box::new);
                 A::ActivityTaskTimedOutEventAttributes(h::ActivityTaskTimedOutEventAttributes {
                     failure: Some(f),
@@ -589,6 +587,20 @@ pub(crate) fn activity_started(act: &Activity, identity: &str) -> A {
         last_failure: act.last_failure.clone(),
         ..Default::default()
     })
+}
+
+/// The failure Temporal's timer queue records for an activity attempt that timed out
+/// (`failure.NewTimeoutFailure`: message `activity <type> timeout`, source `Server`).
+pub(crate) fn server_timeout_failure(tt: TimeoutType) -> Failure {
+    Failure {
+        message: format!("activity {} timeout", timeout_name(tt)),
+        source: "Server".to_string(),
+        failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+            timeout_type: tt as i32,
+            last_heartbeat_details: None,
+        })),
+        ..Default::default()
+    }
 }
 
 pub(crate) fn timeout_name(t: TimeoutType) -> &'static str {
