@@ -1,3 +1,5 @@
 //! The frontend service: gRPC handlers that decode requests, validate them and call the
 //! engine. It holds no state.
+pub(crate) mod blob_size;
+pub(crate) mod validation;
 pub(crate) mod workflow_service;

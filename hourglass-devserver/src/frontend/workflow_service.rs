@@ -1,8 +1,11 @@
 //! The `WorkflowService` gRPC implementation: decodes requests, calls the [`Engine`],
 //! and answers RPCs the dev server does not implement with `Unimplemented`.
 use crate::engine::Engine;
+use crate::frontend::blob_size::{self, BlobSite};
+use crate::frontend::validation;
 use crate::generated::workflow_service_server::WorkflowService;
 use crate::history::activity::ActivityResult;
+use crate::token::TaskToken;
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -39,6 +42,23 @@ fn timeout<T>(req: &Request<T>) -> Option<Duration> {
 }
 
 type R<T> = Result<Response<T>, Status>;
+
+/// The workflow id an activity task token names, for log lines ("" when malformed: the
+/// engine refuses such a token itself).
+fn token_workflow_id(token: &[u8]) -> String {
+    match TaskToken::decode(token) {
+        Some(TaskToken::Activity { key, .. }) => key.workflow_id,
+        _ => String::new(),
+    }
+}
+
+fn site<'a>(operation: &'a str, namespace: &'a str, workflow_id: &'a str) -> BlobSite<'a> {
+    BlobSite {
+        operation,
+        namespace,
+        workflow_id,
+    }
+}
 
 #[tonic::async_trait]
 impl WorkflowService for Service {
@@ -111,18 +131,19 @@ impl WorkflowService for Service {
         &self,
         r: Request<ws::StartWorkflowExecutionRequest>,
     ) -> R<ws::StartWorkflowExecutionResponse> {
-        self.engine
-            .start_workflow(r.into_inner())
-            .await
-            .map(Response::new)
+        let mut r = r.into_inner();
+        validation::start_workflow(&mut r)?;
+        self.engine.start_workflow(r).await.map(Response::new)
     }
 
     async fn signal_workflow_execution(
         &self,
         r: Request<ws::SignalWorkflowExecutionRequest>,
     ) -> R<ws::SignalWorkflowExecutionResponse> {
+        let r = r.into_inner();
+        validation::signal(&r)?;
         self.engine
-            .signal_workflow(r.into_inner())
+            .signal_workflow(r)
             .await
             .map(|_| Response::new(ws::SignalWorkflowExecutionResponse::default()))
     }
@@ -131,10 +152,9 @@ impl WorkflowService for Service {
         &self,
         r: Request<ws::SignalWithStartWorkflowExecutionRequest>,
     ) -> R<ws::SignalWithStartWorkflowExecutionResponse> {
-        self.engine
-            .signal_with_start(r.into_inner())
-            .await
-            .map(Response::new)
+        let mut r = r.into_inner();
+        validation::signal_with_start(&mut r)?;
+        self.engine.signal_with_start(r).await.map(Response::new)
     }
 
     async fn request_cancel_workflow_execution(
@@ -248,10 +268,9 @@ impl WorkflowService for Service {
         r: Request<ws::QueryWorkflowRequest>,
     ) -> R<ws::QueryWorkflowResponse> {
         let t = timeout(&r);
-        self.engine
-            .query(r.into_inner(), t)
-            .await
-            .map(Response::new)
+        let r = r.into_inner();
+        validation::query(&r)?;
+        self.engine.query(r, t).await.map(Response::new)
     }
 
     async fn update_workflow_execution(
@@ -259,10 +278,9 @@ impl WorkflowService for Service {
         r: Request<ws::UpdateWorkflowExecutionRequest>,
     ) -> R<ws::UpdateWorkflowExecutionResponse> {
         let t = timeout(&r);
-        self.engine
-            .update(r.into_inner(), t)
-            .await
-            .map(Response::new)
+        let mut r = r.into_inner();
+        validation::update(&mut r)?;
+        self.engine.update(r, t).await.map(Response::new)
     }
 
     async fn poll_workflow_execution_update(
@@ -292,6 +310,23 @@ impl WorkflowService for Service {
         r: Request<ws::RecordActivityTaskHeartbeatRequest>,
     ) -> R<ws::RecordActivityTaskHeartbeatResponse> {
         let r = r.into_inner();
+        let wf = token_workflow_id(&r.task_token);
+        let site = site("RecordActivityTaskHeartbeat", &r.namespace, &wf);
+        if blob_size::blob_over_limit(r.details.as_ref(), &site) {
+            // As Temporal: the activity fails at once and is told to stop.
+            let failure = blob_size::server_failure(blob_size::HEARTBEAT_EXCEEDS_LIMIT, true);
+            self.engine
+                .finish_activity(
+                    &r.task_token,
+                    &r.identity,
+                    ActivityResult::Failed(Box::new(Some(failure))),
+                )
+                .await?;
+            return Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse {
+                cancel_requested: true,
+                ..Default::default()
+            }));
+        }
         let cancel_requested = self.engine.heartbeat(&r.task_token, r.details).await?;
         Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse {
             cancel_requested,
@@ -304,6 +339,28 @@ impl WorkflowService for Service {
         r: Request<ws::RecordActivityTaskHeartbeatByIdRequest>,
     ) -> R<ws::RecordActivityTaskHeartbeatByIdResponse> {
         let r = r.into_inner();
+        let site = site(
+            "RecordActivityTaskHeartbeatById",
+            &r.namespace,
+            &r.workflow_id,
+        );
+        if blob_size::blob_over_limit(r.details.as_ref(), &site) {
+            let failure = blob_size::server_failure(blob_size::HEARTBEAT_EXCEEDS_LIMIT, true);
+            self.engine
+                .finish_activity_by_id(
+                    &r.namespace,
+                    &r.workflow_id,
+                    &r.run_id,
+                    &r.activity_id,
+                    &r.identity,
+                    ActivityResult::Failed(Box::new(Some(failure))),
+                )
+                .await?;
+            return Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse {
+                cancel_requested: true,
+                ..Default::default()
+            }));
+        }
         let cancel_requested = self
             .engine
             .heartbeat_by_id(
@@ -325,12 +382,13 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCompletedRequest>,
     ) -> R<ws::RespondActivityTaskCompletedResponse> {
         let r = r.into_inner();
+        let wf = token_workflow_id(&r.task_token);
+        let result = blob_size::activity_completed(
+            r.result,
+            &site("RespondActivityTaskCompleted", &r.namespace, &wf),
+        );
         self.engine
-            .finish_activity(
-                &r.task_token,
-                &r.identity,
-                ActivityResult::Completed(r.result),
-            )
+            .finish_activity(&r.task_token, &r.identity, result)
             .await?;
         Ok(Response::new(ws::RespondActivityTaskCompletedResponse {}))
     }
@@ -347,7 +405,14 @@ impl WorkflowService for Service {
                 &r.run_id,
                 &r.activity_id,
                 &r.identity,
-                ActivityResult::Completed(r.result),
+                blob_size::activity_completed(
+                    r.result,
+                    &site(
+                        "RespondActivityTaskCompletedById",
+                        &r.namespace,
+                        &r.workflow_id,
+                    ),
+                ),
             )
             .await?;
         Ok(Response::new(
@@ -359,29 +424,51 @@ impl WorkflowService for Service {
         &self,
         r: Request<ws::RespondActivityTaskFailedRequest>,
     ) -> R<ws::RespondActivityTaskFailedResponse> {
-        let r = r.into_inner();
+        let mut r = r.into_inner();
+        let wf = token_workflow_id(&r.task_token);
+        let (result, failures) = blob_size::activity_failed(
+            r.failure,
+            &mut r.last_heartbeat_details,
+            &site("RespondActivityTaskFailed", &r.namespace, &wf),
+        );
         if r.last_heartbeat_details.is_some() {
             self.engine
                 .heartbeat(&r.task_token, r.last_heartbeat_details)
                 .await?;
         }
         self.engine
-            .finish_activity(
-                &r.task_token,
-                &r.identity,
-                ActivityResult::Failed(Box::new(r.failure)),
-            )
+            .finish_activity(&r.task_token, &r.identity, result)
             .await?;
-        Ok(Response::new(
-            ws::RespondActivityTaskFailedResponse::default(),
-        ))
+        Ok(Response::new(ws::RespondActivityTaskFailedResponse {
+            failures,
+        }))
     }
 
     async fn respond_activity_task_failed_by_id(
         &self,
         r: Request<ws::RespondActivityTaskFailedByIdRequest>,
     ) -> R<ws::RespondActivityTaskFailedByIdResponse> {
-        let r = r.into_inner();
+        let mut r = r.into_inner();
+        let (result, failures) = blob_size::activity_failed(
+            r.failure,
+            &mut r.last_heartbeat_details,
+            &site(
+                "RespondActivityTaskFailedById",
+                &r.namespace,
+                &r.workflow_id,
+            ),
+        );
+        if r.last_heartbeat_details.is_some() {
+            self.engine
+                .heartbeat_by_id(
+                    &r.namespace,
+                    &r.workflow_id,
+                    &r.run_id,
+                    &r.activity_id,
+                    r.last_heartbeat_details.clone(),
+                )
+                .await?;
+        }
         self.engine
             .finish_activity_by_id(
                 &r.namespace,
@@ -389,12 +476,12 @@ impl WorkflowService for Service {
                 &r.run_id,
                 &r.activity_id,
                 &r.identity,
-                ActivityResult::Failed(Box::new(r.failure)),
+                result,
             )
             .await?;
-        Ok(Response::new(
-            ws::RespondActivityTaskFailedByIdResponse::default(),
-        ))
+        Ok(Response::new(ws::RespondActivityTaskFailedByIdResponse {
+            failures,
+        }))
     }
 
     async fn respond_activity_task_canceled(
@@ -402,12 +489,13 @@ impl WorkflowService for Service {
         r: Request<ws::RespondActivityTaskCanceledRequest>,
     ) -> R<ws::RespondActivityTaskCanceledResponse> {
         let r = r.into_inner();
+        let wf = token_workflow_id(&r.task_token);
+        let result = blob_size::activity_canceled(
+            r.details,
+            &site("RespondActivityTaskCanceled", &r.namespace, &wf),
+        );
         self.engine
-            .finish_activity(
-                &r.task_token,
-                &r.identity,
-                ActivityResult::Canceled(r.details),
-            )
+            .finish_activity(&r.task_token, &r.identity, result)
             .await?;
         Ok(Response::new(ws::RespondActivityTaskCanceledResponse {}))
     }
@@ -424,7 +512,14 @@ impl WorkflowService for Service {
                 &r.run_id,
                 &r.activity_id,
                 &r.identity,
-                ActivityResult::Canceled(r.details),
+                blob_size::activity_canceled(
+                    r.details,
+                    &site(
+                        "RespondActivityTaskCanceledById",
+                        &r.namespace,
+                        &r.workflow_id,
+                    ),
+                ),
             )
             .await?;
         Ok(Response::new(

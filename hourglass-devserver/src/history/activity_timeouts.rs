@@ -170,7 +170,7 @@ pub enum DurationProblem {
 }
 
 /// Validates an optional duration and caps it at 100 years; `None` stays `None`.
-fn validate_and_cap(d: &Option<Duration>) -> Result<Option<Duration>, DurationProblem> {
+pub(crate) fn validate_and_cap(d: &Option<Duration>) -> Result<Option<Duration>, DurationProblem> {
     let Some(d) = d else { return Ok(None) };
     if (d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0) {
         return Err(DurationProblem::MismatchedSigns);
@@ -246,7 +246,7 @@ pub fn normalize_schedule_activity(
     })
 }
 
-fn normalize_task_queue(
+pub(crate) fn normalize_task_queue(
     tq: Option<&TaskQueue>,
     workflow_task_queue: &str,
 ) -> Result<TaskQueue, ScheduleActivityError> {
@@ -280,7 +280,9 @@ fn normalize_task_queue(
 
 /// `retrypolicy.EnsureDefaults` with the default activity settings, then
 /// `retrypolicy.Validate`.
-fn normalize_retry_policy(mut rp: RetryPolicy) -> Result<RetryPolicy, ScheduleActivityError> {
+pub(crate) fn normalize_retry_policy(
+    mut rp: RetryPolicy,
+) -> Result<RetryPolicy, ScheduleActivityError> {
     if rp.maximum_attempts == 0 {
         rp.maximum_attempts = DEFAULT_MAXIMUM_ATTEMPTS;
     }

@@ -8,26 +8,24 @@ pub(crate) fn retry_decision(
     timeout: Option<TimeoutType>,
     now: i64,
 ) -> (RetryState, Option<i64>) {
-    if matches!(
-        timeout,
-        Some(TimeoutType::ScheduleToClose | TimeoutType::ScheduleToStart)
-    ) {
-        return (RetryState::Timeout, None);
+    let non_retryable = &act.retry_policy.non_retryable_error_types;
+    if !is_retryable(failure, timeout, non_retryable) {
+        // Schedule-to-start and schedule-to-close timeouts end the activity without a retry
+        // decision at all (RetryState Timeout); everything else refused is non-retryable.
+        let state = if matches!(
+            timeout,
+            Some(TimeoutType::ScheduleToClose | TimeoutType::ScheduleToStart)
+        ) {
+            RetryState::Timeout
+        } else {
+            RetryState::NonRetryableFailure
+        };
+        return (state, None);
     }
     let app: Option<&ApplicationFailureInfo> = failure.and_then(|f| match &f.failure_info {
         Some(FailureInfo::ApplicationFailureInfo(a)) => Some(a),
         _ => None,
     });
-    if let Some(a) = app
-        && (a.non_retryable
-            || act
-                .retry_policy
-                .non_retryable_error_types
-                .iter()
-                .any(|t| t == &a.r#type))
-    {
-        return (RetryState::NonRetryableFailure, None);
-    }
     let rp = &act.retry_policy;
     if rp.maximum_attempts > 0 && act.attempt >= rp.maximum_attempts {
         return (RetryState::MaximumAttemptsReached, None);
@@ -47,6 +45,34 @@ pub(crate) fn retry_decision(
         return (RetryState::Timeout, None);
     }
     (RetryState::InProgress, Some(delay))
+}
+
+/// Whether a failed attempt may be retried, as Temporal's `retrypolicy.IsRetryableFailure`:
+/// only start-to-close and heartbeat timeouts retry (unless `TemporalTimeout:<Type>` is listed
+/// as non-retryable); cancellations, terminations and non-retryable server or application
+/// failures do not; an application failure whose type is listed does not; anything else does.
+pub(crate) fn is_retryable(
+    failure: Option<&Failure>,
+    timeout: Option<TimeoutType>,
+    non_retryable_types: &[String],
+) -> bool {
+    if let Some(t) = timeout {
+        let name = match t {
+            TimeoutType::StartToClose => "StartToClose",
+            TimeoutType::Heartbeat => "Heartbeat",
+            _ => return false,
+        };
+        let listed = format!("TemporalTimeout:{name}");
+        return !non_retryable_types.iter().any(|t| t == &listed);
+    }
+    match failure.and_then(|f| f.failure_info.as_ref()) {
+        Some(FailureInfo::TerminatedFailureInfo(_) | FailureInfo::CanceledFailureInfo(_)) => false,
+        Some(FailureInfo::ServerFailureInfo(s)) => !s.non_retryable,
+        Some(FailureInfo::ApplicationFailureInfo(a)) => {
+            !a.non_retryable && !non_retryable_types.iter().any(|t| t == &a.r#type)
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +168,32 @@ mod tests {
         assert_eq!(
             retry_decision(&act(1, 0, 0), None, Some(TimeoutType::StartToClose), 0),
             (RetryState::InProgress, Some(1000))
+        );
+    }
+
+    #[test]
+    fn server_cancel_and_listed_timeout_failures_follow_temporals_rule() {
+        use temporalio_protos::temporal::api::failure::v1::ServerFailureInfo;
+        let server = |non_retryable| Failure {
+            failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+                non_retryable,
+            })),
+            ..Default::default()
+        };
+        assert!(!is_retryable(Some(&server(true)), None, &[]));
+        assert!(is_retryable(Some(&server(false)), None, &[]));
+        let canceled = Failure {
+            failure_info: Some(FailureInfo::CanceledFailureInfo(Default::default())),
+            ..Default::default()
+        };
+        assert!(!is_retryable(Some(&canceled), None, &[]));
+        let listed = vec!["TemporalTimeout:Heartbeat".to_string()];
+        assert!(!is_retryable(None, Some(TimeoutType::Heartbeat), &listed));
+        assert!(is_retryable(None, Some(TimeoutType::StartToClose), &listed));
+        assert!(!is_retryable(None, Some(TimeoutType::ScheduleToClose), &[]));
+        assert_eq!(
+            retry_decision(&act(1, 0, 0), Some(&server(true)), None, 0).0,
+            RetryState::NonRetryableFailure
         );
     }
 }
