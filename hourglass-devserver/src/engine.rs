@@ -25,6 +25,9 @@ pub(crate) struct Inner {
     pub(crate) queries: HashMap<String, PendingQuery>,
     pub(crate) dirty: HashSet<ExecKey>,
     pub(crate) dirty_ns: Vec<(String, String)>,
+    pub(crate) history_limits: crate::history::limits::HistoryLimits,
+    /// The history-limit error of the last commit, for the request that caused it.
+    pub(crate) limit_error: Option<Status>,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -60,6 +63,8 @@ impl Engine {
             queries: HashMap::new(),
             dirty: HashSet::new(),
             dirty_ns: vec![],
+            history_limits: Default::default(),
+            limit_error: None,
         };
         for (name, data) in inner
             .store
@@ -148,13 +153,23 @@ impl Engine {
     /// Runs `f` on the state, queues its changes for the writer, and answers once they are
     /// durable.
     pub(crate) async fn with<T>(&self, f: impl FnOnce(&mut Inner) -> RpcResult<T>) -> RpcResult<T> {
-        let (r, seq) = {
+        let (r, seq, limit_error) = {
             let mut g = self.inner.lock();
             let r = f(&mut g);
-            (r, g.commit()?)
+            let seq = g.commit()?;
+            (r, seq, g.limit_error.take())
         };
         self.wait_durable(seq).await?;
-        r
+        match limit_error {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
+    /// Sets the per-execution history limits enforced from the next commit on.
+    pub fn set_history_limits(&self, limits: crate::history::limits::HistoryLimits) {
+        tracing::info!(?limits, "history limits set");
+        self.inner.lock().history_limits = limits;
     }
 
     pub(crate) async fn wait_durable(&self, seq: u64) -> RpcResult<()> {
@@ -191,6 +206,9 @@ impl Inner {
     /// Queues the pending changes for the writer; returns the sequence number to wait for
     /// (the last queued one when nothing changed, so reads never outrun durability).
     pub(crate) fn commit(&mut self) -> RpcResult<u64> {
+        if let Some(e) = self.enforce_history_limits() {
+            self.limit_error = Some(e);
+        }
         if self.dirty.is_empty() && self.dirty_ns.is_empty() {
             return Ok(self.seq);
         }

@@ -8,13 +8,16 @@
 //! terminate, describe, list/count (`Key = 'value' AND ...` on WorkflowType, WorkflowId,
 //! RunId, TaskQueue, ExecutionStatus and keyword search attributes), history (paginated,
 //! long poll, close-event filter) and reverse history; workflow tasks with every workflow
-//! command except Nexus, full history on every task (sticky polls are served from the
-//! normal queue), updates through protocol messages; activity tasks with heartbeats,
+//! command except Nexus, sticky task queues (partial histories, schedule-to-start fallback)
+//! and transient workflow tasks as Temporal's history service keeps them, updates through
+//! protocol messages; activity tasks with heartbeats,
 //! completion/failure/cancellation (also by id), all four timeouts and retries with
 //! backoff; durable timers, run/execution and workflow-task timeouts; child workflows with
 //! parent close policies; continue-as-new; memo and search attributes. Long polls carry
 //! poller-scaling hints, and `ShutdownWorker` answers that worker's open polls, as a Temporal
 //! cluster advertising `poller_autoscaling` and `worker_poll_complete_on_shutdown` does.
+//! Requests are validated and limited as Temporal's frontend does (ids, names, durations,
+//! 2 MiB blobs), and a history over [`HistoryLimits`] terminates its workflow.
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
 //! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
@@ -56,5 +59,6 @@ pub mod generated {
 }
 
 pub use error::{DevServerError, Result};
+pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;
 pub use server::{DevServer, DevServerBuilder, RunningServer};

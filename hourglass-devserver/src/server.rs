@@ -3,6 +3,7 @@ use crate::engine::Engine;
 use crate::error::{DevServerError, Result};
 use crate::frontend::workflow_service::Service;
 use crate::generated::workflow_service_server::WorkflowServiceServer;
+use crate::history::limits::HistoryLimits;
 use crate::persistence::store::Database;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ pub struct DevServerBuilder {
     port: u16,
     database: Database,
     namespace: String,
+    history_limits: HistoryLimits,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -30,6 +32,7 @@ impl DevServer {
             port: 7233,
             database: Database::InMemory,
             namespace: "default".into(),
+            history_limits: HistoryLimits::default(),
         }
     }
 }
@@ -64,6 +67,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// The per-execution history limits (Temporal's defaults unless set): a running
+    /// workflow whose history goes over one is terminated with the limit as the reason.
+    pub fn history_limits(mut self, limits: HistoryLimits) -> Self {
+        self.history_limits = limits;
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -76,6 +86,7 @@ impl DevServerBuilder {
                 what: "startup".into(),
                 detail: e.to_string(),
             })??;
+        engine.set_history_limits(self.history_limits.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DevServerError::Bind { addr, source })?;

@@ -3,6 +3,8 @@
 //! over the blob limit is recorded as a non-retryable server failure instead.
 mod common;
 use common::*;
+use hourglass_devserver::HistoryLimits;
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus as Status;
 use temporalio_common::protos::temporal::api::{
     common::v1::{Payload, Payloads},
     failure::v1::failure::FailureInfo,
@@ -184,4 +186,135 @@ async fn an_oversized_activity_result_fails_the_activity() {
         !types(&evs).contains(&EventType::ActivityTaskCompleted),
         "the oversized result is not recorded"
     );
+}
+
+/// A server whose histories may hold at most `count` events and `size` bytes.
+async fn limited_server(count: i64, size: i64) -> (RunningServer, C) {
+    let s = DevServer::builder()
+        .port(0)
+        .database(Database::InMemory)
+        .history_limits(HistoryLimits {
+            count_error: count,
+            size_error: size,
+            ..HistoryLimits::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let c = WorkflowServiceClient::connect(s.url()).await.unwrap();
+    (s, c)
+}
+
+async fn signal(c: &mut C, id: &str, bytes: usize) -> Result<(), tonic::Status> {
+    c.signal_workflow_execution(SignalWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: exec(id),
+        signal_name: "s".into(),
+        input: big(bytes),
+        ..Default::default()
+    })
+    .await
+    .map(|_| ())
+}
+
+async fn status(c: &mut C, id: &str) -> Status {
+    let d = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: exec(id),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    Status::try_from(d.workflow_execution_info.unwrap().status).unwrap()
+}
+
+/// Signals `id` until one is refused; returns how many were accepted and the refusal.
+async fn signal_until_refused(c: &mut C, id: &str, bytes: usize) -> (usize, tonic::Status) {
+    for n in 0..1000 {
+        if let Err(e) = signal(c, id, bytes).await {
+            return (n, e);
+        }
+    }
+    panic!("no signal was refused");
+}
+
+fn termination(evs: &[HistoryEvent]) -> (String, String) {
+    match &evs.last().and_then(|e| e.attributes.clone()) {
+        Some(A::WorkflowExecutionTerminatedEventAttributes(t)) => {
+            (t.reason.clone(), t.identity.clone())
+        }
+        other => panic!("the last event is not a termination: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_history_over_the_count_limit_terminates_its_workflow() {
+    let (_s, mut c) = limited_server(20, i64::MAX).await;
+    start(&mut c, "count", 10_000, 0).await;
+    let (accepted, err) = signal_until_refused(&mut c, "count", 1).await;
+    // Started and WorkflowTaskScheduled, then one event per signal: the 19th makes 21.
+    assert_eq!(accepted, 18);
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(err.message(), "Workflow history count exceeds limit.");
+    assert_eq!(status(&mut c, "count").await, Status::Terminated);
+    let evs = history(&mut c, "count").await;
+    assert_eq!(
+        termination(&evs),
+        (
+            "Workflow history count exceeds limit.".to_string(),
+            "history-service".to_string()
+        )
+    );
+    let err = signal(&mut c, "count", 1).await.expect_err("closed");
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+}
+
+#[tokio::test]
+async fn a_history_over_the_size_limit_terminates_its_workflow() {
+    let (_s, mut c) = limited_server(i64::MAX, 10_000).await;
+    start(&mut c, "size", 10_000, 0).await;
+    let (accepted, err) = signal_until_refused(&mut c, "size", 4_000).await;
+    assert_eq!(accepted, 2, "the third 4 kB signal passes 10,000 bytes");
+    assert_eq!(err.message(), "Workflow history size exceeds limit.");
+    assert_eq!(status(&mut c, "size").await, Status::Terminated);
+    let (reason, _) = termination(&history(&mut c, "size").await);
+    assert_eq!(reason, "Workflow history size exceeds limit.");
+}
+
+#[tokio::test]
+async fn a_list_query_naming_an_unknown_attribute_is_refused() {
+    use temporalio_common::protos::temporal::api::workflowservice::v1::{
+        CountWorkflowExecutionsRequest, ListWorkflowExecutionsRequest,
+    };
+    let (_s, mut c) = server().await;
+    start(&mut c, "listed", 10_000, 0).await;
+    let list = |q: &str| ListWorkflowExecutionsRequest {
+        namespace: "default".into(),
+        query: q.into(),
+        ..Default::default()
+    };
+    let err = c
+        .list_workflow_executions(list("NoSuchAttribute = 'x'"))
+        .await
+        .expect_err("unknown attribute");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "invalid query: invalid expression: column name 'NoSuchAttribute' is not a valid search attribute"
+    );
+    let err = c
+        .count_workflow_executions(CountWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            query: "NoSuchAttribute = 'x'".into(),
+        })
+        .await
+        .expect_err("unknown attribute");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let found = c
+        .list_workflow_executions(list("WorkflowId = 'listed'"))
+        .await
+        .expect("a system attribute")
+        .into_inner();
+    assert_eq!(found.executions.len(), 1);
 }

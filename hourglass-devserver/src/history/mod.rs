@@ -12,6 +12,7 @@ pub(crate) mod continue_as_new;
 pub(crate) mod describe;
 pub(crate) mod events;
 pub(crate) mod get_history;
+pub mod limits;
 pub(crate) mod mutable_state;
 pub(crate) mod properties;
 pub(crate) mod query;
@@ -35,6 +36,8 @@ pub(crate) struct Exec {
     pub(crate) pending_queries: Vec<String>,
     /// Queries attached to the started workflow task.
     pub(crate) attached_queries: Vec<String>,
+    /// Whether the history-limit warning was logged for this run.
+    pub(crate) limit_warned: bool,
 }
 
 impl Exec {
@@ -47,6 +50,7 @@ impl Exec {
             watch: watch::Sender::new(0),
             pending_queries: vec![],
             attached_queries: vec![],
+            limit_warned: false,
         }
     }
 

@@ -10,6 +10,7 @@ impl Engine {
         let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             g.namespace(&req.namespace)?;
+            g.check_attributes(&req.namespace, &filter)?;
             let mut all: Vec<&Exec> = g
                 .execs
                 .values()
@@ -49,6 +50,7 @@ impl Engine {
         let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             g.namespace(&req.namespace)?;
+            g.check_attributes(&req.namespace, &filter)?;
             let n = g
                 .execs
                 .values()
@@ -60,6 +62,66 @@ impl Engine {
             })
         })
         .await
+    }
+}
+
+/// Temporal's system and predefined search attributes (`sadefs`): always queryable.
+const SYSTEM_ATTRIBUTES: &[&str] = &[
+    "WorkflowId",
+    "RunId",
+    "WorkflowType",
+    "StartTime",
+    "ExecutionTime",
+    "CloseTime",
+    "ExecutionStatus",
+    "TaskQueue",
+    "HistoryLength",
+    "ExecutionDuration",
+    "StateTransitionCount",
+    "HistorySizeBytes",
+    "ParentWorkflowId",
+    "ParentRunId",
+    "RootWorkflowId",
+    "RootRunId",
+    "TemporalChangeVersion",
+    "BinaryChecksums",
+    "BatcherNamespace",
+    "BatcherUser",
+    "TemporalScheduledStartTime",
+    "TemporalScheduledById",
+    "TemporalSchedulePaused",
+    "TemporalNamespaceDivision",
+    "TemporalPauseInfo",
+    "BuildIds",
+    "TemporalWorkerDeploymentVersion",
+    "TemporalWorkerDeployment",
+    "TemporalWorkflowVersioningBehavior",
+    "TemporalUsedWorkerDeploymentVersions",
+    "TemporalReportedProblems",
+    "ScheduleId",
+];
+
+impl Inner {
+    /// Refuses a query naming an attribute that is neither a system attribute nor a custom
+    /// one known in the namespace (one some run of it carries), with the message of
+    /// Temporal's query converter.
+    pub(crate) fn check_attributes(&self, namespace: &str, filter: &Filter) -> RpcResult<()> {
+        for (name, _) in &filter.clauses {
+            let known = SYSTEM_ATTRIBUTES.contains(&name.as_str())
+                || self.execs.values().any(|e| {
+                    e.st.namespace == namespace
+                        && e.st
+                            .search_attributes
+                            .as_ref()
+                            .is_some_and(|s| s.indexed_fields.contains_key(name))
+                });
+            if !known {
+                return Err(status::invalid(format!(
+                    "invalid query: invalid expression: column name '{name}' is not a valid search attribute"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
