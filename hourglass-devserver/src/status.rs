@@ -39,6 +39,26 @@ pub fn not_found(msg: impl Into<String>) -> Status {
     )
 }
 
+/// ResourceExhausted (cause BUSY_WORKFLOW) for a request the workflow cannot take because it
+/// is closing (Temporal's `consts.ErrWorkflowClosing`): clients retry it, and the retry
+/// reaches the next run.
+pub fn workflow_closing() -> Status {
+    use temporalio_protos::temporal::api::{
+        enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope},
+        errordetails::v1::ResourceExhaustedFailure,
+    };
+    let d = ResourceExhaustedFailure {
+        cause: ResourceExhaustedCause::BusyWorkflow as i32,
+        scope: ResourceExhaustedScope::Namespace as i32,
+    };
+    with_detail(
+        Code::ResourceExhausted,
+        "workflow operation can not be applied because workflow is closing",
+        "temporal.api.errordetails.v1.ResourceExhaustedFailure",
+        d.encode_to_vec(),
+    )
+}
+
 /// NotFound for an unknown namespace.
 pub fn namespace_not_found(ns: &str) -> Status {
     let d = NamespaceNotFoundFailure {

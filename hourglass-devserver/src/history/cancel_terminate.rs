@@ -8,8 +8,11 @@ impl Engine {
         req: ws::RequestCancelWorkflowExecutionRequest,
     ) -> RpcResult<()> {
         self.with(|g| {
-            let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
-            g.request_cancel(&key, &req.identity, &req.reason, 0, None);
+            let key = g.resolve(&req.namespace, &req.workflow_execution)?;
+            // As Temporal: cancelling a run that already closed succeeds and changes nothing.
+            if g.execs.get(&key).is_some_and(|e| e.st.is_open()) {
+                g.request_cancel(&key, &req.identity, &req.reason, 0, None);
+            }
             Ok(())
         })
         .await

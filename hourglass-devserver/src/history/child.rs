@@ -95,6 +95,11 @@ impl Inner {
         }
         let run_id = new_id();
         let exec_timeout = dur_ms(&a.workflow_execution_timeout);
+        let root = self
+            .execs
+            .get(key)
+            .map(|e| e.st.root())
+            .unwrap_or_else(|| exec_of(key));
         let ck = self.create_run(NewRun {
             namespace: ns.clone(),
             workflow_id: a.workflow_id.clone(),
@@ -117,6 +122,8 @@ impl Inner {
                 workflow_id: key.workflow_id.clone(),
                 run_id: key.run_id.clone(),
                 initiated_event_id: init,
+                root_workflow_id: root.workflow_id,
+                root_run_id: root.run_id,
             }),
             execution_deadline_ms: (exec_timeout > 0).then(|| now_ms() + exec_timeout),
             ..Default::default()

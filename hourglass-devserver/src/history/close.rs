@@ -113,18 +113,7 @@ impl Inner {
         ex.st.buffered.clear();
         ex.st.activities.clear();
         ex.st.timers.clear();
-        for u in ex.st.updates.values_mut() {
-            if u.outcome.is_none() {
-                u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
-                u.outcome = Some(Outcome {
-                    value: Some(outcome::Value::Failure(Failure {
-                        message: "Workflow Update failed because the Workflow completed before the Update completed."
-                            .into(),
-                        ..Default::default()
-                    })),
-                });
-            }
-        }
+        abort_updates(&mut ex.st.updates);
         ex.bump();
         let children: Vec<Child> = ex.st.children.values().cloned().collect();
         let parent = ex.st.parent.clone();
@@ -162,6 +151,47 @@ impl Inner {
         }
         if let Some(p) = parent {
             self.notify_parent(key, &p, how, result_event);
+        }
+    }
+}
+
+/// Temporal's `AcceptedUpdateCompletedWorkflowFailure`: the outcome of an accepted update
+/// whose run closed before the update completed.
+pub(crate) fn accepted_update_completed_workflow_failure() -> Failure {
+    Failure {
+        message:
+            "Workflow Update failed because the Workflow completed before the Update completed."
+                .into(),
+        source: "Server".into(),
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(
+            ApplicationFailureInfo {
+                r#type: "AcceptedUpdateCompletedWorkflow".into(),
+                non_retryable: true,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// Aborts the updates still in flight when a run closes, as Temporal's update registry does
+/// (`AbortReasonWorkflowCompleted` / `AbortReasonWorkflowContinuing`): an accepted update
+/// completes with [`accepted_update_completed_workflow_failure`]; one not yet accepted is
+/// aborted, and its callers get an error ([`crate::history::update`] maps it).
+pub(crate) fn abort_updates(updates: &mut BTreeMap<String, Update>) {
+    for u in updates.values_mut() {
+        if u.outcome.is_some() || u.aborted {
+            continue;
+        }
+        if u.accepted_event_id > 0 {
+            u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
+            u.outcome = Some(Outcome {
+                value: Some(outcome::Value::Failure(
+                    accepted_update_completed_workflow_failure(),
+                )),
+            });
+        } else {
+            u.aborted = true;
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use temporalio_protos::temporal::api::{
-    common::v1::{Memo, Payloads, RetryPolicy, SearchAttributes},
+    common::v1::{Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution},
     failure::v1::Failure,
     update::v1::{Outcome, Request as UpdateRequest},
 };
@@ -137,6 +137,12 @@ pub struct Parent {
     pub run_id: String,
     /// StartChildWorkflowExecutionInitiated event id in the parent.
     pub initiated_event_id: i64,
+    /// The root of the parent's tree (the parent itself when it has no parent).
+    #[serde(default)]
+    pub root_workflow_id: String,
+    /// The root's run id.
+    #[serde(default)]
+    pub root_run_id: String,
 }
 
 /// An update's server-side record.
@@ -152,6 +158,9 @@ pub struct Update {
     pub outcome: Option<Outcome>,
     /// Accepted event id.
     pub accepted_event_id: i64,
+    /// Aborted before acceptance because the run closed (Temporal's update registry abort).
+    #[serde(default)]
+    pub aborted: bool,
 }
 
 /// The mutable state of one run.
@@ -238,6 +247,21 @@ pub struct BufferedEvent {
 }
 
 impl Execution {
+    /// The root of this run's tree of children, as Temporal's RootExecutionInfo: the
+    /// parent's root for a child, the run itself otherwise.
+    pub fn root(&self) -> WorkflowExecution {
+        match &self.parent {
+            Some(p) if !p.root_workflow_id.is_empty() => WorkflowExecution {
+                workflow_id: p.root_workflow_id.clone(),
+                run_id: p.root_run_id.clone(),
+            },
+            _ => WorkflowExecution {
+                workflow_id: self.workflow_id.clone(),
+                run_id: self.run_id.clone(),
+            },
+        }
+    }
+
     /// The key of this run.
     pub fn key(&self) -> ExecKey {
         ExecKey {

@@ -48,6 +48,16 @@ impl Engine {
         let rx = {
             let mut g = self.inner.lock();
             let key = g.resolve(&req.namespace, &req.execution)?;
+            let status = g.execs.get(&key).map(|e| e.st.status).unwrap_or(OPEN);
+            if rejects(req.query_reject_condition, status) {
+                return Ok(ws::QueryWorkflowResponse {
+                    query_result: None,
+                    query_rejected: Some(
+                        temporalio_protos::temporal::api::query::v1::QueryRejected { status },
+                    ),
+                    link: None,
+                });
+            }
             let (tx, rx) = oneshot::channel();
             g.queries.insert(
                 id.clone(),
@@ -87,6 +97,21 @@ impl Engine {
         } else {
             Err(status::query_failed(&res.error_message, res.failure))
         }
+    }
+}
+
+/// Whether a query with `condition` is rejected on a run in `status`, as Temporal's
+/// history service decides before dispatching it: a running run is never rejected;
+/// NOT_OPEN rejects any closed run, NOT_COMPLETED_CLEANLY one that did not complete.
+fn rejects(condition: i32, status: i32) -> bool {
+    use temporalio_protos::temporal::api::enums::v1::QueryRejectCondition as R;
+    if status == OPEN {
+        return false;
+    }
+    match R::try_from(condition).unwrap_or(R::Unspecified) {
+        R::NotOpen => status != OPEN,
+        R::NotCompletedCleanly => status != WorkflowExecutionStatus::Completed as i32,
+        _ => false,
     }
 }
 
@@ -167,5 +192,23 @@ impl Inner {
             started_time: Some(ts(now_ms())),
             ..Default::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use temporalio_protos::temporal::api::enums::v1::QueryRejectCondition as R;
+
+    #[test]
+    fn reject_conditions_follow_temporal() {
+        let completed = WorkflowExecutionStatus::Completed as i32;
+        let failed = WorkflowExecutionStatus::Failed as i32;
+        assert!(!rejects(R::None as i32, failed));
+        assert!(!rejects(R::NotOpen as i32, OPEN));
+        assert!(rejects(R::NotOpen as i32, completed));
+        assert!(!rejects(R::NotCompletedCleanly as i32, completed));
+        assert!(rejects(R::NotCompletedCleanly as i32, failed));
+        assert!(!rejects(R::NotCompletedCleanly as i32, OPEN));
     }
 }

@@ -294,6 +294,7 @@ impl Inner {
             sticky_task_queue: String::new(),
             sticky_schedule_to_start_ms: 0,
         };
+        let root = st.root();
         let mut ex = Exec::new(st, vec![]);
         ex.persisted = 0;
         ex.add(A::WorkflowExecutionStartedEventAttributes(
@@ -335,7 +336,7 @@ impl Inner {
                 search_attributes: r.search_attributes,
                 header: r.header,
                 workflow_id: r.workflow_id.clone(),
-                root_workflow_execution: Some(exec_of(&key)),
+                root_workflow_execution: Some(root),
                 ..Default::default()
             },
         ));

@@ -45,6 +45,7 @@ impl Engine {
                             stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
                             outcome: None,
                             accepted_event_id: 0,
+                            aborted: false,
                         },
                     );
                     g.dirty.insert(key.clone());
@@ -114,6 +115,17 @@ impl Engine {
                     .updates
                     .get(id)
                     .ok_or_else(|| status::not_found(format!("update {id} not found")))?;
+                if u.aborted {
+                    // Temporal: AbortedByWorkflowClosingErr, or ErrWorkflowClosing (retried by
+                    // the client onto the next run) when the run continued as new.
+                    return Err(
+                        if ex.st.status == WorkflowExecutionStatus::ContinuedAsNew as i32 {
+                            status::workflow_closing()
+                        } else {
+                            status::not_found("workflow update was aborted by closing workflow")
+                        },
+                    );
+                }
                 if u.stage >= wait || u.outcome.is_some() {
                     return Ok((u.stage, u.outcome.clone()));
                 }
@@ -164,6 +176,7 @@ impl Inner {
                     stage: 0,
                     outcome: None,
                     accepted_event_id: 0,
+                    aborted: false,
                 });
                 u.stage = UpdateWorkflowExecutionLifecycleStage::Accepted as i32;
                 u.accepted_event_id = eid;

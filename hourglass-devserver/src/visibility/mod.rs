@@ -8,6 +8,11 @@ impl Engine {
         req: ws::ListWorkflowExecutionsRequest,
     ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
         let filter = Filter::parse(&req.query)?;
+        if filter.group_by.is_some() {
+            return Err(status::invalid(
+                "invalid query: operation is not supported: 'GROUP BY' clause",
+            ));
+        }
         self.with(|g| {
             g.namespace(&req.namespace)?;
             g.check_attributes(&req.namespace, &filter)?;
@@ -51,17 +56,46 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             g.check_attributes(&req.namespace, &filter)?;
-            let n = g
+            let matching = g
                 .execs
                 .values()
-                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
-                .count();
-            Ok(ws::CountWorkflowExecutionsResponse {
-                count: n as i64,
-                groups: vec![],
-            })
+                .filter(|e| e.st.namespace == req.namespace && filter.matches(e));
+            let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
+            let mut n = 0i64;
+            for e in matching {
+                n += 1;
+                *groups.entry(e.st.status).or_default() += 1;
+            }
+            let groups = match filter.group_by {
+                // Temporal's sql store: one group per value, encoded as a Keyword payload.
+                Some(_) => groups
+                    .into_iter()
+                    .map(
+                        |(st, count)| ws::count_workflow_executions_response::AggregationGroup {
+                            group_values: vec![keyword_payload(status_name(st))],
+                            count,
+                        },
+                    )
+                    .collect(),
+                None => vec![],
+            };
+            Ok(ws::CountWorkflowExecutionsResponse { count: n, groups })
         })
         .await
+    }
+}
+
+/// A Keyword search-attribute value as Temporal's `sadefs.EncodeValue` writes it.
+fn keyword_payload(v: &str) -> temporalio_protos::temporal::api::common::v1::Payload {
+    temporalio_protos::temporal::api::common::v1::Payload {
+        metadata: [
+            ("encoding".to_string(), b"json/plain".to_vec()),
+            ("type".to_string(), b"Keyword".to_vec()),
+        ]
+        .into_iter()
+        .collect(),
+        data: serde_json::to_vec(v).unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -156,6 +190,7 @@ pub(crate) fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
         history_size_bytes: st.history_size_bytes,
         execution_duration: st.close_ms.and_then(|c| dur(c - st.start_ms)),
         first_run_id: st.first_run_id.clone(),
+        root_execution: Some(st.root()),
         ..Default::default()
     }
 }
@@ -173,14 +208,36 @@ pub(crate) fn page_offset(token: &[u8]) -> usize {
 /// A parsed visibility query: `Key = 'value'` clauses joined by AND.
 pub(crate) struct Filter {
     pub(crate) clauses: Vec<(String, String)>,
+    /// `GROUP BY <attribute>` (Count only; ExecutionStatus is the one Temporal allows).
+    pub(crate) group_by: Option<String>,
+}
+
+/// Splits a trailing `GROUP BY <name>` off a query.
+fn split_group_by(q: &str) -> RpcResult<(&str, Option<String>)> {
+    let lower = q.to_ascii_lowercase();
+    let Some(i) = lower.rfind("group by") else {
+        return Ok((q, None));
+    };
+    let name = q[i + "group by".len()..].trim().trim_matches('`');
+    if name.contains(',') {
+        return Err(status::invalid(
+            "invalid query: operation is not supported: 'GROUP BY' clause supports only a single field",
+        ));
+    }
+    if name != "ExecutionStatus" {
+        return Err(status::invalid(format!(
+            "invalid query: operation is not supported: 'GROUP BY' clause is not supported for search attribute {name}"
+        )));
+    }
+    Ok((q[..i].trim(), Some(name.to_string())))
 }
 
 impl Filter {
     pub(crate) fn parse(q: &str) -> RpcResult<Self> {
-        let q = q.trim();
+        let (q, group_by) = split_group_by(q.trim())?;
         let mut clauses = vec![];
         if q.is_empty() {
-            return Ok(Self { clauses });
+            return Ok(Self { clauses, group_by });
         }
         let lower = q.to_ascii_lowercase();
         if lower.contains(" or ") || lower.contains("order by") {
@@ -218,7 +275,7 @@ impl Filter {
                 None => break,
             }
         }
-        Ok(Self { clauses })
+        Ok(Self { clauses, group_by })
     }
 
     pub(crate) fn matches(&self, ex: &Exec) -> bool {
@@ -270,6 +327,23 @@ mod tests {
             ]
         );
         assert!(Filter::parse("").unwrap().clauses.is_empty());
+        let g = Filter::parse("TaskQueue = 'q' GROUP BY ExecutionStatus").unwrap();
+        assert_eq!(g.group_by.as_deref(), Some("ExecutionStatus"));
+        assert_eq!(g.clauses.len(), 1);
+        assert_eq!(
+            Filter::parse("GROUP BY ExecutionStatus")
+                .unwrap()
+                .group_by
+                .as_deref(),
+            Some("ExecutionStatus")
+        );
+        assert!(
+            Filter::parse("GROUP BY WorkflowType")
+                .err()
+                .unwrap()
+                .message()
+                .contains("not supported for search attribute WorkflowType")
+        );
         assert_eq!(
             Filter::parse("WorkflowId = a").err().unwrap().code(),
             tonic::Code::InvalidArgument
