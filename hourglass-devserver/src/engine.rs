@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub(crate) queries: HashMap<String, PendingQuery>,
     pub(crate) dirty: HashSet<ExecKey>,
     pub(crate) dirty_ns: Vec<(String, String)>,
+    /// Runs deleted by retention, to be deleted from the store by the next commit.
+    pub(crate) deleted: Vec<ExecKey>,
     pub(crate) history_limits: crate::history::limits::HistoryLimits,
     /// The history-limit error of the last commit, for the request that caused it.
     pub(crate) limit_error: Option<Status>,
@@ -63,6 +65,7 @@ impl Engine {
             queries: HashMap::new(),
             dirty: HashSet::new(),
             dirty_ns: vec![],
+            deleted: vec![],
             history_limits: Default::default(),
             limit_error: None,
         };
@@ -86,6 +89,7 @@ impl Engine {
                 id: new_id(),
                 description: "default namespace".into(),
                 retention_days: 1,
+                retention: None,
             });
         }
         let loaded = inner
@@ -166,6 +170,23 @@ impl Engine {
         }
     }
 
+    /// Sets how long closed runs of `namespace` are kept (runs closing from now on).
+    pub fn set_retention(&self, namespace: &str, retention: std::time::Duration) {
+        let ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let mut g = self.inner.lock();
+        if let Some(mut rec) = g.namespaces.get(namespace).cloned()
+            && rec.retention_ms() != ms
+        {
+            rec.retention = Some(ms);
+            rec.retention_days = ms / 86_400_000;
+            tracing::info!(namespace, retention_ms = ms, "namespace retention set");
+            g.put_namespace(rec);
+            if let Err(e) = g.commit() {
+                tracing::error!(error = %e.message(), "persisting the namespace retention failed");
+            }
+        }
+    }
+
     /// Sets the per-execution history limits enforced from the next commit on.
     pub fn set_history_limits(&self, limits: crate::history::limits::HistoryLimits) {
         tracing::info!(?limits, "history limits set");
@@ -191,6 +212,7 @@ impl Inner {
         let mut batch = Batch {
             namespaces: std::mem::take(&mut self.dirty_ns),
             executions: vec![],
+            deletions: std::mem::take(&mut self.deleted),
         };
         for k in self.dirty.drain() {
             if let Some(ex) = self.execs.get_mut(&k) {
@@ -209,13 +231,14 @@ impl Inner {
         if let Some(e) = self.enforce_history_limits() {
             self.limit_error = Some(e);
         }
-        if self.dirty.is_empty() && self.dirty_ns.is_empty() {
+        if self.dirty.is_empty() && self.dirty_ns.is_empty() && self.deleted.is_empty() {
             return Ok(self.seq);
         }
         if !self.persistent {
             // In memory: the changes are already all the state there is.
             self.dirty.clear();
             self.dirty_ns.clear();
+            self.deleted.clear();
             return Ok(self.seq);
         }
         let batch = self.take_batch();

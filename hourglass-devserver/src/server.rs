@@ -19,6 +19,7 @@ pub struct DevServerBuilder {
     database: Database,
     namespace: String,
     history_limits: HistoryLimits,
+    retention: Option<std::time::Duration>,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -33,6 +34,7 @@ impl DevServer {
             database: Database::InMemory,
             namespace: "default".into(),
             history_limits: HistoryLimits::default(),
+            retention: None,
         }
     }
 }
@@ -74,6 +76,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// How long the default namespace keeps closed runs (24 h unless set; kept in the
+    /// database once set). Closed runs are deleted with their histories once it passed.
+    pub fn retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -87,6 +96,9 @@ impl DevServerBuilder {
                 detail: e.to_string(),
             })??;
         engine.set_history_limits(self.history_limits.clone());
+        if let Some(r) = self.retention {
+            engine.set_retention(&self.namespace, r);
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DevServerError::Bind { addr, source })?;

@@ -112,12 +112,13 @@ impl Inner {
                 },
             ),
         );
-        cx.deferred
-            .push(Deferred::Cancel(init, ns, exec, a.control));
+        cx.deferred.push(Deferred::Cancel(Box::new((
+            init, ns, exec, a.control, a.reason,
+        ))));
         Ok(())
     }
 
-    /// Delivers a RequestCancelExternalWorkflowExecution command and records the outcome in the requester.
+    /// Delivers a RequestCancelExternalWorkflowExecution command (with its reason) and records the outcome in the requester.
     pub(crate) fn cancel_external(
         &mut self,
         key: &ExecKey,
@@ -125,6 +126,7 @@ impl Inner {
         ns: String,
         exec: WorkflowExecution,
         control: String,
+        reason: &str,
     ) {
         let k = if exec.run_id.is_empty() {
             self.current_key(&ns, &exec.workflow_id)
@@ -138,7 +140,8 @@ impl Inner {
         let target = k.filter(|k| self.execs.get(k).is_some_and(|x| x.st.is_open()));
         match target {
             Some(tk) => {
-                self.request_cancel(&tk, "", "requested by workflow", init, Some(exec_of(key)));
+                // As Temporal's transfer queue: the command's reason, sent by the history service.
+                self.request_cancel(&tk, "history-service", reason, init, Some(exec_of(key)));
                 if let Some(ex) = self.execs.get_mut(key) {
                     ex.add(A::ExternalWorkflowExecutionCancelRequestedEventAttributes(
                         h::ExternalWorkflowExecutionCancelRequestedEventAttributes {

@@ -124,6 +124,7 @@ impl Inner {
             .collect();
         let result_event = ex.events.last().cloned();
         self.dirty.insert(key.clone());
+        self.arm_retention(key);
         // Queries on a closed run are answered from its history by a worker (legacy task).
         for q in queries {
             self.dispatch_query(key, q);

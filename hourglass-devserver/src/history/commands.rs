@@ -6,7 +6,8 @@ use crate::prelude::*;
 pub(crate) enum Deferred {
     StartChild(Box<(i64, String, String, temporalio_protos::temporal::api::command::v1::StartChildWorkflowExecutionCommandAttributes)>),
     Signal(Box<(i64, String, temporalio_protos::temporal::api::command::v1::SignalExternalWorkflowExecutionCommandAttributes)>),
-    Cancel(i64, String, WorkflowExecution, String),
+    /// (initiated event id, namespace, target, control, reason).
+    Cancel(Box<(i64, String, WorkflowExecution, String, String)>),
 }
 
 #[derive(Default)]
@@ -94,8 +95,9 @@ impl Inner {
         match d {
             Deferred::StartChild(b) => self.start_child(key, b),
             Deferred::Signal(b) => self.signal_external(key, b),
-            Deferred::Cancel(init, ns, exec, control) => {
-                self.cancel_external(key, init, ns, exec, control)
+            Deferred::Cancel(b) => {
+                let (init, ns, exec, control, reason) = *b;
+                self.cancel_external(key, init, ns, exec, control, &reason)
             }
         }
     }

@@ -17,6 +17,7 @@ pub(crate) mod mutable_state;
 pub(crate) mod properties;
 pub(crate) mod query;
 pub(crate) mod recovery;
+pub(crate) mod retention;
 pub(crate) mod retry;
 pub(crate) mod signal;
 pub(crate) mod start;

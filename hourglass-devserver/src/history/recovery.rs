@@ -8,6 +8,7 @@ impl Inner {
             return;
         };
         if !ex.st.is_open() {
+            self.arm_retention(key);
             return;
         }
         let st = ex.st.clone();

@@ -10,8 +10,39 @@ pub struct NamespaceRec {
     pub id: String,
     /// Description.
     pub description: String,
-    /// Retention in days.
+    /// Retention in days (the record's first format; see [`Self::retention_ms`]).
     pub retention_days: i64,
+    /// Retention in milliseconds, when set exactly.
+    #[serde(default)]
+    pub retention: Option<i64>,
+}
+
+impl NamespaceRec {
+    /// How long closed runs are kept.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention
+            .unwrap_or(self.retention_days.saturating_mul(86_400_000))
+    }
+}
+
+/// The retention a RegisterNamespace request asks for, refused as Temporal's frontend does
+/// (`validateRetentionDuration`) when negative or under the local minimum of one hour. Unset
+/// means the dev server's default (24 h).
+fn requested_retention(d: Option<&prost_wkt_types::Duration>) -> RpcResult<i64> {
+    use crate::history::retention::{DEFAULT_RETENTION_MS, MIN_RETENTION_MS};
+    let Some(d) = d else {
+        return Ok(DEFAULT_RETENTION_MS);
+    };
+    let ms = d
+        .seconds
+        .checked_mul(1000)
+        .and_then(|s| s.checked_add(i64::from(d.nanos) / 1_000_000));
+    match ms {
+        Some(ms) if ms >= MIN_RETENTION_MS && d.nanos >= 0 => Ok(ms),
+        _ => Err(status::invalid(
+            "A valid retention period is not set on request.",
+        )),
+    }
 }
 
 impl Engine {
@@ -55,16 +86,13 @@ impl Engine {
                     req.namespace
                 )));
             }
-            let days = req
-                .workflow_execution_retention_period
-                .as_ref()
-                .map(|d| d.seconds / 86400)
-                .unwrap_or(1);
+            let retention = requested_retention(req.workflow_execution_retention_period.as_ref())?;
             g.put_namespace(NamespaceRec {
                 name: req.namespace.clone(),
                 id: new_id(),
                 description: req.description.clone(),
-                retention_days: days,
+                retention_days: retention / 86_400_000,
+                retention: Some(retention),
             });
             tracing::info!(namespace = %req.namespace, "namespace registered");
             Ok(())
@@ -101,10 +129,7 @@ pub(crate) fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
             ..Default::default()
         }),
         config: Some(NamespaceConfig {
-            workflow_execution_retention_ttl: Some(prost_wkt_types::Duration {
-                seconds: rec.retention_days * 86400,
-                nanos: 0,
-            }),
+            workflow_execution_retention_ttl: dur(rec.retention_ms()),
             ..Default::default()
         }),
         ..Default::default()
@@ -163,5 +188,20 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::AlreadyExists);
         assert_eq!(e.list_namespaces().await.unwrap().namespaces.len(), 2);
+        let err = e
+            .register_namespace(ws::RegisterNamespaceRequest {
+                namespace: "short".into(),
+                workflow_execution_retention_period: Some(prost_wkt_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "A valid retention period is not set on request."
+        );
     }
 }

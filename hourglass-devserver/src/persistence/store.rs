@@ -2,7 +2,7 @@
 //! each execution's mutable state and its history events. Every RPC writes its changes in
 //! one transaction, so a SIGKILL loses at most the RPC in flight (which the client retries).
 use crate::error::{DevServerError, Result};
-use crate::history::mutable_state::Execution;
+use crate::history::mutable_state::{ExecKey, Execution};
 use prost::Message;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
@@ -174,6 +174,18 @@ impl Store {
                 ])?;
             }
         }
+        {
+            let mut del_ex = tx.prepare_cached(
+                "DELETE FROM executions WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3",
+            )?;
+            let mut del_ev = tx.prepare_cached(
+                "DELETE FROM events WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3",
+            )?;
+            for k in batches.iter().flat_map(|b| &b.deletions) {
+                del_ex.execute(params![k.namespace, k.workflow_id, k.run_id])?;
+                del_ev.execute(params![k.namespace, k.workflow_id, k.run_id])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -186,12 +198,14 @@ pub struct Batch {
     pub namespaces: Vec<(String, String)>,
     /// Executions to upsert with their new events.
     pub executions: Vec<(Execution, Vec<HistoryEvent>)>,
+    /// Executions to delete with their history (retention), after the upserts.
+    pub deletions: Vec<ExecKey>,
 }
 
 impl Batch {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.executions.is_empty()
+        self.namespaces.is_empty() && self.executions.is_empty() && self.deletions.is_empty()
     }
 }
 

@@ -29,6 +29,10 @@ pub(crate) enum TimerTask {
     RunTimeout {
         key: ExecKey,
     },
+    /// A closed run's retention passed (Temporal's DeleteHistoryEventTask).
+    Retention {
+        key: ExecKey,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,7 @@ impl Inner {
                 scheduled_event_id,
             } => self.sticky_schedule_to_start_timed_out(key, scheduled_event_id),
             TimerTask::RunTimeout { key } => self.run_timed_out(key, now),
+            TimerTask::Retention { key } => self.retention_due(key),
             TimerTask::Activity {
                 key,
                 scheduled_event_id,
