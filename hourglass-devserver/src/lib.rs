@@ -21,7 +21,7 @@
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
 //! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
-//! eager workflow/activity dispatch, archival.
+//! eager activity dispatch, archival.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), hourglass_devserver::DevServerError> {

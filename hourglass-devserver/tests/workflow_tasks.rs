@@ -313,3 +313,61 @@ async fn a_new_event_turns_a_transient_task_back_into_attempt_one() {
     complete(&mut c, t2.task_token).await;
     s.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_eager_start_returns_the_first_workflow_task_already_started() {
+    use temporalio_common::protos::temporal::api::workflowservice::v1::StartWorkflowExecutionRequest;
+    let (_s, mut c) = server().await;
+    let r = c
+        .start_workflow_execution(StartWorkflowExecutionRequest {
+            namespace: "default".into(),
+            workflow_id: "eager".into(),
+            workflow_type: Some(WorkflowType { name: "Raw".into() }),
+            task_queue: tq(),
+            identity: "eager-worker".into(),
+            request_eager_execution: true,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let t = r
+        .eager_workflow_task
+        .expect("the first task comes with the start response");
+    let evs = t.history.clone().unwrap().events;
+    assert_eq!(
+        types(&evs),
+        vec![
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted
+        ]
+    );
+    match &evs[2].attributes {
+        Some(A::WorkflowTaskStartedEventAttributes(a)) => assert_eq!(a.identity, "eager-worker"),
+        other => panic!("not a started event: {other:?}"),
+    }
+    // No poller gets it again; completing it with the eager token closes the run.
+    let mut req = tonic::Request::new(PollWorkflowTaskQueueRequest {
+        namespace: "default".into(),
+        task_queue: tq(),
+        identity: "other".into(),
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_millis(300));
+    let polled = c.poll_workflow_task_queue(req).await;
+    assert!(polled.is_err() || polled.unwrap().into_inner().task_token.is_empty());
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t.task_token,
+        namespace: "default".into(),
+        commands: vec![complete_cmd()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        types(&history(&mut c, "eager").await).last(),
+        Some(&EventType::WorkflowExecutionCompleted)
+    );
+}

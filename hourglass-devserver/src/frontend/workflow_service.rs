@@ -76,7 +76,7 @@ impl WorkflowService for Service {
                 encoded_failure_attributes: true,
                 build_id_based_versioning: false,
                 upsert_memo: true,
-                eager_workflow_start: false,
+                eager_workflow_start: true,
                 sdk_metadata: true,
                 count_group_by_execution_status: true,
                 nexus: false,

@@ -57,6 +57,17 @@ impl Engine {
         &self,
         req: ws::StartWorkflowExecutionRequest,
     ) -> RpcResult<ws::StartWorkflowExecutionResponse> {
+        let eager = req.request_eager_execution && dur_ms(&req.workflow_start_delay) <= 0;
+        let (namespace, workflow_id, identity) = (
+            req.namespace.clone(),
+            req.workflow_id.clone(),
+            req.identity.clone(),
+        );
+        let queue = req
+            .task_queue
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
         self.with(|g| {
             let (run_id, started) = g.start(StartArgs {
                 namespace: req.namespace,
@@ -78,10 +89,21 @@ impl Engine {
                 start_delay_ms: dur_ms(&req.workflow_start_delay),
                 signal: None,
             })?;
+            let key = ExecKey {
+                namespace,
+                workflow_id,
+                run_id: run_id.clone(),
+            };
+            let eager_workflow_task = if eager && started {
+                g.start_eager_wft(&key, &queue, &identity)
+            } else {
+                None
+            };
             Ok(ws::StartWorkflowExecutionResponse {
                 run_id,
                 started,
                 status: OPEN,
+                eager_workflow_task,
                 ..Default::default()
             })
         })
@@ -154,6 +176,30 @@ impl Engine {
 }
 
 impl Inner {
+    /// Eager workflow start (Temporal's `request_eager_execution`): the new run's first
+    /// workflow task is started at once for the starting worker (WorkflowTaskStarted
+    /// carries its identity) and returned in the start response instead of being polled.
+    /// Nothing happens for a run whose first task was already started (a deduplicated start).
+    pub(crate) fn start_eager_wft(
+        &mut self,
+        key: &ExecKey,
+        queue: &str,
+        identity: &str,
+    ) -> Option<ws::PollWorkflowTaskQueueResponse> {
+        let w = self.execs.get(key)?.st.wft.clone()?;
+        if w.started_event_id.is_some() || w.attempt > 1 {
+            return None;
+        }
+        let qk = QueueKey {
+            namespace: key.namespace.clone(),
+            name: queue.to_string(),
+            activity: false,
+        };
+        let resp = self.start_wft(key, w.scheduled_event_id, identity, &qk)?;
+        tracing::debug!(workflow_id = %key.workflow_id, identity, "workflow task started eagerly");
+        Some(resp)
+    }
+
     pub(crate) fn start(&mut self, a: StartArgs) -> RpcResult<(String, bool)> {
         self.namespace(&a.namespace)?;
         if a.workflow_id.is_empty() {

@@ -112,7 +112,7 @@ pub(crate) fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
             description: rec.description.clone(),
             id: rec.id.clone(),
             capabilities: Some(Capabilities {
-                eager_workflow_start: false,
+                eager_workflow_start: true,
                 sync_update: true,
                 async_update: true,
                 // Poll responses carry scaling decisions (see `poller_scaling`), so SDK
