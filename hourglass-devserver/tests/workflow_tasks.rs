@@ -371,3 +371,51 @@ async fn an_eager_start_returns_the_first_workflow_task_already_started() {
         Some(&EventType::WorkflowExecutionCompleted)
     );
 }
+
+#[tokio::test]
+async fn a_query_left_unanswered_by_a_workflow_task_is_delivered_again() {
+    use temporalio_common::protos::temporal::api::{
+        query::v1::WorkflowQuery, workflowservice::v1::QueryWorkflowRequest,
+    };
+    let (_s, mut c) = server().await;
+    start(&mut c, "unanswered", 10_000, 0).await;
+    let t1 = poll(&mut c).await;
+    let mut qc = c.clone();
+    let query = tokio::spawn(async move {
+        qc.query_workflow(QueryWorkflowRequest {
+            namespace: "default".into(),
+            execution: exec("unanswered"),
+            query: Some(WorkflowQuery {
+                query_type: "q".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A heartbeat-style completion: a new task is forced, and the query rides on it.
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t1.task_token,
+        namespace: "default".into(),
+        force_create_new_workflow_task: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let t2 = poll(&mut c).await;
+    assert_eq!(t2.queries.len(), 1, "the query rides on the next task");
+    // The worker completes that task without answering: the query comes back as a
+    // query task rather than being dropped.
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: t2.task_token,
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let t3 = poll(&mut c).await;
+    let q = t3.query.expect("a legacy query task");
+    assert_eq!(q.query_type, "q");
+    query.abort();
+}

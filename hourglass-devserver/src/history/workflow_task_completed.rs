@@ -37,6 +37,7 @@ impl Inner {
             )
         };
         // Answer queries that rode on this task.
+        let answered: HashSet<String> = req.query_results.keys().cloned().collect();
         for (qid, res) in req.query_results {
             if let Some(mut q) = self.queries.remove(&qid)
                 && let Some(tx) = q.tx.take()
@@ -48,7 +49,13 @@ impl Inner {
             .execs
             .get_mut(&key)
             .ok_or_else(|| status::not_found("workflow execution not found"))?;
-        ex.attached_queries.clear();
+        // Queries the worker left unanswered wait for the next task (or a query task).
+        let unanswered: Vec<String> = ex
+            .attached_queries
+            .drain(..)
+            .filter(|q| !answered.contains(q))
+            .collect();
+        ex.pending_queries.extend(unanswered);
         let wft = ex
             .st
             .wft
