@@ -27,6 +27,14 @@ pub(crate) struct Inner {
     pub(crate) dirty_ns: Vec<(String, String)>,
     /// Runs deleted by retention, to be deleted from the store by the next commit.
     pub(crate) deleted: Vec<ExecKey>,
+    /// A read-only connection closed runs are read through when not in memory.
+    pub(crate) reader: Option<Store>,
+    /// Closed runs in memory, oldest first (see `history::cache`).
+    pub(crate) closed_cache: VecDeque<ExecKey>,
+    /// How many closed runs stay in memory (see `history::cache`).
+    pub(crate) closed_cache_capacity: usize,
+    /// Progress of the writer thread (evictions wait for it).
+    pub(crate) durable: Arc<watch::Sender<Durable>>,
     pub(crate) history_limits: crate::history::limits::HistoryLimits,
     /// The history-limit error of the last commit, for the request that caused it.
     pub(crate) limit_error: Option<Status>,
@@ -66,6 +74,10 @@ impl Engine {
             dirty: HashSet::new(),
             dirty_ns: vec![],
             deleted: vec![],
+            reader: None,
+            closed_cache: VecDeque::new(),
+            closed_cache_capacity: crate::history::cache::CLOSED_CACHE_CAPACITY,
+            durable: Arc::new(watch::Sender::new(Durable::default())),
             history_limits: Default::default(),
             limit_error: None,
         };
@@ -92,34 +104,12 @@ impl Engine {
                 retention: None,
             });
         }
-        let loaded = inner
-            .store
-            .as_ref()
-            .map(|s| s.load_executions())
-            .transpose()?
-            .unwrap_or_default();
-        let count = loaded.len();
-        let mut latest: HashMap<(String, String), (bool, i64, String)> = HashMap::new();
-        for se in loaded {
-            let key = se.state.key();
-            let cand = (se.state.is_open(), se.state.start_ms, key.run_id.clone());
-            let e = latest
-                .entry((key.namespace.clone(), key.workflow_id.clone()))
-                .or_insert(cand.clone());
-            if (cand.0, cand.1) > (e.0, e.1) {
-                *e = cand;
-            }
-            inner.execs.insert(key, Exec::new(se.state, se.events));
-        }
-        for (k, (_, _, run)) in latest {
-            inner.current.insert(k, run);
-        }
-        let keys: Vec<ExecKey> = inner.execs.keys().cloned().collect();
-        for k in keys {
-            inner.rearm(&k);
+        let count = inner.recover()?;
+        if let Database::Path(path) = db {
+            inner.reader = Some(Store::open_reader(path)?);
         }
         let initial = inner.take_batch();
-        let durable = Arc::new(watch::Sender::new(Durable::default()));
+        let durable = inner.durable.clone();
         if let Some(mut store) = inner.store.take() {
             store.write_batches(std::slice::from_ref(&initial))?;
             let (tx, rx) = std::sync::mpsc::channel();
@@ -187,6 +177,18 @@ impl Engine {
         }
     }
 
+    /// Sets how many closed runs stay in memory on a durable server (older ones are read
+    /// back from the database when asked for).
+    pub fn set_closed_cache_capacity(&self, capacity: usize) {
+        tracing::info!(capacity, "closed-run cache capacity set");
+        self.inner.lock().closed_cache_capacity = capacity;
+    }
+
+    /// How many runs (open and cached closed ones) are in memory now.
+    pub fn executions_in_memory(&self) -> usize {
+        self.inner.lock().execs.len()
+    }
+
     /// Sets the per-execution history limits enforced from the next commit on.
     pub fn set_history_limits(&self, limits: crate::history::limits::HistoryLimits) {
         tracing::info!(?limits, "history limits set");
@@ -214,12 +216,14 @@ impl Inner {
             executions: vec![],
             deletions: std::mem::take(&mut self.deleted),
         };
+        let seq = self.seq + 1;
         for k in self.dirty.drain() {
             if let Some(ex) = self.execs.get_mut(&k) {
                 batch
                     .executions
                     .push((ex.st.clone(), ex.events[ex.persisted..].to_vec()));
                 ex.persisted = ex.events.len();
+                ex.written_seq = seq;
             }
         }
         batch
@@ -250,6 +254,7 @@ impl Inner {
         writer
             .send((self.seq, batch))
             .map_err(|_| Status::unavailable("dev server persistence stopped"))?;
+        self.evict_closed();
         Ok(self.seq)
     }
 }

@@ -17,7 +17,13 @@
 //! poller-scaling hints, and `ShutdownWorker` answers that worker's open polls, as a Temporal
 //! cluster advertising `poller_autoscaling` and `worker_poll_complete_on_shutdown` does.
 //! Requests are validated and limited as Temporal's frontend does (ids, names, durations,
-//! 2 MiB blobs), and a history over [`HistoryLimits`] terminates its workflow.
+//! 2 MiB blobs), and a history over [`HistoryLimits`] terminates its workflow. Eager workflow
+//! start returns the first workflow task in the start response.
+//!
+//! Memory stays bounded on a durable server: open runs are in memory, closed runs only while
+//! among the most recently closed ([`DevServerBuilder::closed_cache_capacity`]); older ones
+//! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
+//! are deleted once their namespace's retention passed ([`DevServerBuilder::retention`]).
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
 //! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,

@@ -20,6 +20,7 @@ pub struct DevServerBuilder {
     namespace: String,
     history_limits: HistoryLimits,
     retention: Option<std::time::Duration>,
+    closed_cache_capacity: usize,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -35,6 +36,7 @@ impl DevServer {
             namespace: "default".into(),
             history_limits: HistoryLimits::default(),
             retention: None,
+            closed_cache_capacity: crate::history::cache::CLOSED_CACHE_CAPACITY,
         }
     }
 }
@@ -83,6 +85,14 @@ impl DevServerBuilder {
         self
     }
 
+    /// How many closed runs a durable server keeps in memory (1,000 unless set); older
+    /// ones stay in the database and are read back when a request names them. Without a
+    /// database nothing is evicted, since memory is all the state there is.
+    pub fn closed_cache_capacity(mut self, capacity: usize) -> Self {
+        self.closed_cache_capacity = capacity;
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -96,6 +106,7 @@ impl DevServerBuilder {
                 detail: e.to_string(),
             })??;
         engine.set_history_limits(self.history_limits.clone());
+        engine.set_closed_cache_capacity(self.closed_cache_capacity);
         if let Some(r) = self.retention {
             engine.set_retention(&self.namespace, r);
         }
@@ -145,6 +156,12 @@ impl RunningServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many runs are in memory now: every open run, and the closed runs the cache
+    /// holds (see [`DevServerBuilder::closed_cache_capacity`]).
+    pub fn executions_in_memory(&self) -> usize {
+        self.engine.executions_in_memory()
     }
 
     /// `http://ip:port`, what Temporal clients take as a target URL.

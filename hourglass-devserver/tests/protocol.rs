@@ -187,7 +187,7 @@ async fn info_rpcs_reverse_history_and_activity_by_id() {
         .unwrap()
         .into_inner();
     let caps = info.capabilities.unwrap();
-    assert!(caps.signal_and_query_header && caps.sdk_metadata && !caps.eager_workflow_start);
+    assert!(caps.signal_and_query_header && caps.sdk_metadata && caps.eager_workflow_start);
     assert!(
         !c.get_cluster_info(GetClusterInfoRequest {})
             .await

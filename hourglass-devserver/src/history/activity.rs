@@ -299,7 +299,7 @@ impl Inner {
     }
 
     pub(crate) fn activity_by_id(
-        &self,
+        &mut self,
         ns: &str,
         wf: &str,
         run: &str,

@@ -125,6 +125,7 @@ impl Inner {
         let result_event = ex.events.last().cloned();
         self.dirty.insert(key.clone());
         self.arm_retention(key);
+        self.cache_closed(key);
         // Queries on a closed run are answered from its history by a worker (legacy task).
         for q in queries {
             self.dispatch_query(key, q);

@@ -69,7 +69,7 @@ impl Engine {
                     default_workflow_task_timeout: dur(st.wft_timeout_ms),
                     user_metadata: None,
                 }),
-                workflow_execution_info: Some(exec_info(ex)),
+                workflow_execution_info: Some(exec_info(&ex.st)),
                 pending_activities,
                 pending_children,
                 pending_workflow_task,

@@ -27,7 +27,7 @@ impl Engine {
         };
         loop {
             let mut rx = {
-                let g = self.inner.lock();
+                let mut g = self.inner.lock();
                 let key = g.resolve(&req.namespace, &req.execution)?;
                 let ex = g
                     .execs

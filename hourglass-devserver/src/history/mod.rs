@@ -4,6 +4,7 @@ use crate::prelude::*;
 
 pub(crate) mod activity;
 pub(crate) mod activity_timeouts;
+pub(crate) mod cache;
 pub(crate) mod cancel_terminate;
 pub(crate) mod child;
 pub(crate) mod close;
@@ -39,6 +40,8 @@ pub(crate) struct Exec {
     pub(crate) attached_queries: Vec<String>,
     /// Whether the history-limit warning was logged for this run.
     pub(crate) limit_warned: bool,
+    /// The commit that last wrote this run (0: nothing queued since it was loaded).
+    pub(crate) written_seq: u64,
 }
 
 impl Exec {
@@ -52,6 +55,7 @@ impl Exec {
             pending_queries: vec![],
             attached_queries: vec![],
             limit_warned: false,
+            written_seq: 0,
         }
     }
 
@@ -164,7 +168,13 @@ impl Inner {
             .ok_or_else(|| status::not_found("workflow execution not found"))
     }
 
-    pub(crate) fn resolve(&self, ns: &str, exec: &Option<WorkflowExecution>) -> RpcResult<ExecKey> {
+    /// The run a request addresses (the current one when no run id is given), read from
+    /// the store when it is a closed run no longer in memory.
+    pub(crate) fn resolve(
+        &mut self,
+        ns: &str,
+        exec: &Option<WorkflowExecution>,
+    ) -> RpcResult<ExecKey> {
         self.namespace(ns)?;
         let e = exec
             .as_ref()
@@ -190,7 +200,7 @@ impl Inner {
             workflow_id: e.workflow_id.clone(),
             run_id,
         };
-        if !self.execs.contains_key(&key) {
+        if !self.fault_in(&key) {
             return Err(status::not_found(format!(
                 "workflow execution not found: {}/{}",
                 key.workflow_id, key.run_id
@@ -200,7 +210,7 @@ impl Inner {
     }
 
     pub(crate) fn resolve_open(
-        &self,
+        &mut self,
         ns: &str,
         exec: &Option<WorkflowExecution>,
     ) -> RpcResult<ExecKey> {

@@ -2,13 +2,55 @@
 use crate::prelude::*;
 
 impl Inner {
+    /// Start-up: finds every workflow id's current run from the store's index, loads the
+    /// open runs only (with their histories), puts their tasks back on their queues and
+    /// re-arms their timers, and arms the retention timers of closed runs without loading
+    /// them. Returns how many runs were loaded.
+    pub(crate) fn recover(&mut self) -> crate::error::Result<usize> {
+        let Some(store) = self.store.as_ref() else {
+            return Ok(0);
+        };
+        let index = store.load_index()?;
+        let open = store.load_open_executions()?;
+        let mut latest: HashMap<(String, String), (bool, i64, String)> = HashMap::new();
+        for row in &index {
+            let cand = (row.open, row.start_ms, row.key.run_id.clone());
+            let e = latest
+                .entry((row.key.namespace.clone(), row.key.workflow_id.clone()))
+                .or_insert(cand.clone());
+            // Open beats closed, then the latest start; run ids (UUID v7) break ties.
+            if cand > *e {
+                *e = cand;
+            }
+        }
+        for (k, (_, _, run)) in latest {
+            self.current.insert(k, run);
+        }
+        let count = open.len();
+        let mut keys = Vec::with_capacity(count);
+        for se in open {
+            let key = se.state.key();
+            self.execs
+                .insert(key.clone(), Exec::new(se.state, se.events));
+            keys.push(key);
+        }
+        for key in &keys {
+            self.rearm(key);
+        }
+        for row in index.into_iter().filter(|r| !r.open) {
+            if let Some(close_ms) = row.close_ms {
+                self.arm_retention_at(&row.key, close_ms);
+            }
+        }
+        Ok(count)
+    }
+
     /// After loading from disk: puts every pending task back on its queue and re-arms timers.
     pub(crate) fn rearm(&mut self, key: &ExecKey) {
         let Some(ex) = self.execs.get(key) else {
             return;
         };
         if !ex.st.is_open() {
-            self.arm_retention(key);
             return;
         }
         let st = ex.st.clone();

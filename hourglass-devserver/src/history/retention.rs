@@ -15,9 +15,13 @@ pub const DEFAULT_RETENTION_MS: i64 = 86_400_000;
 impl Inner {
     /// Arms the retention timer of a closed run.
     pub(crate) fn arm_retention(&mut self, key: &ExecKey) {
-        let Some(close_ms) = self.execs.get(key).and_then(|e| e.st.close_ms) else {
-            return;
-        };
+        if let Some(close_ms) = self.execs.get(key).and_then(|e| e.st.close_ms) {
+            self.arm_retention_at(key, close_ms);
+        }
+    }
+
+    /// Arms the retention timer of a run that closed at `close_ms`.
+    pub(crate) fn arm_retention_at(&mut self, key: &ExecKey, close_ms: i64) {
         let retention = self
             .namespaces
             .get(&key.namespace)
@@ -31,10 +35,8 @@ impl Inner {
 
     /// Deletes a closed run whose retention has passed: its state, history and visibility.
     pub(crate) fn retention_due(&mut self, key: ExecKey) {
-        let Some(ex) = self.execs.get(&key) else {
-            return;
-        };
-        if ex.st.is_open() {
+        // A run no longer in memory is closed (open runs never leave it).
+        if self.execs.get(&key).is_some_and(|ex| ex.st.is_open()) {
             return;
         }
         self.execs.remove(&key);

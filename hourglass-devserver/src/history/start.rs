@@ -221,6 +221,8 @@ impl Inner {
                 workflow_id: a.workflow_id.clone(),
                 run_id: run.clone(),
             };
+            // A closed current run may be only in the store (its reuse policy needs it).
+            self.fault_in(&key);
             let (open, status_v, req_id) = match self.execs.get(&key) {
                 Some(e) => (e.st.is_open(), e.st.status, e.st.request_id.clone()),
                 None => (false, 0, String::new()),

@@ -77,7 +77,7 @@ impl Engine {
             .update_ref
             .ok_or_else(|| status::invalid("update_ref is required"))?;
         let key = {
-            let g = self.inner.lock();
+            let mut g = self.inner.lock();
             g.resolve(&req.namespace, &r.workflow_execution)?
         };
         let wait = req

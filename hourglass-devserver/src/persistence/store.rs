@@ -25,6 +25,26 @@ pub struct StoredExecution {
     pub events: Vec<HistoryEvent>,
 }
 
+/// A run's index row: what start-up needs without loading the run.
+#[derive(Debug, Clone)]
+pub struct IndexRow {
+    /// The run.
+    pub key: ExecKey,
+    /// Whether it is still running.
+    pub open: bool,
+    /// Start time (ms).
+    pub start_ms: i64,
+    /// Close time (ms), once closed.
+    pub close_ms: Option<i64>,
+}
+
+fn decode_state(ns: &str, wf: &str, run: &str, json: &str) -> Result<Execution> {
+    serde_json::from_str(json).map_err(|e| DevServerError::Corrupt {
+        what: format!("{ns}/{wf}/{run}"),
+        detail: e.to_string(),
+    })
+}
+
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
@@ -62,7 +82,151 @@ impl Store {
                  PRIMARY KEY (namespace, workflow_id, run_id, event_id));",
         )
         .map_err(err)?;
+        let store = Self { conn };
+        store
+            .migrate_index_columns()
+            .map_err(|e| DevServerError::Corrupt {
+                what: format!("database {}", path.display()),
+                detail: e.to_string(),
+            })?;
+        Ok(store)
+    }
+
+    /// Opens a second, read-only connection on a database file (SQLite WAL lets it read
+    /// while the writer thread writes): closed runs are read through it on demand.
+    pub fn open_reader(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| DevServerError::OpenDatabase {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(Self { conn })
+    }
+
+    /// Adds the index columns (`open`, `start_ms`, `close_ms`) to a database written before
+    /// they existed, filled from each run's state, so start-up can load open runs only.
+    fn migrate_index_columns(&self) -> Result<()> {
+        let has_open = self
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'open'")?
+            .exists([])?;
+        if has_open {
+            return Ok(());
+        }
+        self.conn.execute_batch(
+            "ALTER TABLE executions ADD COLUMN open INTEGER NOT NULL DEFAULT 1;
+             ALTER TABLE executions ADD COLUMN start_ms INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE executions ADD COLUMN close_ms INTEGER;",
+        )?;
+        let rows: Vec<(String, String, String, String)> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT namespace, workflow_id, run_id, state FROM executions")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut up = self.conn.prepare(
+            "UPDATE executions SET open=?4, start_ms=?5, close_ms=?6 WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3",
+        )?;
+        for (ns, wf, run, json) in rows {
+            let state = decode_state(&ns, &wf, &run, &json)?;
+            up.execute(params![
+                ns,
+                wf,
+                run,
+                state.is_open(),
+                state.start_ms,
+                state.close_ms
+            ])?;
+        }
+        tracing::info!("database migrated: executions carry open/start/close columns");
+        Ok(())
+    }
+
+    /// Every run's index row (namespace, workflow id, run id, open, start, close): enough
+    /// to find each workflow id's current run and arm closed runs' retention without
+    /// loading them.
+    pub fn load_index(&self) -> Result<Vec<IndexRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT namespace, workflow_id, run_id, open, start_ms, close_ms FROM executions",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(IndexRow {
+                key: ExecKey {
+                    namespace: r.get(0)?,
+                    workflow_id: r.get(1)?,
+                    run_id: r.get(2)?,
+                },
+                open: r.get(3)?,
+                start_ms: r.get(4)?,
+                close_ms: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// One run with its history, or `None` when it is not stored.
+    pub fn load_execution(&self, key: &ExecKey) -> Result<Option<StoredExecution>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT state FROM executions WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3",
+            )?
+            .query_row(params![key.namespace, key.workflow_id, key.run_id], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        let Some(json) = json else { return Ok(None) };
+        let state = decode_state(&key.namespace, &key.workflow_id, &key.run_id, &json)?;
+        let events = self.load_events(key)?;
+        Ok(Some(StoredExecution { state, events }))
+    }
+
+    /// The states of a namespace's closed runs (for visibility over runs not in memory).
+    pub fn load_closed_states(&self, namespace: &str) -> Result<Vec<Execution>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT workflow_id, run_id, state FROM executions WHERE namespace=?1 AND open=0",
+        )?;
+        let rows = st.query_map(params![namespace], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = vec![];
+        for row in rows {
+            let (wf, run, json) = row?;
+            out.push(decode_state(namespace, &wf, &run, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn load_events(&self, key: &ExecKey) -> Result<Vec<HistoryEvent>> {
+        let mut ev_st = self.conn.prepare_cached(
+            "SELECT event_id, data FROM events WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3 ORDER BY event_id",
+        )?;
+        let evs = ev_st.query_map(params![key.namespace, key.workflow_id, key.run_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut events = Vec::new();
+        for e in evs {
+            let (id, data) = e?;
+            let ev =
+                HistoryEvent::decode(data.as_slice()).map_err(|e| DevServerError::Corrupt {
+                    what: format!(
+                        "{}/{}/{} event {id}",
+                        key.namespace, key.workflow_id, key.run_id
+                    ),
+                    detail: e.to_string(),
+                })?;
+            events.push(ev);
+        }
+        Ok(events)
     }
 
     /// Loads all namespaces as (name, JSON data).
@@ -72,45 +236,19 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Loads every execution with its history.
-    pub fn load_executions(&self) -> Result<Vec<StoredExecution>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT namespace, workflow_id, run_id, state FROM executions")?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        let mut ev_st = self.conn.prepare(
-            "SELECT event_id, data FROM events WHERE namespace=?1 AND workflow_id=?2 AND run_id=?3 ORDER BY event_id",
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (ns, wf, run, json) = row?;
-            let what = || format!("{ns}/{wf}/{run}");
-            let state: Execution =
-                serde_json::from_str(&json).map_err(|e| DevServerError::Corrupt {
-                    what: what(),
-                    detail: e.to_string(),
-                })?;
-            let evs = ev_st.query_map(params![ns, wf, run], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?;
-            let mut events = Vec::new();
-            for e in evs {
-                let (id, data) = e?;
-                let ev =
-                    HistoryEvent::decode(data.as_slice()).map_err(|e| DevServerError::Corrupt {
-                        what: format!("{} event {id}", what()),
-                        detail: e.to_string(),
-                    })?;
-                events.push(ev);
+    /// Loads every open run with its history (closed ones are read on demand).
+    pub fn load_open_executions(&self) -> Result<Vec<StoredExecution>> {
+        let keys: Vec<ExecKey> = self
+            .load_index()?
+            .into_iter()
+            .filter(|r| r.open)
+            .map(|r| r.key)
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            if let Some(se) = self.load_execution(&k)? {
+                out.push(se);
             }
-            out.push(StoredExecution { state, events });
         }
         Ok(out)
     }
@@ -159,7 +297,7 @@ impl Store {
                 }
             }
             let mut ex_st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO executions (namespace, workflow_id, run_id, state) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO executions (namespace, workflow_id, run_id, state, open, start_ms, close_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for state in last.values() {
                 let json = serde_json::to_string(state).map_err(|e| DevServerError::Corrupt {
@@ -170,7 +308,10 @@ impl Store {
                     state.namespace,
                     state.workflow_id,
                     state.run_id,
-                    json
+                    json,
+                    state.is_open(),
+                    state.start_ms,
+                    state.close_ms
                 ])?;
             }
         }

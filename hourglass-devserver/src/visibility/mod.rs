@@ -15,13 +15,14 @@ impl Engine {
         }
         self.with(|g| {
             g.namespace(&req.namespace)?;
-            g.check_attributes(&req.namespace, &filter)?;
-            let mut all: Vec<&Exec> = g
-                .execs
-                .values()
-                .filter(|e| e.st.namespace == req.namespace && filter.matches(e))
+            let runs = g.visible_runs(&req.namespace)?;
+            check_attributes(&runs, &filter)?;
+            let mut all: Vec<&Execution> = runs
+                .iter()
+                .map(|r| r.as_ref())
+                .filter(|st| filter.matches(st))
                 .collect();
-            all.sort_by(|a, b| (b.st.start_ms, &b.st.run_id).cmp(&(a.st.start_ms, &a.st.run_id)));
+            all.sort_by(|a, b| (b.start_ms, &b.run_id).cmp(&(a.start_ms, &a.run_id)));
             let offset = page_offset(&req.next_page_token);
             let size = if req.page_size > 0 {
                 req.page_size as usize
@@ -55,16 +56,17 @@ impl Engine {
         let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             g.namespace(&req.namespace)?;
-            g.check_attributes(&req.namespace, &filter)?;
-            let matching = g
-                .execs
-                .values()
-                .filter(|e| e.st.namespace == req.namespace && filter.matches(e));
+            let runs = g.visible_runs(&req.namespace)?;
+            check_attributes(&runs, &filter)?;
             let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
             let mut n = 0i64;
-            for e in matching {
+            for st in runs
+                .iter()
+                .map(|r| r.as_ref())
+                .filter(|st| filter.matches(st))
+            {
                 n += 1;
-                *groups.entry(e.st.status).or_default() += 1;
+                *groups.entry(st.status).or_default() += 1;
             }
             let groups = match filter.group_by {
                 // Temporal's sql store: one group per value, encoded as a Keyword payload.
@@ -136,31 +138,56 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
 ];
 
 impl Inner {
-    /// Refuses a query naming an attribute that is neither a system attribute nor a custom
-    /// one known in the namespace (one some run of it carries), with the message of
-    /// Temporal's query converter.
-    pub(crate) fn check_attributes(&self, namespace: &str, filter: &Filter) -> RpcResult<()> {
-        for (name, _) in &filter.clauses {
-            let known = SYSTEM_ATTRIBUTES.contains(&name.as_str())
-                || self.execs.values().any(|e| {
-                    e.st.namespace == namespace
-                        && e.st
-                            .search_attributes
-                            .as_ref()
-                            .is_some_and(|s| s.indexed_fields.contains_key(name))
-                });
-            if !known {
-                return Err(status::invalid(format!(
-                    "invalid query: invalid expression: column name '{name}' is not a valid search attribute"
-                )));
-            }
+    /// Every run of a namespace: those in memory, and the closed ones only the store still
+    /// holds (read on demand, see `history::cache`).
+    pub(crate) fn visible_runs(
+        &self,
+        namespace: &str,
+    ) -> RpcResult<Vec<std::borrow::Cow<'_, Execution>>> {
+        let mut runs: Vec<std::borrow::Cow<'_, Execution>> = self
+            .execs
+            .values()
+            .filter(|e| e.st.namespace == namespace)
+            .map(|e| std::borrow::Cow::Borrowed(&e.st))
+            .collect();
+        if let Some(reader) = &self.reader {
+            let stored = reader
+                .load_closed_states(namespace)
+                .map_err(|e| Status::unavailable(format!("reading visibility failed: {e}")))?;
+            runs.extend(
+                stored
+                    .into_iter()
+                    .filter(|st| !self.execs.contains_key(&st.key()))
+                    .map(std::borrow::Cow::Owned),
+            );
         }
-        Ok(())
+        Ok(runs)
     }
 }
 
-pub(crate) fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
-    let st = &ex.st;
+/// Refuses a query naming an attribute that is neither a system attribute nor a custom one
+/// known in the namespace (one some run of it carries), with the message of Temporal's
+/// query converter.
+fn check_attributes(runs: &[std::borrow::Cow<'_, Execution>], filter: &Filter) -> RpcResult<()> {
+    for (name, _) in &filter.clauses {
+        let known = SYSTEM_ATTRIBUTES.contains(&name.as_str())
+            || runs.iter().any(|st| {
+                st.search_attributes
+                    .as_ref()
+                    .is_some_and(|s| s.indexed_fields.contains_key(name))
+            });
+        if !known {
+            return Err(status::invalid(format!(
+                "invalid query: invalid expression: column name '{name}' is not a valid search attribute"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A run's visibility record.
+pub(crate) fn exec_info(st: &Execution) -> WorkflowExecutionInfo {
+    let events = st.next_event_id - 1;
     WorkflowExecutionInfo {
         execution: Some(WorkflowExecution {
             workflow_id: st.workflow_id.clone(),
@@ -172,7 +199,7 @@ pub(crate) fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
         start_time: Some(ts(st.start_ms)),
         close_time: st.close_ms.map(ts),
         status: st.status,
-        history_length: ex.events.len() as i64,
+        history_length: events,
         parent_namespace_id: st
             .parent
             .as_ref()
@@ -186,7 +213,7 @@ pub(crate) fn exec_info(ex: &Exec) -> WorkflowExecutionInfo {
         memo: Some(st.memo.clone().unwrap_or_default()),
         search_attributes: Some(st.search_attributes.clone().unwrap_or_default()),
         task_queue: st.task_queue.clone(),
-        state_transition_count: ex.events.len() as i64,
+        state_transition_count: events,
         history_size_bytes: st.history_size_bytes,
         execution_duration: st.close_ms.and_then(|c| dur(c - st.start_ms)),
         first_run_id: st.first_run_id.clone(),
@@ -278,15 +305,14 @@ impl Filter {
         Ok(Self { clauses, group_by })
     }
 
-    pub(crate) fn matches(&self, ex: &Exec) -> bool {
+    pub(crate) fn matches(&self, st: &Execution) -> bool {
         self.clauses.iter().all(|(k, v)| match k.as_str() {
-            "WorkflowType" => &ex.st.workflow_type == v,
-            "WorkflowId" => &ex.st.workflow_id == v,
-            "RunId" => &ex.st.run_id == v,
-            "TaskQueue" => &ex.st.task_queue == v,
-            "ExecutionStatus" => status_name(ex.st.status).eq_ignore_ascii_case(v),
-            other => ex
-                .st
+            "WorkflowType" => &st.workflow_type == v,
+            "WorkflowId" => &st.workflow_id == v,
+            "RunId" => &st.run_id == v,
+            "TaskQueue" => &st.task_queue == v,
+            "ExecutionStatus" => status_name(st.status).eq_ignore_ascii_case(v),
+            other => st
                 .search_attributes
                 .as_ref()
                 .and_then(|s| s.indexed_fields.get(other))

@@ -1,0 +1,79 @@
+//! The execution cache, as Temporal's history service keeps one: open runs are always in
+//! memory; closed runs stay only while they are among the most recently closed
+//! ([`CLOSED_CACHE_CAPACITY`] unless configured) and everything about them is durable, and are read back from
+//! SQLite on demand (describe, history, queries, id-reuse checks). In memory, without a
+//! database, nothing is evicted: memory is all the state there is.
+use crate::prelude::*;
+
+/// How many closed runs stay in memory by default.
+pub const CLOSED_CACHE_CAPACITY: usize = 1_000;
+
+impl Inner {
+    /// Whether `key` is in memory now, reading a closed run from the store if needed. A
+    /// store that cannot be read is logged and treated as the run being absent.
+    pub(crate) fn fault_in(&mut self, key: &ExecKey) -> bool {
+        if self.execs.contains_key(key) {
+            return true;
+        }
+        let Some(reader) = self.reader.as_ref() else {
+            return false;
+        };
+        match reader.load_execution(key) {
+            Ok(Some(se)) => {
+                let closed = !se.state.is_open();
+                self.execs
+                    .insert(key.clone(), Exec::new(se.state, se.events));
+                if closed {
+                    self.closed_cache.push_back(key.clone());
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(workflow_id = %key.workflow_id, run_id = %key.run_id, error = %e, "reading a closed run failed");
+                false
+            }
+        }
+    }
+
+    /// Records that a run closed, so it can leave memory later.
+    pub(crate) fn cache_closed(&mut self, key: &ExecKey) {
+        if self.reader.is_some() {
+            self.closed_cache.push_back(key.clone());
+        }
+    }
+
+    /// Drops the oldest closed runs beyond the capacity once the writer made them durable
+    /// and nothing in flight refers to them (pending queries, unwritten changes).
+    pub(crate) fn evict_closed(&mut self) {
+        if self.reader.is_none() {
+            return;
+        }
+        let done = self.durable.borrow().done;
+        let mut kept = 0;
+        while self.closed_cache.len() > self.closed_cache_capacity + kept {
+            let Some(key) = self.closed_cache.pop_front() else {
+                break;
+            };
+            let evictable = match self.execs.get(&key) {
+                None => true,
+                Some(ex) => {
+                    !ex.st.is_open()
+                        && ex.persisted == ex.events.len()
+                        && ex.written_seq <= done
+                        && !self.dirty.contains(&key)
+                        && ex.pending_queries.is_empty()
+                        && ex.attached_queries.is_empty()
+                        && !self.queries.values().any(|q| q.key == key)
+                }
+            };
+            if evictable {
+                self.execs.remove(&key);
+            } else {
+                // Not yet durable: try again after a later commit.
+                self.closed_cache.push_back(key);
+                kept += 1;
+            }
+        }
+    }
+}
