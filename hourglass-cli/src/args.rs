@@ -133,6 +133,21 @@ pub struct StartDevArgs {
     /// registered through the API.
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key-path.
+    #[arg(long)]
+    pub tls_cert_path: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert-path.
+    #[arg(long)]
+    pub tls_key_path: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long)]
+    pub tls_client_ca_path: Option<PathBuf>,
+    /// Refuse every request without `authorization: Bearer KEY` (repeatable).
+    #[arg(long = "api-key", hide_env_values = true)]
+    pub api_keys: Vec<String>,
+    /// File of accepted API keys, one per line (`#` starts a comment line).
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
 }
 
 /// `hourglass tree`.

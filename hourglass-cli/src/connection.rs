@@ -63,7 +63,7 @@ pub async fn connect(conn: &Connection) -> Result<Client, CliError> {
     let channel = endpoint
         .connect()
         .await
-        .map_err(|e| connect_err(error_chain(&e)))?;
+        .map_err(|e| connect_err(explain_transport_error(&error_chain(&e), conn)))?;
     let namespace = conn.namespace.parse().map_err(|_| CliError::InvalidValue {
         what: "--namespace".into(),
         message: "must be ASCII".into(),
@@ -112,4 +112,64 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+/// Turns a transport failure into the one line a user can act on: TLS verification errors
+/// (unknown CA, wrong name, expired certificate), a refused or missing client certificate,
+/// a refused API key, and TLS spoken to a plaintext server or the other way round; anything
+/// else is taken for a server that is not there.
+pub fn explain_transport_error(text: &str, conn: &Connection) -> String {
+    let tls = conn.tls.as_ref();
+    let name = tls
+        .and_then(|t| t.server_name.clone())
+        .unwrap_or_else(|| host_of(&conn.address));
+    let has = |needle: &str| text.contains(needle);
+    let hint = if has("UnknownIssuer") || has("unknown issuer") {
+        "the server's TLS certificate is not signed by a CA this client trusts (pass the CA that signed it with --tls-ca-path)".to_string()
+    } else if has("NotValidForName") || has("not valid for name") {
+        format!(
+            "the server's TLS certificate is not valid for the name `{name}` (pass a name the certificate holds with --tls-server-name)"
+        )
+    } else if has("Expired") || has("expired") {
+        "the server's TLS certificate has expired (or is not valid yet): renew it".to_string()
+    } else if has("CertificateRequired") || has("certificate required") {
+        "the server requires a client certificate: mutual TLS (pass --tls-cert-path and --tls-key-path)".to_string()
+    } else if has("UnknownCA") || has("BadCertificate") || has("DecryptError") {
+        "the server rejected this client's TLS certificate (it is not signed by the CA the server trusts)".to_string()
+    } else if tls.is_some()
+        && (has("InvalidContentType")
+            || has("CorruptMessage")
+            || has("corrupt message")
+            || has("invalid content type"))
+    {
+        "the server does not speak TLS (connect without --tls, --tls-* and --api-key, or check --address)".to_string()
+    } else if tls.is_none()
+        && (has("frame with invalid size")
+            || has("connection closed")
+            || has("broken pipe")
+            || has("h2 protocol error"))
+    {
+        "the connection was closed during the HTTP/2 handshake: if the server requires TLS, pass --tls (and --tls-ca-path for a private CA)".to_string()
+    } else if has("Unauthenticated") || has("Request unauthenticated") {
+        "the server refused the API key (pass the key it accepts with --api-key, or TEMPORAL_API_KEY)".to_string()
+    } else {
+        return format!(
+            "{text} (is a server running there? start one with `hourglass server start-dev` or pass --address)"
+        );
+    };
+    format!("{hint}; {text}")
+}
+
+/// The host part of `host:port` (for the default TLS server name).
+fn host_of(address: &str) -> String {
+    let a = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    match a.rsplit_once(':') {
+        Some((host, _)) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        None => a.to_string(),
+    }
 }

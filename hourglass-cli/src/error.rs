@@ -38,10 +38,9 @@ pub enum CliError {
         /// The JSON parse error.
         source: serde_json::Error,
     },
-    /// The Temporal server could not be reached.
-    #[error(
-        "cannot connect to Temporal at {address}: {message} (is a server running there? start one with `hourglass server start-dev` or pass --address)"
-    )]
+    /// The Temporal server could not be reached (or refused the TLS handshake); the
+    /// message says why and what to change.
+    #[error("cannot connect to Temporal at {address}: {message}")]
     Connect {
         /// The address that was tried.
         address: String,

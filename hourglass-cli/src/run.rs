@@ -8,7 +8,9 @@ use crate::error::CliError;
 use crate::workflow_commands;
 use hourglass_bridge::config::{MetricsConfig, TlsConfig};
 use hourglass_bridge::{Core, CoreWatcher, DEFAULT_SETTLE};
-use hourglass_devserver::{Database, DevServer, RunningServer};
+use hourglass_devserver::{
+    ApiKeys, Database, DevServer, DevServerBuilder, RunningServer, ServerTls,
+};
 use hourglass_worker::external::ExternalPools;
 use hourglass_worker::subsystem::{DEFAULT_TASK_QUEUE, Hourglass, SubsystemConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -97,19 +99,10 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
 }
 
-/// Starts the embedded dev server; a port in use or an unusable data directory is a clear
-/// error.
-async fn start_dev_server(
-    ip: IpAddr,
-    port: u16,
-    database: Database,
-    namespace: Option<&str>,
-) -> Result<RunningServer, CliError> {
-    let mut builder = DevServer::builder().ip(ip).port(port).database(database);
-    if let Some(ns) = namespace {
-        builder = builder.namespace(ns);
-    }
-    builder.start().await.map_err(|e| {
+/// Starts the embedded dev server; a port in use, an unusable data directory or unusable
+/// TLS files are a clear error.
+async fn start_dev_server(builder: DevServerBuilder, port: u16) -> Result<RunningServer, CliError> {
+    builder.port(port).start().await.map_err(|e| {
         let text = e.to_string();
         if text.to_lowercase().contains("address already in use") || text.contains("in use") {
             CliError::Run(format!(
@@ -352,8 +345,7 @@ async fn start_all(
     started: &mut Started,
 ) -> Result<(Connection, SocketAddr), CliError> {
     let default_address = if embedded {
-        let server =
-            start_dev_server(IpAddr::V4(Ipv4Addr::LOCALHOST), port, database, None).await?;
+        let server = start_dev_server(DevServer::builder().database(database), port).await?;
         let address = server.addr().to_string();
         started.server = Some(server);
         address
@@ -402,8 +394,9 @@ async fn start_all(
         let text = e.to_string();
         if text.contains("connect") {
             CliError::Run(format!(
-                "cannot connect to Temporal at {}: {text} (is the server running? check --address)",
-                conn.address
+                "cannot connect to Temporal at {}: {}",
+                conn.address,
+                connection::explain_transport_error(&text, &conn)
             ))
         } else {
             CliError::Run(format!("cannot start the worker subsystem: {text}"))
@@ -466,9 +459,14 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         Some(path) => (Database::Path(path.clone()), path.display().to_string()),
         None => (Database::InMemory, "in memory".to_string()),
     };
-    let server = start_dev_server(ip, port, database, args.namespace.as_deref()).await?;
+    let mut builder = DevServer::builder().ip(ip).database(database);
+    if let Some(ns) = &args.namespace {
+        builder = builder.namespace(ns);
+    }
+    let (builder, security) = secure_dev_server(builder, &args)?;
+    let server = start_dev_server(builder, port).await?;
     println!(
-        "Temporal dev server listening on {} (database {shown})",
+        "Temporal dev server listening on {} (database {shown}{security})",
         server.addr()
     );
     let name = termination_signal().await;
@@ -478,4 +476,53 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         .shutdown()
         .await
         .map_err(|e| CliError::Run(format!("dev server shutdown: {e}")))
+}
+
+/// Applies `start-dev`'s TLS and API-key flags; returns the builder and what it requires, as
+/// printed at start-up (`, TLS, 2 API keys`). Never prints a key.
+fn secure_dev_server(
+    mut builder: DevServerBuilder,
+    args: &StartDevArgs,
+) -> Result<(DevServerBuilder, String), CliError> {
+    let mut shown = String::new();
+    match (&args.tls_cert_path, &args.tls_key_path) {
+        (Some(cert), Some(key)) => {
+            let mut tls = ServerTls::new(cert, key);
+            if let Some(ca) = &args.tls_client_ca_path {
+                tls = tls.client_ca(ca);
+                shown.push_str(", mutual TLS");
+            } else {
+                shown.push_str(", TLS");
+            }
+            builder = builder.tls(tls);
+        }
+        (None, None) if args.tls_client_ca_path.is_some() => {
+            return Err(CliError::InvalidValue {
+                what: "--tls-client-ca-path".into(),
+                message: "needs --tls-cert-path and --tls-key-path (mutual TLS is TLS first)"
+                    .into(),
+            });
+        }
+        (None, None) => {}
+        _ => {
+            return Err(CliError::InvalidValue {
+                what: "--tls-cert-path/--tls-key-path".into(),
+                message: "give both or neither".into(),
+            });
+        }
+    }
+    let invalid = |e: hourglass_devserver::DevServerError| CliError::InvalidValue {
+        what: "--api-key".into(),
+        message: e.to_string(),
+    };
+    let mut keys = ApiKeys::new(&args.api_keys).map_err(invalid)?;
+    if let Some(path) = &args.api_key_file {
+        keys = keys.merge(&ApiKeys::from_file(path).map_err(invalid)?);
+    }
+    match keys.len() {
+        0 => {}
+        1 => shown.push_str(", 1 API key"),
+        n => shown.push_str(&format!(", {n} API keys")),
+    }
+    Ok((builder.api_keys(keys), shown))
 }

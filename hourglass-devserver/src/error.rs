@@ -31,6 +31,22 @@ pub enum DevServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A setting given to the server is not usable (the message says which and why).
+    #[error("invalid dev server setting: {0}")]
+    Config(String),
+    /// A file the server was pointed at (certificate, key, key file) cannot be read.
+    #[error("cannot read {what} {path}: {source}")]
+    ReadFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TLS certificate, key or client CA is not usable.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
     /// The gRPC server failed.
     #[error("gRPC server error: {0}")]
     Transport(#[from] tonic::transport::Error),

@@ -65,6 +65,8 @@ pub mod generated {
 }
 
 pub use error::{DevServerError, Result};
+pub use frontend::authorization::ApiKeys;
+pub use frontend::tls::ServerTls;
 pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;
 pub use server::{DevServer, DevServerBuilder, RunningServer};

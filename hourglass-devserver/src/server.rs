@@ -1,6 +1,8 @@
 //! Starting and stopping the dev server.
 use crate::engine::Engine;
 use crate::error::{DevServerError, Result};
+use crate::frontend::authorization::ApiKeys;
+use crate::frontend::tls::ServerTls;
 use crate::frontend::workflow_service::Service;
 use crate::generated::workflow_service_server::WorkflowServiceServer;
 use crate::history::limits::HistoryLimits;
@@ -21,6 +23,8 @@ pub struct DevServerBuilder {
     history_limits: HistoryLimits,
     retention: Option<std::time::Duration>,
     closed_cache_capacity: usize,
+    tls: Option<ServerTls>,
+    api_keys: ApiKeys,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -37,6 +41,8 @@ impl DevServer {
             history_limits: HistoryLimits::default(),
             retention: None,
             closed_cache_capacity: crate::history::cache::CLOSED_CACHE_CAPACITY,
+            tls: None,
+            api_keys: ApiKeys::default(),
         }
     }
 }
@@ -93,10 +99,31 @@ impl DevServerBuilder {
         self
     }
 
+    /// Serves TLS (mutual TLS when the settings name a client CA) instead of plaintext.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Refuses every request that does not carry `authorization: Bearer <key>` with one
+    /// of these keys (Unauthenticated, before any handler runs). No keys: no check.
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
-    /// in use, unreadable database), never panics.
+    /// in use, unreadable database, unusable TLS files), never panics.
     pub async fn start(self) -> Result<RunningServer> {
         let addr = SocketAddr::new(self.ip, self.port);
+        let tls = self.tls.as_ref().map(ServerTls::load).transpose()?;
+        let mut transport = tonic::transport::Server::builder();
+        if let Some(cfg) = tls {
+            transport = transport
+                .tls_config(cfg)
+                .map_err(|e| DevServerError::Tls(error_chain(&e)))?;
+        }
+        self.warn_if_exposed();
         let db = self.database.clone();
         let ns = self.namespace.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::open(&db, &ns))
@@ -126,21 +153,60 @@ impl DevServerBuilder {
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let auth = tonic::service::InterceptorLayer::new(self.api_keys.clone());
         let serve = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            transport
+                .layer(auth)
                 .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, async move { eng2.closed().await })
                 .await
         });
-        tracing::info!(addr = %local, database = ?self.database, "dev server started");
+        tracing::info!(
+            addr = %local,
+            database = ?self.database,
+            tls = self.tls.is_some(),
+            mutual_tls = self.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
+            api_keys = self.api_keys.len(),
+            "dev server started"
+        );
         Ok(RunningServer {
             addr: local,
             stop,
             engine,
             serve: Some(serve),
             timers: Some(timers),
+            tls: self.tls.is_some(),
         })
     }
+}
+
+impl DevServerBuilder {
+    /// Whether the bound address is reachable from other machines with nothing to stop
+    /// a caller: neither TLS nor an API key.
+    pub fn is_exposed(&self) -> bool {
+        !self.ip.is_loopback() && self.tls.is_none() && !self.api_keys.is_enabled()
+    }
+
+    fn warn_if_exposed(&self) {
+        if self.is_exposed() {
+            tracing::warn!(
+                ip = %self.ip,
+                "the dev server binds a non-loopback address without TLS or an API key: anyone who reaches the port can start, signal and terminate workflows (serve TLS with --tls-cert-path/--tls-key-path and require --api-key, or bind 127.0.0.1)"
+            );
+        }
+    }
+}
+
+/// Joins an error with its sources: tonic's TLS errors say what failed only in a source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 /// A running server. Dropping it stops serving (without waiting); prefer [`Self::shutdown`].
@@ -150,6 +216,7 @@ pub struct RunningServer {
     engine: Arc<Engine>,
     serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     timers: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 impl RunningServer {
@@ -164,9 +231,11 @@ impl RunningServer {
         self.engine.executions_in_memory()
     }
 
-    /// `http://ip:port`, what Temporal clients take as a target URL.
+    /// `http://ip:port` (`https://` when serving TLS), what Temporal clients take as a
+    /// target URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, ends long polls and timers, and waits (at most 10 s) for in-flight

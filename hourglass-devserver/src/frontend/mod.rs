@@ -1,5 +1,7 @@
 //! The frontend service: gRPC handlers that decode requests, validate them and call the
 //! engine. It holds no state.
+pub mod authorization;
 pub(crate) mod blob_size;
+pub mod tls;
 pub(crate) mod validation;
 pub(crate) mod workflow_service;
