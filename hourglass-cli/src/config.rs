@@ -110,8 +110,8 @@ impl FileConfig {
     }
 }
 
-/// Fully resolved connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Fully resolved connection settings. `Debug` never shows the API key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connection {
     /// `http://host:port` or `https://host:port`.
     pub url: String,
@@ -123,6 +123,18 @@ pub struct Connection {
     pub tls: Option<Tls>,
     /// API key, when given.
     pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .field("address", &self.address)
+            .field("namespace", &self.namespace)
+            .field("tls", &self.tls)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Resolved TLS settings.
@@ -237,6 +249,17 @@ mod tests {
 
     fn args() -> ConnectionArgs {
         ConnectionArgs::default()
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_api_key() {
+        let mut a = args();
+        a.api_key = Some("k-secret-123".into());
+        let c = Connection::resolve(&a, &FileConfig::default(), DEFAULT_ADDRESS).unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("k-secret-123"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("k-secret-123"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
