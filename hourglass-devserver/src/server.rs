@@ -294,7 +294,10 @@ mod tests {
     fn only_a_non_loopback_address_with_neither_tls_nor_a_key_is_exposed() {
         let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         assert!(DevServer::builder().ip(any).is_exposed());
-        assert!(!DevServer::builder().is_exposed(), "the default is loopback");
+        assert!(
+            !DevServer::builder().is_exposed(),
+            "the default is loopback"
+        );
         let keyed = ApiKeys::new(["k"]).unwrap();
         assert!(!DevServer::builder().ip(any).api_keys(keyed).is_exposed());
         let tls = ServerTls::new("server.pem", "server.key");

@@ -110,3 +110,123 @@ pub fn query_failed(msg: &str, failure: Option<Failure>) -> Status {
 pub fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg)
 }
+
+/// The `Any` details a status carries (those of its encoded `google.rpc.Status`).
+fn details_of(st: &Status) -> Vec<prost_types::Any> {
+    if st.details().is_empty() {
+        return Vec::new();
+    }
+    match RpcStatus::decode(st.details()) {
+        Ok(rpc) => rpc
+            .details
+            .into_iter()
+            .map(|a| prost_types::Any {
+                type_url: a.type_url,
+                value: a.value,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Temporal's `MultiOperationAborted`: the status of an operation that was not executed
+/// because another one of the same multi-operation failed.
+pub fn multi_operation_aborted() -> Status {
+    use temporalio_protos::temporal::api::failure::v1::MultiOperationExecutionAborted;
+    with_detail(
+        Code::Aborted,
+        "Operation was aborted.",
+        "temporal.api.failure.v1.MultiOperationExecutionAborted",
+        MultiOperationExecutionAborted {}.encode_to_vec(),
+    )
+}
+
+fn is_multi_operation_aborted(st: &Status) -> bool {
+    details_of(st)
+        .first()
+        .is_some_and(|a| a.type_url.ends_with("MultiOperationExecutionAborted"))
+}
+
+/// Temporal's `MultiOperationExecution` error: a `MultiOperationExecutionFailure` detail with
+/// one status per operation (`None` for one that succeeded, code OK), under the code of the
+/// first operation that failed for its own reason (not aborted), else `Aborted`.
+pub fn multi_operation(message: &str, operations: &[Option<Status>]) -> Status {
+    use temporalio_protos::temporal::api::errordetails::v1::{
+        MultiOperationExecutionFailure, multi_operation_execution_failure::OperationStatus,
+    };
+    let statuses: Vec<OperationStatus> = operations
+        .iter()
+        .map(|op| match op {
+            Some(st) => OperationStatus {
+                code: st.code() as i32,
+                message: st.message().to_string(),
+                details: details_of(st),
+            },
+            None => OperationStatus {
+                code: Code::Ok as i32,
+                message: String::new(),
+                details: Vec::new(),
+            },
+        })
+        .collect();
+    let code = operations
+        .iter()
+        .flatten()
+        .find(|st| st.code() != Code::Ok && !is_multi_operation_aborted(st))
+        .map_or(Code::Aborted, |st| st.code());
+    with_detail(
+        code,
+        message,
+        "temporal.api.errordetails.v1.MultiOperationExecutionFailure",
+        MultiOperationExecutionFailure { statuses }.encode_to_vec(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use temporalio_protos::temporal::api::errordetails::v1::MultiOperationExecutionFailure;
+
+    fn failure_of(st: &Status) -> MultiOperationExecutionFailure {
+        let d = details_of(st);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].type_url.ends_with("MultiOperationExecutionFailure"));
+        MultiOperationExecutionFailure::decode(d[0].value.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn a_multi_operation_error_takes_the_code_of_the_operation_that_failed() {
+        let st = multi_operation(
+            "Update-with-Start could not be executed.",
+            &[
+                Some(already_started("wf", "req", "run")),
+                Some(multi_operation_aborted()),
+            ],
+        );
+        assert_eq!(st.code(), Code::AlreadyExists);
+        let f = failure_of(&st);
+        assert_eq!(f.statuses[0].code, Code::AlreadyExists as i32);
+        assert!(
+            f.statuses[0].details[0]
+                .type_url
+                .ends_with("WorkflowExecutionAlreadyStartedFailure")
+        );
+        assert_eq!(f.statuses[1].code, Code::Aborted as i32);
+        assert_eq!(f.statuses[1].message, "Operation was aborted.");
+    }
+
+    #[test]
+    fn a_succeeded_operation_is_ok_and_all_aborted_is_aborted() {
+        let st = multi_operation("m", &[None, Some(invalid("bad update"))]);
+        assert_eq!(st.code(), Code::InvalidArgument);
+        assert_eq!(failure_of(&st).statuses[0].code, Code::Ok as i32);
+        let st = multi_operation(
+            "m",
+            &[
+                Some(multi_operation_aborted()),
+                Some(multi_operation_aborted()),
+            ],
+        );
+        assert_eq!(st.code(), Code::Aborted);
+    }
+}

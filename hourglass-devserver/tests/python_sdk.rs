@@ -53,6 +53,8 @@ scenarios!(
     signal,
     query,
     update,
+    update_with_start,
+    delete,
     cancel,
     terminate,
     child,

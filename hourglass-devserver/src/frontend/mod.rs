@@ -2,6 +2,7 @@
 //! engine. It holds no state.
 pub mod authorization;
 pub(crate) mod blob_size;
+pub(crate) mod multi_operation;
 pub mod tls;
 pub(crate) mod validation;
 pub(crate) mod workflow_service;

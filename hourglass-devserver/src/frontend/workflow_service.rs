@@ -2,6 +2,7 @@
 //! and answers RPCs the dev server does not implement with `Unimplemented`.
 use crate::engine::Engine;
 use crate::frontend::blob_size::{self, BlobSite};
+use crate::frontend::multi_operation;
 use crate::frontend::validation;
 use crate::generated::workflow_service_server::WorkflowService;
 use crate::history::activity::ActivityResult;
@@ -177,6 +178,18 @@ impl WorkflowService for Service {
             .map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
     }
 
+    async fn delete_workflow_execution(
+        &self,
+        r: Request<ws::DeleteWorkflowExecutionRequest>,
+    ) -> R<ws::DeleteWorkflowExecutionResponse> {
+        let r = r.into_inner();
+        validation::execution(r.workflow_execution.as_ref())?;
+        self.engine
+            .delete_workflow(r)
+            .await
+            .map(|_| Response::new(ws::DeleteWorkflowExecutionResponse {}))
+    }
+
     async fn describe_workflow_execution(
         &self,
         r: Request<ws::DescribeWorkflowExecutionRequest>,
@@ -281,6 +294,18 @@ impl WorkflowService for Service {
         let mut r = r.into_inner();
         validation::update(&mut r)?;
         self.engine.update(r, t).await.map(Response::new)
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        r: Request<ws::ExecuteMultiOperationRequest>,
+    ) -> R<ws::ExecuteMultiOperationResponse> {
+        let t = timeout(&r);
+        let (start, update) = multi_operation::update_with_start(r.into_inner())?;
+        self.engine
+            .update_with_start(start, update, t)
+            .await
+            .map(Response::new)
     }
 
     async fn poll_workflow_execution_update(

@@ -161,6 +161,11 @@ pub struct Update {
     /// Aborted before acceptance because the run closed (Temporal's update registry abort).
     #[serde(default)]
     pub aborted: bool,
+    /// The WorkflowExecutionUpdateCompleted event, once the worker completed the update
+    /// (0 otherwise: a rejected update, or an accepted one its run's close completed, is not
+    /// completed in history, and update-with-start does not attach to it).
+    #[serde(default)]
+    pub completed_event_id: i64,
 }
 
 /// The mutable state of one run.

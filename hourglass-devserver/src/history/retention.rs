@@ -39,6 +39,12 @@ impl Inner {
         if self.execs.get(&key).is_some_and(|ex| ex.st.is_open()) {
             return;
         }
+        self.delete_run(key, "retention passed");
+    }
+
+    /// Deletes a closed run: its state, history and visibility record, from memory and (with
+    /// the next commit) from the store. A later run of the same workflow id is kept.
+    pub(crate) fn delete_run(&mut self, key: ExecKey, why: &str) {
         self.execs.remove(&key);
         self.dirty.remove(&key);
         let current = (key.namespace.clone(), key.workflow_id.clone());
@@ -49,7 +55,8 @@ impl Inner {
             namespace = %key.namespace,
             workflow_id = %key.workflow_id,
             run_id = %key.run_id,
-            "retention passed: run deleted"
+            why,
+            "run deleted"
         );
         self.deleted.push(key);
     }

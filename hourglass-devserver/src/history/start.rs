@@ -22,6 +22,31 @@ pub(crate) struct StartArgs {
     pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
 }
 
+impl From<ws::StartWorkflowExecutionRequest> for StartArgs {
+    fn from(req: ws::StartWorkflowExecutionRequest) -> Self {
+        StartArgs {
+            namespace: req.namespace,
+            workflow_id: req.workflow_id,
+            workflow_type: req.workflow_type.map(|t| t.name).unwrap_or_default(),
+            task_queue: req.task_queue.map(|t| t.name).unwrap_or_default(),
+            input: req.input,
+            execution_timeout_ms: dur_ms(&req.workflow_execution_timeout),
+            run_timeout_ms: dur_ms(&req.workflow_run_timeout),
+            wft_timeout_ms: dur_ms(&req.workflow_task_timeout),
+            identity: req.identity,
+            request_id: req.request_id,
+            reuse_policy: req.workflow_id_reuse_policy,
+            conflict_policy: req.workflow_id_conflict_policy,
+            retry_policy: req.retry_policy,
+            memo: req.memo,
+            search_attributes: req.search_attributes,
+            header: req.header,
+            start_delay_ms: dur_ms(&req.workflow_start_delay),
+            signal: None,
+        }
+    }
+}
+
 /// Everything needed to create a run.
 #[derive(Default)]
 pub(crate) struct NewRun {
@@ -69,26 +94,7 @@ impl Engine {
             .map(|t| t.name.clone())
             .unwrap_or_default();
         self.with(|g| {
-            let (run_id, started) = g.start(StartArgs {
-                namespace: req.namespace,
-                workflow_id: req.workflow_id,
-                workflow_type: req.workflow_type.map(|t| t.name).unwrap_or_default(),
-                task_queue: req.task_queue.map(|t| t.name).unwrap_or_default(),
-                input: req.input,
-                execution_timeout_ms: dur_ms(&req.workflow_execution_timeout),
-                run_timeout_ms: dur_ms(&req.workflow_run_timeout),
-                wft_timeout_ms: dur_ms(&req.workflow_task_timeout),
-                identity: req.identity,
-                request_id: req.request_id,
-                reuse_policy: req.workflow_id_reuse_policy,
-                conflict_policy: req.workflow_id_conflict_policy,
-                retry_policy: req.retry_policy,
-                memo: req.memo,
-                search_attributes: req.search_attributes,
-                header: req.header,
-                start_delay_ms: dur_ms(&req.workflow_start_delay),
-                signal: None,
-            })?;
+            let (run_id, started) = g.start(StartArgs::from(req))?;
             let key = ExecKey {
                 namespace,
                 workflow_id,

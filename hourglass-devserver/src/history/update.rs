@@ -1,6 +1,29 @@
 //! Workflow updates: admission, delivery as protocol messages on a workflow task, the worker's acceptance / rejection / response, and waiting for a stage.
 use crate::prelude::*;
 
+/// Temporal's `update.AbortedByWorkflowClosingErr` message: an update admitted but not yet
+/// accepted when its run closed.
+pub(crate) const ABORTED_BY_CLOSING_WORKFLOW: &str =
+    "workflow update was aborted by closing workflow";
+
+/// The UpdateWorkflowExecution response for an update of `key` at `stage`.
+pub(crate) fn update_response(
+    key: &ExecKey,
+    update_id: String,
+    stage: i32,
+    outcome: Option<Outcome>,
+) -> ws::UpdateWorkflowExecutionResponse {
+    ws::UpdateWorkflowExecutionResponse {
+        update_ref: Some(upd::UpdateRef {
+            workflow_execution: Some(exec_of(key)),
+            update_id,
+        }),
+        outcome,
+        stage,
+        link: None,
+    }
+}
+
 impl Engine {
     /// UpdateWorkflowExecution: admitted, delivered on a workflow task, waits for the stage.
     pub async fn update(
@@ -30,40 +53,12 @@ impl Engine {
         let key = self
             .with(|g| {
                 let key = g.resolve(&req.namespace, &req.workflow_execution)?;
-                let ex = g
-                    .execs
-                    .get_mut(&key)
-                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
-                if !ex.st.updates.contains_key(&update_id) {
-                    if !ex.st.is_open() {
-                        return Err(status::not_found("workflow execution already completed"));
-                    }
-                    ex.st.updates.insert(
-                        update_id.clone(),
-                        Update {
-                            request: request.clone(),
-                            stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
-                            outcome: None,
-                            accepted_event_id: 0,
-                            aborted: false,
-                        },
-                    );
-                    g.dirty.insert(key.clone());
-                    g.ensure_wft(&key);
-                }
+                g.admit_update(&key, &request)?;
                 Ok(key)
             })
             .await?;
         let (stage, outcome) = self.wait_update(&key, &update_id, wait, deadline).await?;
-        Ok(ws::UpdateWorkflowExecutionResponse {
-            update_ref: Some(upd::UpdateRef {
-                workflow_execution: Some(exec_of(&key)),
-                update_id,
-            }),
-            outcome,
-            stage,
-            link: None,
-        })
+        Ok(update_response(&key, update_id, stage, outcome))
     }
 
     /// PollWorkflowExecutionUpdate.
@@ -122,7 +117,7 @@ impl Engine {
                         if ex.st.status == WorkflowExecutionStatus::ContinuedAsNew as i32 {
                             status::workflow_closing()
                         } else {
-                            status::not_found("workflow update was aborted by closing workflow")
+                            status::not_found(ABORTED_BY_CLOSING_WORKFLOW)
                         },
                     );
                 }
@@ -145,6 +140,41 @@ impl Engine {
 }
 
 impl Inner {
+    /// Admits an update to the run `key` and makes sure a workflow task will deliver it;
+    /// an update of the same id already there is left as it is (the request attaches to
+    /// it). NotFound for a missing run, or a closed one without that update.
+    pub(crate) fn admit_update(&mut self, key: &ExecKey, request: &upd::Request) -> RpcResult<()> {
+        let update_id = request
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        let ex = self
+            .execs
+            .get_mut(key)
+            .ok_or_else(|| status::not_found("workflow execution not found"))?;
+        if ex.st.updates.contains_key(&update_id) {
+            return Ok(());
+        }
+        if !ex.st.is_open() {
+            return Err(status::not_found("workflow execution already completed"));
+        }
+        ex.st.updates.insert(
+            update_id,
+            Update {
+                request: request.clone(),
+                stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+                outcome: None,
+                accepted_event_id: 0,
+                aborted: false,
+                completed_event_id: 0,
+            },
+        );
+        self.dirty.insert(key.clone());
+        self.ensure_wft(key);
+        Ok(())
+    }
+
     pub(crate) fn handle_message(&mut self, key: &ExecKey, m: ProtocolMessage) {
         let Some(ex) = self.execs.get_mut(key) else {
             return;
@@ -177,6 +207,7 @@ impl Inner {
                     outcome: None,
                     accepted_event_id: 0,
                     aborted: false,
+                    completed_event_id: 0,
                 });
                 u.stage = UpdateWorkflowExecutionLifecycleStage::Accepted as i32;
                 u.accepted_event_id = eid;
@@ -203,7 +234,7 @@ impl Inner {
                     .get(&id)
                     .map(|u| u.accepted_event_id)
                     .unwrap_or(0);
-                ex.add(A::WorkflowExecutionUpdateCompletedEventAttributes(
+                let completed = ex.add(A::WorkflowExecutionUpdateCompletedEventAttributes(
                     h::WorkflowExecutionUpdateCompletedEventAttributes {
                         meta: r.meta.clone(),
                         accepted_event_id: accepted,
@@ -213,6 +244,7 @@ impl Inner {
                 if let Some(u) = ex.st.updates.get_mut(&id) {
                     u.stage = UpdateWorkflowExecutionLifecycleStage::Completed as i32;
                     u.outcome = r.outcome;
+                    u.completed_event_id = completed;
                 }
             }
             other => tracing::warn!(message_type = other, "ignoring unknown protocol message"),

@@ -14,6 +14,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
@@ -21,6 +22,7 @@ from temporalio.client import (
 )
 from temporalio.common import (
     RetryPolicy,
+    WorkflowIDConflictPolicy,
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -32,6 +34,7 @@ from temporalio.exceptions import (
     TerminatedError,
     TimeoutError as TemporalTimeoutError,
     TimeoutType,
+    WorkflowAlreadyStartedError,
 )
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -392,6 +395,122 @@ async def s_update(client: Client) -> None:
     assert await asyncio.wait_for(h.result(), 30) == ["p", "q", "r"]
 
 
+async def s_update_with_start(client: Client) -> None:
+    use_existing = WorkflowIDConflictPolicy.USE_EXISTING
+
+    def start_op(workflow_id: str, expected: int, policy=use_existing):
+        return WithStartWorkflowOperation(
+            Signals.run, expected, id=workflow_id, task_queue=TQ, id_conflict_policy=policy
+        )
+
+    # No workflow yet: it is started, and the update runs on its first task.
+    first = wid("uws")
+    op = start_op(first, 3)
+    old = await client.execute_update_with_start_workflow(
+        Signals.set_items, ["a"], start_workflow_operation=op, id="uws-fixed"
+    )
+    assert old == 0, old
+    run_id = (await op.workflow_handle()).result_run_id
+    # Running, USE_EXISTING: the update joins that run.
+    op = start_op(first, 3)
+    old = await client.execute_update_with_start_workflow(
+        Signals.set_items, ["a", "b"], start_workflow_operation=op
+    )
+    assert old == 1, old
+    assert (await op.workflow_handle()).result_run_id == run_id
+    # The same update id again: its first outcome, not applied twice.
+    op = start_op(first, 3)
+    old = await client.execute_update_with_start_workflow(
+        Signals.set_items, ["x"] * 9, start_workflow_operation=op, id="uws-fixed"
+    )
+    assert old == 0, old
+    assert await (await op.workflow_handle()).query(Signals.count) == 2
+    # Running, FAIL: the start fails and the update is not applied.
+    try:
+        await client.execute_update_with_start_workflow(
+            Signals.set_items,
+            ["z"],
+            start_workflow_operation=start_op(first, 3, WorkflowIDConflictPolicy.FAIL),
+        )
+        raise AssertionError("a FAIL start of a running workflow should fail")
+    except WorkflowAlreadyStartedError as e:
+        assert e.run_id == run_id, e.run_id
+    h = client.get_workflow_handle(first)
+    assert await h.query(Signals.count) == 2
+    await h.signal(Signals.add, "c")
+    assert await asyncio.wait_for(h.result(), 30) == ["a", "b", "c"]
+    # Closed, the same update id: its outcome, nothing started.
+    op = start_op(first, 3)
+    old = await client.execute_update_with_start_workflow(
+        Signals.set_items, ["y"], start_workflow_operation=op, id="uws-fixed"
+    )
+    assert old == 0, old
+    assert (await op.workflow_handle()).result_run_id == run_id
+    # Closed, a new update id: a new run is started for it.
+    op = start_op(first, 1)
+    old = await client.execute_update_with_start_workflow(
+        Signals.set_items, ["n"], start_workflow_operation=op
+    )
+    assert old == 0, old
+    second_run = (await op.workflow_handle()).result_run_id
+    assert second_run != run_id
+    assert await asyncio.wait_for(client.get_workflow_handle(first).result(), 30) == ["n"]
+    # A rejected update: the workflow is started all the same, the update fails.
+    rejected = wid("uws-rejected")
+    op = start_op(rejected, 1)
+    try:
+        await client.execute_update_with_start_workflow(
+            Signals.set_items, [], start_workflow_operation=op
+        )
+        raise AssertionError("the update should be rejected")
+    except WorkflowUpdateFailedError as e:
+        assert "empty items rejected" in str(e.cause), e.cause
+    h = await op.workflow_handle()
+    assert (await h.describe()).status == WorkflowExecutionStatus.RUNNING
+    await h.terminate("done")
+
+
+async def s_delete(client: Client) -> None:
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    async def delete(workflow_id: str) -> None:
+        await client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(
+                namespace="default",
+                workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            )
+        )
+
+    async def gone(workflow_id: str) -> None:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+            raise AssertionError(f"{workflow_id} still exists")
+        except RPCError as e:
+            assert e.status == RPCStatusCode.NOT_FOUND, e
+        listed = [w.id async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        assert listed == [], listed
+
+    # A running workflow is terminated, then deleted.
+    running = wid("delete-running")
+    await client.start_workflow(Signals.run, 5, id=running, task_queue=TQ)
+    await delete(running)
+    await gone(running)
+    # A closed one is deleted; its id can be started again.
+    closed = wid("delete-closed")
+    assert await client.execute_workflow(Signals.run, 0, id=closed, task_queue=TQ) == []
+    await delete(closed)
+    await gone(closed)
+    assert await client.execute_workflow(Signals.run, 0, id=closed, task_queue=TQ) == []
+    # Deleting what is not there is NotFound.
+    try:
+        await delete(wid("delete-missing"))
+        raise AssertionError("deleting a missing workflow should fail")
+    except RPCError as e:
+        assert e.status == RPCStatusCode.NOT_FOUND, e
+
+
 async def s_cancel(client: Client) -> None:
     h = await client.start_workflow(Cancellable.run, id=wid("cancel"), task_queue=TQ)
     for _ in range(100):
@@ -516,6 +635,8 @@ SCENARIOS = {
     "signal": s_signal,
     "query": s_query,
     "update": s_update,
+    "update_with_start": s_update_with_start,
+    "delete": s_delete,
     "cancel": s_cancel,
     "terminate": s_terminate,
     "child": s_child,
