@@ -55,6 +55,7 @@ scenarios!(
     update,
     update_with_start,
     delete,
+    workflow_retry,
     cancel,
     terminate,
     child,

@@ -1,6 +1,8 @@
 //! Closing a run: the Complete / Fail / CancelWorkflowExecution commands, the run timeout, and
 //! what every close does (pending work dropped, updates failed, children's parent-close
 //! policies applied, the parent told).
+use crate::history::activity::server_timeout_failure;
+use crate::history::workflow_retry::WorkflowRetry;
 use crate::prelude::*;
 
 /// How a run closed.
@@ -43,17 +45,24 @@ impl Inner {
         cx: &mut CmdCtx<'_>,
     ) -> RpcResult<()> {
         let completed_id = cx.completed_id;
+        let failure = a.failure.clone().unwrap_or_default();
+        let retry = self.workflow_retry(key, &failure, None);
+        let new_run = retry.backoff_ms.map(|_| new_id());
         let ex = self.exec_mut(key)?;
         ex.add(A::WorkflowExecutionFailedEventAttributes(
             h::WorkflowExecutionFailedEventAttributes {
                 failure: a.failure.clone(),
-                retry_state: RetryState::RetryPolicyNotSet as i32,
+                retry_state: retry.state as i32,
                 workflow_task_completed_event_id: completed_id,
-                new_execution_run_id: String::new(),
+                new_execution_run_id: new_run.clone().unwrap_or_default(),
             },
         ));
+        ex.st.continued_as_new_run_id = new_run.clone().unwrap_or_default();
         cx.eff.closed = true;
         self.close_run(key, Close::Failed(Box::new(a.failure)));
+        if let (Some(run), Some(backoff)) = (new_run, retry.backoff_ms) {
+            self.start_workflow_retry(key, run, backoff, failure);
+        }
         Ok(())
     }
 
@@ -85,14 +94,35 @@ impl Inner {
         if !ex.st.is_open() || ex.st.run_deadline_ms.is_none_or(|d| d > now) {
             return;
         }
+        let expired = ex.st.execution_deadline_ms.is_some_and(|d| d <= now);
+        let failure = Failure {
+            message: "workflow timeout".into(),
+            ..server_timeout_failure(TimeoutType::StartToClose)
+        };
+        let retry = if expired {
+            WorkflowRetry {
+                state: RetryState::Timeout,
+                backoff_ms: None,
+            }
+        } else {
+            self.workflow_retry(&key, &failure, Some(TimeoutType::StartToClose))
+        };
+        let new_run = retry.backoff_ms.map(|_| new_id());
+        let Some(ex) = self.execs.get_mut(&key) else {
+            return;
+        };
         ex.flush();
         ex.add(A::WorkflowExecutionTimedOutEventAttributes(
             h::WorkflowExecutionTimedOutEventAttributes {
-                retry_state: RetryState::Timeout as i32,
-                new_execution_run_id: String::new(),
+                retry_state: retry.state as i32,
+                new_execution_run_id: new_run.clone().unwrap_or_default(),
             },
         ));
+        ex.st.continued_as_new_run_id = new_run.clone().unwrap_or_default();
         self.close_run(&key, Close::TimedOut);
+        if let (Some(run), Some(backoff)) = (new_run, retry.backoff_ms) {
+            self.start_workflow_retry(&key, run, backoff, failure);
+        }
     }
 
     pub(crate) fn close_run(&mut self, key: &ExecKey, how: Close) {
@@ -151,7 +181,15 @@ impl Inner {
                 self.terminate(&ck, "by parent close policy", None, "parent-close-policy");
             }
         }
-        if let Some(p) = parent {
+        // A retried child's parent hears only of the chain's last run (Temporal's
+        // replyToParentWorkflow: no new execution run id).
+        let retried = self
+            .execs
+            .get(key)
+            .is_some_and(|e| !e.st.continued_as_new_run_id.is_empty());
+        if let Some(p) = parent
+            && !retried
+        {
             self.notify_parent(key, &p, how, result_event);
         }
     }

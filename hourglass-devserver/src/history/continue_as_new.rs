@@ -87,26 +87,14 @@ impl Inner {
             execution_deadline_ms: ex.st.execution_deadline_ms,
             start_delay_ms: dur_ms(&a.backoff_start_interval),
             signal: None,
+            attempt: 1,
         };
         let parent = ex.st.parent.clone();
         cx.eff.closed = true;
         self.close_run(key, Close::ContinuedAsNew);
         let nk = self.create_run(r);
-        // A parent keeps tracking the chain under the new run id.
         if let Some(p) = parent {
-            let pk = ExecKey {
-                namespace: p.namespace,
-                workflow_id: p.workflow_id,
-                run_id: p.run_id,
-            };
-            if let Some(c) = self
-                .execs
-                .get_mut(&pk)
-                .and_then(|pe| pe.st.children.get_mut(&p.initiated_event_id))
-            {
-                c.run_id = nk.run_id.clone();
-                self.dirty.insert(pk);
-            }
+            self.follow_chain_in_parent(&p, &nk);
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ pub(crate) mod start;
 pub(crate) mod sticky;
 pub(crate) mod timer;
 pub(crate) mod update;
+pub(crate) mod workflow_retry;
 pub(crate) mod workflow_task;
 pub(crate) mod workflow_task_completed;
 

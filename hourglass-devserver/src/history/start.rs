@@ -74,6 +74,8 @@ pub(crate) struct NewRun {
     pub(crate) execution_deadline_ms: Option<i64>,
     pub(crate) start_delay_ms: i64,
     pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
+    /// The attempt of a retried run (0 or 1: the first).
+    pub(crate) attempt: i32,
 }
 
 impl Engine {
@@ -383,7 +385,7 @@ impl Inner {
                 identity: r.identity,
                 first_execution_run_id: r.first_run_id,
                 retry_policy: r.retry_policy,
-                attempt: 1,
+                attempt: r.attempt.max(1),
                 workflow_execution_expiration_time: r.execution_deadline_ms.map(ts),
                 first_workflow_task_backoff: dur(r.start_delay_ms),
                 memo: r.memo,

@@ -297,7 +297,22 @@ class Upserter:
         return "done"
 
 
-WORKFLOWS = [Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
+@workflow.defn
+class RetriedRun:
+    """Fails its first attempts (or, with `sleep_first`, outlives its run timeout once)."""
+
+    @workflow.run
+    async def run(self, succeed_at: int, sleep_first: bool) -> str:
+        info = workflow.info()
+        if info.attempt < succeed_at:
+            if sleep_first:
+                await workflow.sleep(60)
+            raise ApplicationError(f"attempt {info.attempt} fails")
+        last = workflow.get_last_failure()
+        return f"attempt {info.attempt} after: {last.message if last else None}"
+
+
+WORKFLOWS = [RetriedRun, Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
 ACTIVITIES = [greet, flaky, always_fails, heartbeat_then_hang, sleepy, wait_for_cancel]
 
 
@@ -511,6 +526,46 @@ async def s_delete(client: Client) -> None:
         assert e.status == RPCStatusCode.NOT_FOUND, e
 
 
+async def s_workflow_retry(client: Client) -> None:
+    policy = RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=3)
+    h = await client.start_workflow(
+        RetriedRun.run, args=[3, False], id=wid("wf-retry"), task_queue=TQ, retry_policy=policy
+    )
+    assert await asyncio.wait_for(h.result(), 30) == "attempt 3 after: attempt 2 fails"
+    # The first run failed and names the next one; the chain's runs are linked.
+    first = client.get_workflow_handle(h.id, run_id=h.first_execution_run_id)
+    assert (await first.describe()).status == WorkflowExecutionStatus.FAILED
+    events = [e async for e in first.fetch_history_events()]
+    failed = events[-1].workflow_execution_failed_event_attributes
+    assert failed.new_execution_run_id, events[-1]
+    assert failed.retry_state == 1, failed  # RETRY_STATE_IN_PROGRESS
+    second = client.get_workflow_handle(h.id, run_id=failed.new_execution_run_id)
+    started = [e async for e in second.fetch_history_events()][0]
+    attrs = started.workflow_execution_started_event_attributes
+    assert attrs.attempt == 2 and attrs.initiator == 2, attrs  # CONTINUE_AS_NEW_INITIATOR_RETRY
+    assert attrs.continued_failure.message == "attempt 1 fails", attrs
+    assert attrs.first_execution_run_id == h.first_execution_run_id
+    # Out of attempts: the last failure is the workflow's.
+    h = await client.start_workflow(
+        RetriedRun.run, args=[9, False], id=wid("wf-retry-out"), task_queue=TQ, retry_policy=policy
+    )
+    try:
+        await asyncio.wait_for(h.result(), 30)
+        raise AssertionError("should fail after 3 attempts")
+    except WorkflowFailureError as e:
+        assert "attempt 3 fails" in str(e.cause), e.cause
+    # A run timeout is retried too.
+    h = await client.start_workflow(
+        RetriedRun.run,
+        args=[2, True],
+        id=wid("wf-retry-timeout"),
+        task_queue=TQ,
+        retry_policy=policy,
+        run_timeout=timedelta(seconds=1),
+    )
+    assert await asyncio.wait_for(h.result(), 30) == "attempt 2 after: workflow timeout"
+
+
 async def s_cancel(client: Client) -> None:
     h = await client.start_workflow(Cancellable.run, id=wid("cancel"), task_queue=TQ)
     for _ in range(100):
@@ -637,6 +692,7 @@ SCENARIOS = {
     "update": s_update,
     "update_with_start": s_update_with_start,
     "delete": s_delete,
+    "workflow_retry": s_workflow_retry,
     "cancel": s_cancel,
     "terminate": s_terminate,
     "child": s_child,
