@@ -102,6 +102,8 @@ impl Engine {
                 description: "default namespace".into(),
                 retention_days: 1,
                 retention: None,
+                owner_email: String::new(),
+                data: BTreeMap::new(),
             });
         }
         let count = inner.recover()?;

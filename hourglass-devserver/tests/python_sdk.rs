@@ -56,6 +56,8 @@ scenarios!(
     update_with_start,
     delete,
     workflow_retry,
+    describe_task_queue,
+    namespaces,
     cancel,
     terminate,
     child,

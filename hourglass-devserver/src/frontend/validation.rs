@@ -95,7 +95,7 @@ fn retry_policy(rp: &mut Option<RetryPolicy>) -> Result<(), Status> {
 }
 
 /// `tqid.NormalizeAndValidateUserDefined` for a workflow's task queue.
-fn task_queue(tq: &mut Option<TaskQueue>) -> Result<(), Status> {
+pub(crate) fn task_queue(tq: &mut Option<TaskQueue>) -> Result<(), Status> {
     *tq = Some(normalize_task_queue(tq.as_ref(), "").map_err(|e| invalid(e.to_string()))?);
     Ok(())
 }
@@ -263,6 +263,17 @@ pub fn update(r: &mut ws::UpdateWorkflowExecutionRequest) -> Result<(), Status> 
         workflow_id: r.workflow_execution.as_ref().map_or("", |w| &w.workflow_id),
     };
     check_blob(input.args.as_ref(), &site)
+}
+
+/// DescribeTaskQueue's checks (`tqid.NormalizeAndValidatePartition`): a named task queue; an
+/// unspecified task queue type means the workflow queue.
+pub fn describe_task_queue(r: &mut ws::DescribeTaskQueueRequest) -> Result<(), Status> {
+    use temporalio_protos::temporal::api::enums::v1::TaskQueueType;
+    task_queue(&mut r.task_queue)?;
+    if r.task_queue_type == TaskQueueType::Unspecified as i32 {
+        r.task_queue_type = TaskQueueType::Workflow as i32;
+    }
+    Ok(())
 }
 
 /// QueryWorkflow's checks.

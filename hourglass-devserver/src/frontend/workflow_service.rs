@@ -128,6 +128,16 @@ impl WorkflowService for Service {
             .map(|_| Response::new(ws::RegisterNamespaceResponse {}))
     }
 
+    async fn update_namespace(
+        &self,
+        r: Request<ws::UpdateNamespaceRequest>,
+    ) -> R<ws::UpdateNamespaceResponse> {
+        self.engine
+            .update_namespace(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn start_workflow_execution(
         &self,
         r: Request<ws::StartWorkflowExecutionRequest>,
@@ -188,6 +198,15 @@ impl WorkflowService for Service {
             .delete_workflow(r)
             .await
             .map(|_| Response::new(ws::DeleteWorkflowExecutionResponse {}))
+    }
+
+    async fn describe_task_queue(
+        &self,
+        r: Request<ws::DescribeTaskQueueRequest>,
+    ) -> R<ws::DescribeTaskQueueResponse> {
+        let mut r = r.into_inner();
+        validation::describe_task_queue(&mut r)?;
+        self.engine.describe_task_queue(r).await.map(Response::new)
     }
 
     async fn describe_workflow_execution(

@@ -2,6 +2,7 @@
 //! and worker shutdown.
 use crate::prelude::*;
 
+pub(crate) mod describe_task_queue;
 pub(crate) mod poller_scaling;
 pub(crate) mod worker_shutdown;
 
@@ -42,6 +43,8 @@ pub(crate) struct Queue {
     pub(crate) waiting_polls: usize,
     /// When a poll last arrived or last left (a poller was there then).
     pub(crate) last_poller_seen: Option<Instant>,
+    /// The poller registry DescribeTaskQueue reports: identity → last access.
+    pub(crate) pollers: describe_task_queue::Pollers,
 }
 
 /// Temporal matching's `stickyPollerUnavailableWindow`: a sticky queue that has seen no
@@ -79,6 +82,8 @@ pub(crate) struct PollRequest<'a> {
     pub(crate) identity: &'a str,
     pub(crate) worker_instance_key: &'a str,
     pub(crate) timeout: Option<std::time::Duration>,
+    /// The dispatch rate the poller asked for (activity polls' task queue metadata).
+    pub(crate) rate_per_second: Option<f64>,
 }
 
 /// A poll response that can carry a poller scaling decision.
@@ -125,6 +130,7 @@ impl Engine {
             identity: &req.identity,
             worker_instance_key: &req.worker_instance_key,
             timeout,
+            rate_per_second: None,
         };
         self.long_poll(poll, Inner::take_workflow_task).await
     }
@@ -145,6 +151,10 @@ impl Engine {
             identity: &req.identity,
             worker_instance_key: &req.worker_instance_key,
             timeout,
+            rate_per_second: req
+                .task_queue_metadata
+                .as_ref()
+                .and_then(|m| m.max_tasks_per_second),
         };
         self.long_poll(poll, Inner::take_activity_task).await
     }
@@ -169,6 +179,7 @@ impl Engine {
             g.namespace(poll.namespace)?;
             let q = g.queue(&qk);
             q.scaling.saw_poller(poll.identity, poll_started);
+            q.pollers.saw(poll.identity, now_ms(), poll.rate_per_second);
             q.waiting_polls += 1;
             q.last_poller_seen = Some(poll_started);
         }
@@ -256,6 +267,7 @@ impl Inner {
             scaling: PollerScaling::new(Instant::now()),
             waiting_polls: 0,
             last_poller_seen: None,
+            pollers: Default::default(),
         })
     }
 

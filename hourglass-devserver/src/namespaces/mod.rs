@@ -15,6 +15,12 @@ pub struct NamespaceRec {
     /// Retention in milliseconds, when set exactly.
     #[serde(default)]
     pub retention: Option<i64>,
+    /// Owner's e-mail.
+    #[serde(default)]
+    pub owner_email: String,
+    /// Free-form key/value data.
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
 }
 
 impl NamespaceRec {
@@ -93,9 +99,55 @@ impl Engine {
                 description: req.description.clone(),
                 retention_days: retention / 86_400_000,
                 retention: Some(retention),
+                owner_email: req.owner_email.clone(),
+                data: req.data.clone().into_iter().collect(),
             });
             tracing::info!(namespace = %req.namespace, "namespace registered");
             Ok(())
+        })
+        .await
+    }
+}
+
+impl Engine {
+    /// UpdateNamespace, as Temporal's namespace handler: a non-empty description or owner
+    /// e-mail replaces the old one, data entries are merged in, a retention (validated as at
+    /// registration) applies to runs closing from now on. Answers the updated namespace.
+    pub async fn update_namespace(
+        &self,
+        req: ws::UpdateNamespaceRequest,
+    ) -> RpcResult<ws::UpdateNamespaceResponse> {
+        self.with(|g| {
+            let mut rec = g.namespace(&req.namespace)?.clone();
+            if let Some(info) = &req.update_info {
+                if !info.description.is_empty() {
+                    rec.description = info.description.clone();
+                }
+                if !info.owner_email.is_empty() {
+                    rec.owner_email = info.owner_email.clone();
+                }
+                rec.data
+                    .extend(info.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            if let Some(ttl) = req
+                .config
+                .as_ref()
+                .and_then(|c| c.workflow_execution_retention_ttl.as_ref())
+            {
+                let ms = requested_retention(Some(ttl))?;
+                rec.retention = Some(ms);
+                rec.retention_days = ms / 86_400_000;
+            }
+            tracing::info!(namespace = %rec.name, retention_ms = rec.retention_ms(), "namespace updated");
+            let d = ns_response(&rec);
+            g.put_namespace(rec);
+            Ok(ws::UpdateNamespaceResponse {
+                namespace_info: d.namespace_info,
+                config: d.config,
+                replication_config: d.replication_config,
+                failover_version: d.failover_version,
+                is_global_namespace: d.is_global_namespace,
+            })
         })
         .await
     }
@@ -110,6 +162,8 @@ pub(crate) fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
             name: rec.name.clone(),
             state: 1,
             description: rec.description.clone(),
+            owner_email: rec.owner_email.clone(),
+            data: rec.data.clone().into_iter().collect(),
             id: rec.id.clone(),
             capabilities: Some(Capabilities {
                 eager_workflow_start: true,
@@ -203,5 +257,53 @@ mod tests {
             err.message(),
             "A valid retention period is not set on request."
         );
+    }
+
+    #[tokio::test]
+    async fn update_namespace_merges_its_info_and_validates_retention() {
+        use temporalio_protos::temporal::api::namespace::v1::{
+            NamespaceConfig, UpdateNamespaceInfo,
+        };
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        let update =
+            |description: &str, key: &str, hours: Option<i64>| ws::UpdateNamespaceRequest {
+                namespace: "default".into(),
+                update_info: Some(UpdateNamespaceInfo {
+                    description: description.into(),
+                    data: [(key.to_string(), "v".to_string())].into_iter().collect(),
+                    ..Default::default()
+                }),
+                config: hours.map(|h| NamespaceConfig {
+                    workflow_execution_retention_ttl: Some(prost_wkt_types::Duration {
+                        seconds: h * 3600,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+        e.update_namespace(update("first", "a", Some(48)))
+            .await
+            .unwrap();
+        let r = e.update_namespace(update("", "b", None)).await.unwrap();
+        let info = r.namespace_info.unwrap();
+        assert_eq!(
+            info.description, "first",
+            "an empty description keeps the old one"
+        );
+        assert_eq!(info.data.len(), 2, "data is merged");
+        let ttl = r.config.unwrap().workflow_execution_retention_ttl.unwrap();
+        assert_eq!(ttl.seconds, 48 * 3600);
+        let err = e
+            .update_namespace(update("x", "c", Some(0)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        let missing = ws::UpdateNamespaceRequest {
+            namespace: "nope".into(),
+            ..Default::default()
+        };
+        let err = e.update_namespace(missing).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
     }
 }

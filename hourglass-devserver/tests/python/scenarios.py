@@ -566,6 +566,68 @@ async def s_workflow_retry(client: Client) -> None:
     assert await asyncio.wait_for(h.result(), 30) == "attempt 2 after: workflow timeout"
 
 
+async def s_describe_task_queue(client: Client) -> None:
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    async def describe(name: str, kind) -> object:
+        return await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default",
+                task_queue=TaskQueue(name=name),
+                task_queue_type=kind,
+                report_stats=True,
+            )
+        )
+
+    # The worker of this scenario polls both queues of TQ.
+    await result_of(client, Hello, "tq")
+    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+        d = await describe(TQ, kind)
+        assert [p.identity for p in d.pollers] == [client.identity], d
+        age = time.time() - d.pollers[0].last_access_time.ToSeconds()
+        assert 0 <= age < 120, age
+        assert d.pollers[0].rate_per_second > 0, d
+    # A queue nobody polls: no pollers, and the started workflow's task waits in its backlog.
+    idle = "idle-" + uuid.uuid4().hex[:8]
+    h = await client.start_workflow(Hello.run, "x", id=wid("idle"), task_queue=idle)
+    d = await describe(idle, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    assert list(d.pollers) == [] and d.stats.approximate_backlog_count == 1, d
+    d = await describe(idle, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+    assert d.stats.approximate_backlog_count == 0, d
+    await h.terminate("done")
+
+
+async def s_namespaces(client: Client) -> None:
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
+    from temporalio.api.workflowservice.v1 import (
+        DescribeNamespaceRequest,
+        RegisterNamespaceRequest,
+        UpdateNamespaceRequest,
+    )
+
+    svc = client.workflow_service
+    name = "ns-" + uuid.uuid4().hex[:8]
+    await svc.register_namespace(
+        RegisterNamespaceRequest(namespace=name, description="first", owner_email="a@example.com")
+    )
+    updated = await svc.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=name,
+            update_info=UpdateNamespaceInfo(description="second", data={"team": "core"}),
+            config=NamespaceConfig(workflow_execution_retention_ttl=Duration(seconds=72 * 3600)),
+        )
+    )
+    assert updated.namespace_info.description == "second", updated
+    d = await svc.describe_namespace(DescribeNamespaceRequest(namespace=name))
+    assert d.namespace_info.description == "second", d
+    assert d.namespace_info.owner_email == "a@example.com", d
+    assert dict(d.namespace_info.data) == {"team": "core"}, d
+    assert d.config.workflow_execution_retention_ttl.seconds == 72 * 3600, d
+
+
 async def s_cancel(client: Client) -> None:
     h = await client.start_workflow(Cancellable.run, id=wid("cancel"), task_queue=TQ)
     for _ in range(100):
@@ -693,6 +755,8 @@ SCENARIOS = {
     "update_with_start": s_update_with_start,
     "delete": s_delete,
     "workflow_retry": s_workflow_retry,
+    "describe_task_queue": s_describe_task_queue,
+    "namespaces": s_namespaces,
     "cancel": s_cancel,
     "terminate": s_terminate,
     "child": s_child,
