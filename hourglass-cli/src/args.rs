@@ -148,6 +148,12 @@ pub struct StartDevArgs {
     /// File of accepted API keys, one per line (`#` starts a comment line).
     #[arg(long)]
     pub api_key_file: Option<PathBuf>,
+    /// A Temporal dynamic-config value, KEY=JSON (repeatable), e.g.
+    /// `limit.historyCount.suggestContinueAsNew=50`. The history limits
+    /// (`limit.history{Size,Count}.{error,warn,suggestContinueAsNew}`) are applied; other
+    /// keys are accepted and ignored with a warning.
+    #[arg(long = "dynamic-config-value")]
+    pub dynamic_config_values: Vec<String>,
 }
 
 /// `hourglass tree`.

@@ -9,7 +9,7 @@ use crate::workflow_commands;
 use hourglass_bridge::config::{MetricsConfig, TlsConfig};
 use hourglass_bridge::{Core, CoreWatcher, DEFAULT_SETTLE};
 use hourglass_devserver::{
-    ApiKeys, Database, DevServer, DevServerBuilder, RunningServer, ServerTls,
+    ApiKeys, Database, DevServer, DevServerBuilder, HistoryLimits, RunningServer, ServerTls,
 };
 use hourglass_worker::external::ExternalPools;
 use hourglass_worker::subsystem::{DEFAULT_TASK_QUEUE, Hourglass, SubsystemConfig};
@@ -462,6 +462,15 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
     let mut builder = DevServer::builder().ip(ip).database(database);
     if let Some(ns) = &args.namespace {
         builder = builder.namespace(ns);
+    }
+    if !args.dynamic_config_values.is_empty() {
+        let mut limits = HistoryLimits::default();
+        hourglass_devserver::dynamic_config::apply(&args.dynamic_config_values, &mut limits)
+            .map_err(|e| CliError::InvalidValue {
+                what: "--dynamic-config-value".into(),
+                message: e.to_string(),
+            })?;
+        builder = builder.history_limits(limits);
     }
     let (builder, security) = secure_dev_server(builder, &args)?;
     let server = start_dev_server(builder, port).await?;

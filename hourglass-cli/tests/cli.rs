@@ -527,6 +527,74 @@ fn server_start_dev_serves_clients() {
 }
 
 #[test]
+fn start_dev_applies_dynamic_config_values_and_refuses_bad_ones() {
+    let err = fails(&[
+        "server",
+        "start-dev",
+        "--dynamic-config-value",
+        "limit.historyCount.error=lots",
+    ]);
+    assert!(err.contains("limit.historyCount.error=lots"), "{err}");
+    let port = free_port();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["server", "start-dev", "--port", &port.to_string()])
+            .args(["--dynamic-config-value", "limit.historyCount.error=6"])
+            .args([
+                "--dynamic-config-value",
+                "frontend.enableUpdateWorkflowExecution=true",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = LineReader::new(child.stdout.take().unwrap());
+    let mut stderr = LineReader::new(child.stderr.take().unwrap());
+    stdout.wait_for("listening on", Duration::from_secs(30));
+    let warned = stderr.wait_for(
+        "not used by the Hourglass dev server",
+        Duration::from_secs(5),
+    );
+    assert!(
+        warned.contains("frontend.enableUpdateWorkflowExecution"),
+        "{warned}"
+    );
+    let a = format!("127.0.0.1:{port}");
+    let a = a.as_str();
+    ok(&[
+        "workflow",
+        "start",
+        "--address",
+        a,
+        "--type",
+        "Nobody",
+        "-w",
+        "limited",
+    ]);
+    // Started + WorkflowTaskScheduled, then one event per signal: the seventh event is over.
+    for i in 0..5 {
+        let out = hourglass(&[
+            "workflow",
+            "signal",
+            "--address",
+            a,
+            "-w",
+            "limited",
+            "--name",
+            "s",
+            "--input",
+            &i.to_string(),
+        ]);
+        if !out.status.success() {
+            break;
+        }
+    }
+    let described = ok(&["workflow", "describe", "--address", a, "-w", "limited"]);
+    assert!(described.contains("TERMINATED"), "{described}");
+}
+
+#[test]
 fn metrics_and_json_logs() {
     let dir = tempdir();
     let port = free_port();

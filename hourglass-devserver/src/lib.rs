@@ -41,6 +41,7 @@
 #![allow(deprecated)]
 extern crate prost_wkt_types as prost_types;
 
+pub mod dynamic_config;
 mod engine;
 mod error;
 mod frontend;

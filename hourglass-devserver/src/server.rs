@@ -132,7 +132,7 @@ impl DevServerBuilder {
                 what: "startup".into(),
                 detail: e.to_string(),
             })??;
-        engine.set_history_limits(self.history_limits.clone());
+        engine.set_history_limits(self.history_limits);
         engine.set_closed_cache_capacity(self.closed_cache_capacity);
         if let Some(r) = self.retention {
             engine.set_retention(&self.namespace, r);

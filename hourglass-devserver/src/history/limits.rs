@@ -13,9 +13,9 @@ pub const HISTORY_COUNT_EXCEEDS_LIMIT: &str = "Workflow history count exceeds li
 pub const HISTORY_SERVICE_IDENTITY: &str = "history-service";
 
 /// The limits on one execution's history. The defaults are Temporal's dynamic-config
-/// defaults (`limit.historySize.error` 50 MiB / `.warn` 10 MiB, `limit.historyCount.error`
-/// 51,200 / `.warn` 10,240).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// defaults (`limit.historySize.error` 50 MiB / `.warn` 10 MiB / `.suggestContinueAsNew`
+/// 4 MiB, `limit.historyCount.error` 51,200 / `.warn` 10,240 / `.suggestContinueAsNew` 4,096).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryLimits {
     /// History size in bytes above which a running workflow is terminated.
     pub size_error: i64,
@@ -25,6 +25,10 @@ pub struct HistoryLimits {
     pub count_error: i64,
     /// Event count above which a warning is logged.
     pub count_warn: i64,
+    /// History size in bytes from which workflow tasks suggest continue-as-new.
+    pub size_suggest_continue_as_new: i64,
+    /// Event count from which workflow tasks suggest continue-as-new.
+    pub count_suggest_continue_as_new: i64,
 }
 
 impl Default for HistoryLimits {
@@ -34,6 +38,8 @@ impl Default for HistoryLimits {
             size_warn: 10 * 1024 * 1024,
             count_error: 50 * 1024,
             count_warn: 10 * 1024,
+            size_suggest_continue_as_new: 4 * 1024 * 1024,
+            count_suggest_continue_as_new: 4 * 1024,
         }
     }
 }
@@ -54,7 +60,7 @@ impl Inner {
     /// Terminates every changed, running execution whose history is over a limit; returns
     /// the error for the request that caused it (the last one when several did).
     pub(crate) fn enforce_history_limits(&mut self) -> Option<Status> {
-        let limits = self.history_limits.clone();
+        let limits = self.history_limits;
         let mut over = vec![];
         for key in &self.dirty {
             let Some(ex) = self.execs.get_mut(key) else {
@@ -104,6 +110,7 @@ mod tests {
             size_warn: 10,
             count_error: 5,
             count_warn: 2,
+            ..HistoryLimits::default()
         };
         assert_eq!(breach(&l, 5, 100), None, "at the limit is allowed");
         assert_eq!(breach(&l, 6, 100), Some(HISTORY_COUNT_EXCEEDS_LIMIT));

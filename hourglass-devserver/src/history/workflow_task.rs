@@ -11,6 +11,7 @@
 //!   timeout grows by exponential backoff (5 s initial, doubling, at most 10 min).
 //! - A failure or timeout while the execution is sticky clears stickiness and does not count
 //!   as an attempt (the next task is attempt 1 on the normal queue).
+use crate::history::limits::HistoryLimits;
 use crate::prelude::*;
 
 /// Temporal's `workflowTaskRetryBackoffMinAttempts`: attempts up to this use the plain timeout.
@@ -19,10 +20,6 @@ const BACKOFF_MIN_ATTEMPTS: i32 = 3;
 const BACKOFF_INITIAL_MS: i64 = 5_000;
 /// Temporal's `WorkflowTaskRetryMaxInterval` default.
 const BACKOFF_MAX_MS: i64 = 10 * 60_000;
-/// Temporal's `limit.historySize.suggestContinueAsNew` default.
-const SUGGEST_CAN_SIZE_BYTES: i64 = 4 * 1024 * 1024;
-/// Temporal's `limit.historyCount.suggestContinueAsNew` default.
-const SUGGEST_CAN_EVENTS: i64 = 4 * 1024;
 
 /// How a started workflow task ended without completing.
 pub(crate) enum WftFailure {
@@ -72,7 +69,12 @@ impl Engine {
 
 impl Exec {
     /// Writes the Scheduled and Started events of a transient task that is completing.
-    pub(crate) fn write_transient_events(&mut self, w: &WorkflowTask, identity: &str) {
+    pub(crate) fn write_transient_events(
+        &mut self,
+        w: &WorkflowTask,
+        identity: &str,
+        limits: &HistoryLimits,
+    ) {
         let tq = self.st.task_queue.clone();
         self.add(A::WorkflowTaskScheduledEventAttributes(
             h::WorkflowTaskScheduledEventAttributes {
@@ -87,11 +89,17 @@ impl Exec {
             identity,
             size,
             &self.st,
+            limits,
         ));
     }
 
     /// The unpersisted Scheduled(+Started) suffix of a transient task, as the poller sees it.
-    fn transient_suffix(&self, w: &WorkflowTask, identity: &str) -> Vec<HistoryEvent> {
+    fn transient_suffix(
+        &self,
+        w: &WorkflowTask,
+        identity: &str,
+        limits: &HistoryLimits,
+    ) -> Vec<HistoryEvent> {
         let tq = self.st.task_queue.clone();
         let scheduled = event(
             w.scheduled_event_id,
@@ -110,6 +118,7 @@ impl Exec {
                 identity,
                 self.st.history_size_bytes,
                 &self.st,
+                limits,
             ),
         );
         vec![scheduled, started]
@@ -117,15 +126,21 @@ impl Exec {
 }
 
 /// WorkflowTaskStarted attributes, with Temporal's history-size hints.
-fn started_attrs_for(sid: i64, identity: &str, size: i64, st: &Execution) -> A {
+fn started_attrs_for(
+    sid: i64,
+    identity: &str,
+    size: i64,
+    st: &Execution,
+    limits: &HistoryLimits,
+) -> A {
     let mut reasons = vec![];
-    if size >= SUGGEST_CAN_SIZE_BYTES {
+    if size >= limits.size_suggest_continue_as_new {
         reasons.push(
             temporalio_protos::temporal::api::enums::v1::SuggestContinueAsNewReason::HistorySizeTooLarge
                 as i32,
         );
     }
-    if st.next_event_id >= SUGGEST_CAN_EVENTS {
+    if st.next_event_id >= limits.count_suggest_continue_as_new {
         reasons.push(
             temporalio_protos::temporal::api::enums::v1::SuggestContinueAsNewReason::TooManyHistoryEvents
                 as i32,
@@ -264,6 +279,7 @@ impl Inner {
         identity: &str,
         qk: &QueueKey,
     ) -> Option<ws::PollWorkflowTaskQueueResponse> {
+        let limits = self.history_limits;
         let ex = self.execs.get_mut(key)?;
         if !ex.st.is_open() {
             return None;
@@ -306,6 +322,7 @@ impl Inner {
                 identity,
                 size,
                 &ex.st,
+                &limits,
             ))
         };
         let timeout_at = now + w.start_to_close(ex.st.wft_timeout_ms);
@@ -318,7 +335,7 @@ impl Inner {
         };
         let mut events: Vec<HistoryEvent> = ex.events.get(first..).unwrap_or_default().to_vec();
         if w.attempt > 1 {
-            events.extend(ex.transient_suffix(&w, identity));
+            events.extend(ex.transient_suffix(&w, identity, &limits));
         }
         w.started_event_id = Some(started_id);
         w.timeout_ms = Some(timeout_at);

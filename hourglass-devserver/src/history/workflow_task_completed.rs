@@ -45,6 +45,7 @@ impl Inner {
                 let _ = tx.send(res);
             }
         }
+        let limits = self.history_limits;
         let ex = self
             .execs
             .get_mut(&key)
@@ -81,7 +82,7 @@ impl Inner {
         }
         if wft.attempt > 1 {
             // A transient task's Scheduled/Started events are written only now it completed.
-            ex.write_transient_events(&wft, &identity);
+            ex.write_transient_events(&wft, &identity, &limits);
         }
         ex.st.set_sticky(req.sticky_attributes.as_ref());
         ex.st.wft = None;
