@@ -154,6 +154,10 @@ pub struct StartDevArgs {
     /// keys are accepted and ignored with a warning.
     #[arg(long = "dynamic-config-value")]
     pub dynamic_config_values: Vec<String>,
+    /// Register a custom search attribute NAME=TYPE in the namespace (repeatable); TYPE is
+    /// Text, Keyword, Int, Double, Bool, Datetime or KeywordList.
+    #[arg(long = "search-attribute")]
+    pub search_attributes: Vec<String>,
 }
 
 /// `hourglass tree`.

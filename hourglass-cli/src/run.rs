@@ -472,6 +472,15 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
             })?;
         builder = builder.history_limits(limits);
     }
+    for entry in &args.search_attributes {
+        let (name, ty) = entry
+            .split_once('=')
+            .ok_or_else(|| CliError::InvalidValue {
+                what: "--search-attribute".into(),
+                message: format!("`{entry}`: expected NAME=TYPE, e.g. CustomerId=Keyword"),
+            })?;
+        builder = builder.search_attribute(name.trim(), ty.trim());
+    }
     let (builder, security) = secure_dev_server(builder, &args)?;
     let server = start_dev_server(builder, port).await?;
     println!(

@@ -527,7 +527,7 @@ fn server_start_dev_serves_clients() {
 }
 
 #[test]
-fn start_dev_applies_dynamic_config_values_and_refuses_bad_ones() {
+fn start_dev_applies_dynamic_config_values_and_search_attributes_and_refuses_bad_ones() {
     let err = fails(&[
         "server",
         "start-dev",
@@ -535,6 +535,34 @@ fn start_dev_applies_dynamic_config_values_and_refuses_bad_ones() {
         "limit.historyCount.error=lots",
     ]);
     assert!(err.contains("limit.historyCount.error=lots"), "{err}");
+    let port = free_port().to_string();
+    let err = fails(&[
+        "server",
+        "start-dev",
+        "--port",
+        &port,
+        "--search-attribute",
+        "Color=Colour",
+    ]);
+    assert!(err.contains("Color=Colour: unknown type"), "{err}");
+    let err = fails(&[
+        "server",
+        "start-dev",
+        "--port",
+        &port,
+        "--search-attribute",
+        "Color",
+    ]);
+    assert!(err.contains("expected NAME=TYPE"), "{err}");
+    let err = fails(&[
+        "server",
+        "start-dev",
+        "--port",
+        &port,
+        "--search-attribute",
+        "TemporalX=Int",
+    ]);
+    assert!(err.contains("reserved by system"), "{err}");
     let port = free_port();
     let mut child = KillOnDrop(
         Command::new(BIN)

@@ -104,6 +104,7 @@ impl Engine {
                 retention: None,
                 owner_email: String::new(),
                 data: BTreeMap::new(),
+                search_attributes: BTreeMap::new(),
             });
         }
         let count = inner.recover()?;

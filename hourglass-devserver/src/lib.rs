@@ -65,6 +65,15 @@ pub mod generated {
     ));
 }
 
+/// The OperatorService server stub, from the same descriptor set.
+#[allow(clippy::all, missing_docs)]
+pub mod generated_operator {
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/temporal.api.operatorservice.v1.rs"
+    ));
+}
+
 pub use error::{DevServerError, Result};
 pub use frontend::authorization::ApiKeys;
 pub use frontend::tls::ServerTls;

@@ -2,9 +2,11 @@
 use crate::engine::Engine;
 use crate::error::{DevServerError, Result};
 use crate::frontend::authorization::ApiKeys;
+use crate::frontend::operator_service::Operator;
 use crate::frontend::tls::ServerTls;
 use crate::frontend::workflow_service::Service;
 use crate::generated::workflow_service_server::WorkflowServiceServer;
+use crate::generated_operator::operator_service_server::OperatorServiceServer;
 use crate::history::limits::HistoryLimits;
 use crate::persistence::store::Database;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,6 +27,7 @@ pub struct DevServerBuilder {
     closed_cache_capacity: usize,
     tls: Option<ServerTls>,
     api_keys: ApiKeys,
+    search_attributes: Vec<(String, String)>,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -43,6 +46,7 @@ impl DevServer {
             closed_cache_capacity: crate::history::cache::CLOSED_CACHE_CAPACITY,
             tls: None,
             api_keys: ApiKeys::default(),
+            search_attributes: Vec::new(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl DevServerBuilder {
         if let Some(r) = self.retention {
             engine.set_retention(&self.namespace, r);
         }
+        self.register_search_attributes(&engine).await?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DevServerError::Bind { addr, source })?;
@@ -151,6 +156,8 @@ impl DevServerBuilder {
             // Clients gzip their requests by default; answers go back uncompressed, since
             // compressing on a loopback link only costs CPU on both ends.
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let operator = OperatorServiceServer::new(Operator::new(engine.clone()))
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let auth = tonic::service::InterceptorLayer::new(self.api_keys.clone());
@@ -158,6 +165,7 @@ impl DevServerBuilder {
             transport
                 .layer(auth)
                 .add_service(svc)
+                .add_service(operator)
                 .serve_with_incoming_shutdown(incoming, async move { eng2.closed().await })
                 .await
         });
@@ -181,6 +189,36 @@ impl DevServerBuilder {
 }
 
 impl DevServerBuilder {
+    /// Registers a custom search attribute in the default namespace at start-up, as
+    /// `temporal server start-dev --search-attribute NAME=TYPE` (TYPE: Text, Keyword, Int,
+    /// Double, Bool, Datetime or KeywordList). A bad name or type fails the start.
+    pub fn search_attribute(mut self, name: impl Into<String>, type_name: &str) -> Self {
+        self.search_attributes
+            .push((name.into(), type_name.to_string()));
+        self
+    }
+
+    async fn register_search_attributes(&self, engine: &Engine) -> Result<()> {
+        use crate::visibility::search_attributes::parse_type;
+        if self.search_attributes.is_empty() {
+            return Ok(());
+        }
+        let mut attrs = std::collections::HashMap::new();
+        for (name, ty) in &self.search_attributes {
+            let t = parse_type(ty).ok_or_else(|| {
+                DevServerError::Config(format!(
+                    "--search-attribute {name}={ty}: unknown type (Text, Keyword, Int, Double, Bool, Datetime, KeywordList)"
+                ))
+            })?;
+            attrs.insert(name.clone(), t);
+        }
+        let ns = self.namespace.clone();
+        engine
+            .with(|g| g.add_search_attributes(&ns, &attrs))
+            .await
+            .map_err(|e| DevServerError::Config(format!("--search-attribute: {}", e.message())))
+    }
+
     /// Whether the bound address is reachable from other machines with nothing to stop
     /// a caller: neither TLS nor an API key.
     pub fn is_exposed(&self) -> bool {

@@ -13,6 +13,8 @@ async fn run_scenario(name: &str) {
     let server = DevServer::builder()
         .port(0)
         .database(Database::InMemory)
+        // What the search_attributes scenario finds registered from the start.
+        .search_attribute("PreRegistered", "Int")
         .start()
         .await
         .unwrap();
@@ -58,6 +60,7 @@ scenarios!(
     workflow_retry,
     describe_task_queue,
     namespaces,
+    search_attributes,
     cancel,
     terminate,
     child,

@@ -3,6 +3,7 @@
 pub mod authorization;
 pub(crate) mod blob_size;
 pub(crate) mod multi_operation;
+pub(crate) mod operator_service;
 pub mod tls;
 pub(crate) mod validation;
 pub(crate) mod workflow_service;

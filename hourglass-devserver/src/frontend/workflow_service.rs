@@ -200,6 +200,13 @@ impl WorkflowService for Service {
             .map(|_| Response::new(ws::DeleteWorkflowExecutionResponse {}))
     }
 
+    async fn get_search_attributes(
+        &self,
+        _r: Request<ws::GetSearchAttributesRequest>,
+    ) -> R<ws::GetSearchAttributesResponse> {
+        self.engine.get_search_attributes().await.map(Response::new)
+    }
+
     async fn describe_task_queue(
         &self,
         r: Request<ws::DescribeTaskQueueRequest>,

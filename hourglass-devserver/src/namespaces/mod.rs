@@ -21,6 +21,9 @@ pub struct NamespaceRec {
     /// Free-form key/value data.
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+    /// Custom search attributes registered in the namespace: name → IndexedValueType.
+    #[serde(default)]
+    pub search_attributes: BTreeMap<String, i32>,
 }
 
 impl NamespaceRec {
@@ -101,6 +104,7 @@ impl Engine {
                 retention: Some(retention),
                 owner_email: req.owner_email.clone(),
                 data: req.data.clone().into_iter().collect(),
+                search_attributes: BTreeMap::new(),
             });
             tracing::info!(namespace = %req.namespace, "namespace registered");
             Ok(())

@@ -1,6 +1,8 @@
 //! The visibility service: ListWorkflowExecutions / CountWorkflowExecutions over the runs, and the query filter.
 use crate::prelude::*;
 
+pub mod search_attributes;
+
 impl Engine {
     /// ListWorkflowExecutions (simple `Key = 'value' AND ...` filters).
     pub async fn list(
@@ -16,7 +18,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let runs = g.visible_runs(&req.namespace)?;
-            check_attributes(&runs, &filter)?;
+            check_attributes(g.namespace(&req.namespace)?, &runs, &filter)?;
             let mut all: Vec<&Execution> = runs
                 .iter()
                 .map(|r| r.as_ref())
@@ -57,7 +59,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let runs = g.visible_runs(&req.namespace)?;
-            check_attributes(&runs, &filter)?;
+            check_attributes(g.namespace(&req.namespace)?, &runs, &filter)?;
             let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
             let mut n = 0i64;
             for st in runs
@@ -101,42 +103,6 @@ fn keyword_payload(v: &str) -> temporalio_protos::temporal::api::common::v1::Pay
     }
 }
 
-/// Temporal's system and predefined search attributes (`sadefs`): always queryable.
-const SYSTEM_ATTRIBUTES: &[&str] = &[
-    "WorkflowId",
-    "RunId",
-    "WorkflowType",
-    "StartTime",
-    "ExecutionTime",
-    "CloseTime",
-    "ExecutionStatus",
-    "TaskQueue",
-    "HistoryLength",
-    "ExecutionDuration",
-    "StateTransitionCount",
-    "HistorySizeBytes",
-    "ParentWorkflowId",
-    "ParentRunId",
-    "RootWorkflowId",
-    "RootRunId",
-    "TemporalChangeVersion",
-    "BinaryChecksums",
-    "BatcherNamespace",
-    "BatcherUser",
-    "TemporalScheduledStartTime",
-    "TemporalScheduledById",
-    "TemporalSchedulePaused",
-    "TemporalNamespaceDivision",
-    "TemporalPauseInfo",
-    "BuildIds",
-    "TemporalWorkerDeploymentVersion",
-    "TemporalWorkerDeployment",
-    "TemporalWorkflowVersioningBehavior",
-    "TemporalUsedWorkerDeploymentVersions",
-    "TemporalReportedProblems",
-    "ScheduleId",
-];
-
 impl Inner {
     /// Every run of a namespace: those in memory, and the closed ones only the store still
     /// holds (read on demand, see `history::cache`).
@@ -166,11 +132,16 @@ impl Inner {
 }
 
 /// Refuses a query naming an attribute that is neither a system attribute nor a custom one
-/// known in the namespace (one some run of it carries), with the message of Temporal's
-/// query converter.
-fn check_attributes(runs: &[std::borrow::Cow<'_, Execution>], filter: &Filter) -> RpcResult<()> {
+/// of the namespace (registered, or carried by some run of it), with the message of
+/// Temporal's query converter.
+fn check_attributes(
+    ns: &NamespaceRec,
+    runs: &[std::borrow::Cow<'_, Execution>],
+    filter: &Filter,
+) -> RpcResult<()> {
     for (name, _) in &filter.clauses {
-        let known = SYSTEM_ATTRIBUTES.contains(&name.as_str())
+        let known = search_attributes::is_system(name)
+            || ns.search_attributes.contains_key(name)
             || runs.iter().any(|st| {
                 st.search_attributes
                     .as_ref()
