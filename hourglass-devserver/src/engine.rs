@@ -38,6 +38,10 @@ pub(crate) struct Inner {
     pub(crate) history_limits: crate::history::limits::HistoryLimits,
     /// The history-limit error of the last commit, for the request that caused it.
     pub(crate) limit_error: Option<Status>,
+    /// Every schedule by (namespace, schedule id).
+    pub(crate) schedules: BTreeMap<ScheduleKey, ScheduleRec>,
+    /// Schedules changed (or deleted) since the last commit.
+    pub(crate) dirty_schedules: HashSet<ScheduleKey>,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -80,6 +84,8 @@ impl Engine {
             durable: Arc::new(watch::Sender::new(Durable::default())),
             history_limits: Default::default(),
             limit_error: None,
+            schedules: BTreeMap::new(),
+            dirty_schedules: HashSet::new(),
         };
         for (name, data) in inner
             .store
@@ -108,6 +114,7 @@ impl Engine {
             });
         }
         let count = inner.recover()?;
+        let schedules = inner.load_schedules()?;
         if let Database::Path(path) = db {
             inner.reader = Some(Store::open_reader(path)?);
         }
@@ -126,7 +133,7 @@ impl Engine {
                     detail: e.to_string(),
                 })?;
         }
-        tracing::info!(executions = count, "dev server state loaded");
+        tracing::info!(executions = count, schedules, "dev server state loaded");
         Ok(Arc::new(Self {
             inner: Mutex::new(inner),
             timer_notify,
@@ -218,6 +225,7 @@ impl Inner {
             namespaces: std::mem::take(&mut self.dirty_ns),
             executions: vec![],
             deletions: std::mem::take(&mut self.deleted),
+            schedules: self.take_schedule_writes(),
         };
         let seq = self.seq + 1;
         for k in self.dirty.drain() {
@@ -238,7 +246,11 @@ impl Inner {
         if let Some(e) = self.enforce_history_limits() {
             self.limit_error = Some(e);
         }
-        if self.dirty.is_empty() && self.dirty_ns.is_empty() && self.deleted.is_empty() {
+        if self.dirty.is_empty()
+            && self.dirty_ns.is_empty()
+            && self.deleted.is_empty()
+            && self.dirty_schedules.is_empty()
+        {
             return Ok(self.seq);
         }
         if !self.persistent {
@@ -246,6 +258,7 @@ impl Inner {
             self.dirty.clear();
             self.dirty_ns.clear();
             self.deleted.clear();
+            self.dirty_schedules.clear();
             return Ok(self.seq);
         }
         let batch = self.take_batch();

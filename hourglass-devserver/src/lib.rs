@@ -13,7 +13,10 @@
 //! protocol messages; activity tasks with heartbeats,
 //! completion/failure/cancellation (also by id), all four timeouts and retries with
 //! backoff; durable timers, run/execution and workflow-task timeouts; child workflows with
-//! parent close policies; continue-as-new; memo and search attributes. Long polls carry
+//! parent close policies; continue-as-new; memo and search attributes; schedules (interval,
+//! calendar and cron specs in any IANA time zone, jitter, overlap policies, catch-up window,
+//! pause-on-failure, remaining actions, trigger / backfill / pause, durable across a
+//! restart). Long polls carry
 //! poller-scaling hints, and `ShutdownWorker` answers that worker's open polls, as a Temporal
 //! cluster advertising `poller_autoscaling` and `worker_poll_complete_on_shutdown` does.
 //! Requests are validated and limited as Temporal's frontend does (ids, names, durations,
@@ -25,7 +28,7 @@
 //! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
 //! are deleted once their namespace's retention passed ([`DevServerBuilder::retention`]).
 //!
-//! Not served (the RPC answers `Unimplemented` or the feature is ignored): schedules,
+//! Not served (the RPC answers `Unimplemented` or the feature is ignored):
 //! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
 //! eager activity dispatch, archival.
 //!
@@ -50,6 +53,7 @@ mod matching;
 mod namespaces;
 mod persistence;
 mod prelude;
+mod schedules;
 mod server;
 mod status;
 mod timers;

@@ -24,6 +24,7 @@ pub(crate) use crate::matching::{
 pub(crate) use crate::namespaces::{NamespaceRec, ns_response};
 pub(crate) use crate::persistence::store::{Batch, Database, Store};
 pub(crate) use crate::persistence::writer::{Durable, writer_loop};
+pub(crate) use crate::schedules::{BufferedStart, ScheduleKey, ScheduleRec};
 pub(crate) use crate::status;
 pub(crate) use crate::timers::{ActTimer, TimerTask};
 pub(crate) use crate::token::TaskToken;

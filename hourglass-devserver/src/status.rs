@@ -89,6 +89,17 @@ pub fn already_started(workflow_id: &str, request_id: &str, run_id: &str) -> Sta
     )
 }
 
+/// AlreadyExists for a CreateSchedule naming an existing schedule (Temporal's frontend
+/// answers it as a duplicate start of the schedule's workflow).
+pub fn schedule_already_registered(schedule_id: &str) -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        format!("schedule {schedule_id:?} is already registered"),
+        "temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure",
+        WorkflowExecutionAlreadyStartedFailure::default().encode_to_vec(),
+    )
+}
+
 /// InvalidArgument carrying a `QueryFailedFailure`.
 pub fn query_failed(msg: &str, failure: Option<Failure>) -> Status {
     let failure = failure.or_else(|| {

@@ -1,15 +1,18 @@
 //! Conformance scenarios with the official Python SDK (`temporalio` from PyPI, pinned in
 //! `tests/python/requirements.txt`): each test starts a fresh dev server and runs one
-//! scenario of `tests/python/scenarios.py` (client + worker), which asserts in Python.
+//! scenario of `tests/python/scenarios.py` or, for schedules, `tests/python/schedules.py`
+//! (client + worker), which asserts in Python.
 use hourglass_devserver::{Database, DevServer};
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/scenarios.py")
+fn script(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(file)
 }
 
-async fn run_scenario(name: &str) {
+async fn run_scenario(file: &'static str, name: &str) {
     let server = DevServer::builder()
         .port(0)
         .database(Database::InMemory)
@@ -22,7 +25,7 @@ async fn run_scenario(name: &str) {
     let name = name.to_string();
     let out = tokio::task::spawn_blocking(move || {
         hourglass_tests::python_env::run_script_ok(
-            &script(),
+            &script(file),
             &[&name, &addr],
             &[],
             Duration::from_secs(180),
@@ -38,15 +41,28 @@ async fn run_scenario(name: &str) {
 }
 
 macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {$(
+    ($file:literal: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            run_scenario(stringify!($name)).await;
+            run_scenario($file, stringify!($name)).await;
         }
     )*};
 }
 
 scenarios!(
+    "schedules.py":
+    schedule_lifecycle,
+    schedule_backfill,
+    schedule_overlap_skip,
+    schedule_terminate_other,
+    schedule_remaining_actions,
+    schedule_last_completion,
+    schedule_pause_on_failure,
+    schedule_errors,
+);
+
+scenarios!(
+    "scenarios.py":
     hello,
     retry,
     heartbeat,

@@ -1,10 +1,9 @@
 //! Durability: a real `hourglass-devserver` process is SIGKILLed while a workflow waits in
 //! a task queue and again while a durable timer runs; restarted on the same SQLite file it
 //! continues the workflow to completion with the official Rust SDK worker.
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "support/server_proc.rs"]
+mod server_proc;
+use server_proc::ServerProc;
 use std::time::Duration;
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
@@ -57,51 +56,6 @@ impl DurableWf {
             )
             .await?;
         Ok(format!("{a} / {b}"))
-    }
-}
-
-/// A server process; killed with SIGKILL on drop if still running.
-struct ServerProc {
-    child: Child,
-    port: u16,
-}
-
-impl ServerProc {
-    fn start(db: &std::path::Path, port: u16) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hourglass-devserver"))
-            .args(["--port", &port.to_string(), "--db-filename"])
-            .arg(db)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr: std::net::SocketAddr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            port: addr.port(),
-        }
-    }
-
-    fn sigkill(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL).unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -167,6 +167,46 @@ pub fn start_workflow(r: &mut ws::StartWorkflowExecutionRequest) -> Result<(), S
     check_memo(r.memo.as_ref(), &site)
 }
 
+/// What Temporal appends to a scheduled workflow's id when validating it.
+const APPENDED_TIMESTAMP_FOR_VALIDATION: &str = "-2009-11-10T23:00:00Z";
+
+/// `validateStartWorkflowArgsForSchedule`: a schedule's workflow as its starts will need it
+/// (the id with a timestamp appended within limits, a type, a task queue, valid timeouts,
+/// no cron, no reuse policy but ALLOW_DUPLICATE); fills the retry policy's defaults.
+pub fn schedule_action(
+    wf: &mut temporalio_protos::temporal::api::workflow::v1::NewWorkflowExecutionInfo,
+) -> Result<(), Status> {
+    workflow_id(&format!(
+        "{}{APPENDED_TIMESTAMP_FOR_VALIDATION}",
+        wf.workflow_id
+    ))?;
+    let ty = wf.workflow_type.as_ref().map_or("", |t| t.name.as_str());
+    if ty.is_empty() {
+        return Err(invalid("WorkflowType is not set on request."));
+    }
+    if ty.len() > MAX_ID_LENGTH {
+        return Err(invalid("WorkflowType length exceeds limit."));
+    }
+    task_queue(&mut wf.task_queue)?;
+    workflow_timeouts(
+        &mut wf.workflow_execution_timeout,
+        &mut wf.workflow_run_timeout,
+        &mut wf.workflow_task_timeout,
+    )?;
+    if !wf.cron_schedule.is_empty() {
+        return Err(invalid("Scheduled workflow must not contain CronSchedule"));
+    }
+    let reuse = wf.workflow_id_reuse_policy;
+    if reuse != WorkflowIdReusePolicy::Unspecified as i32
+        && reuse != WorkflowIdReusePolicy::AllowDuplicate as i32
+    {
+        return Err(invalid(
+            "Scheduled workflow must not contain WorkflowIDReusePolicy",
+        ));
+    }
+    retry_policy(&mut wf.retry_policy)
+}
+
 /// `ValidateSignalWithStartRequest` and the blob checks of SignalWithStartWorkflowExecution.
 pub fn signal_with_start(
     r: &mut ws::SignalWithStartWorkflowExecutionRequest,

@@ -73,7 +73,7 @@ impl WorkflowService for Service {
                 signal_and_query_header: true,
                 internal_error_differentiation: true,
                 activity_failure_include_heartbeat: true,
-                supports_schedules: false,
+                supports_schedules: true,
                 encoded_failure_attributes: true,
                 build_id_based_versioning: false,
                 upsert_memo: true,
@@ -592,6 +592,80 @@ impl WorkflowService for Service {
     ) -> R<ws::ShutdownWorkerResponse> {
         self.engine.shutdown_worker(r.into_inner()).await?;
         Ok(Response::new(ws::ShutdownWorkerResponse::default()))
+    }
+
+    async fn create_schedule(
+        &self,
+        r: Request<ws::CreateScheduleRequest>,
+    ) -> R<ws::CreateScheduleResponse> {
+        Ok(Response::new(
+            self.engine.create_schedule(r.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_schedule(
+        &self,
+        r: Request<ws::DescribeScheduleRequest>,
+    ) -> R<ws::DescribeScheduleResponse> {
+        Ok(Response::new(
+            self.engine.describe_schedule(r.into_inner()).await?,
+        ))
+    }
+
+    async fn update_schedule(
+        &self,
+        r: Request<ws::UpdateScheduleRequest>,
+    ) -> R<ws::UpdateScheduleResponse> {
+        Ok(Response::new(
+            self.engine.update_schedule(r.into_inner()).await?,
+        ))
+    }
+
+    async fn patch_schedule(
+        &self,
+        r: Request<ws::PatchScheduleRequest>,
+    ) -> R<ws::PatchScheduleResponse> {
+        Ok(Response::new(
+            self.engine.patch_schedule(r.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_schedule(
+        &self,
+        r: Request<ws::DeleteScheduleRequest>,
+    ) -> R<ws::DeleteScheduleResponse> {
+        Ok(Response::new(
+            self.engine.delete_schedule(r.into_inner()).await?,
+        ))
+    }
+
+    async fn list_schedules(
+        &self,
+        r: Request<ws::ListSchedulesRequest>,
+    ) -> R<ws::ListSchedulesResponse> {
+        Ok(Response::new(
+            self.engine.list_schedules(r.into_inner()).await?,
+        ))
+    }
+
+    async fn count_schedules(
+        &self,
+        r: Request<ws::CountSchedulesRequest>,
+    ) -> R<ws::CountSchedulesResponse> {
+        Ok(Response::new(
+            self.engine.count_schedules(r.into_inner()).await?,
+        ))
+    }
+
+    async fn list_schedule_matching_times(
+        &self,
+        r: Request<ws::ListScheduleMatchingTimesRequest>,
+    ) -> R<ws::ListScheduleMatchingTimesResponse> {
+        Ok(Response::new(
+            self.engine
+                .list_schedule_matching_times(r.into_inner())
+                .await?,
+        ))
     }
 
     async fn record_worker_heartbeat(

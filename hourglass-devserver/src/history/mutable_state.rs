@@ -1,6 +1,7 @@
 //! The mutable state of one workflow run: everything the server needs besides the history
 //! to drive the run (pending workflow task, activities, timers, children, updates). It is
 //! persisted as JSON beside the history after every change.
+use crate::persistence::proto_serde::{pb, pb_opt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use temporalio_protos::temporal::api::{
@@ -306,48 +307,5 @@ impl Execution {
         self.wft
             .as_ref()
             .is_some_and(|w| w.started_event_id.is_some())
-    }
-}
-
-/// Serde adapter storing a protobuf message as its encoded bytes.
-mod pb {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<M: prost::Message, S: Serializer>(m: &M, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&m.encode_to_vec())
-    }
-
-    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<M, D::Error> {
-        let b: Vec<u8> = Deserialize::deserialize(d)?;
-        M::decode(b.as_slice()).map_err(D::Error::custom)
-    }
-}
-
-/// Serde adapter for an optional protobuf message.
-mod pb_opt {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<M: prost::Message, S: Serializer>(
-        m: &Option<M>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match m {
-            Some(m) => s.serialize_some(&serde_bytes_vec(m.encode_to_vec())),
-            None => s.serialize_none(),
-        }
-    }
-
-    fn serde_bytes_vec(v: Vec<u8>) -> Vec<u8> {
-        v
-    }
-
-    pub fn deserialize<'de, M: prost::Message + Default, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<M>, D::Error> {
-        let b: Option<Vec<u8>> = Deserialize::deserialize(d)?;
-        b.map(|b| M::decode(b.as_slice()).map_err(D::Error::custom))
-            .transpose()
     }
 }

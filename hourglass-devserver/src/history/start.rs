@@ -20,6 +20,10 @@ pub(crate) struct StartArgs {
     pub(crate) header: Option<Header>,
     pub(crate) start_delay_ms: i64,
     pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
+    /// The previous run's result a schedule passes on (`workflow.get_last_completion_result`).
+    pub(crate) last_completion_result: Option<Payloads>,
+    /// The previous run's failure a schedule passes on.
+    pub(crate) continued_failure: Option<Failure>,
 }
 
 impl From<ws::StartWorkflowExecutionRequest> for StartArgs {
@@ -43,6 +47,8 @@ impl From<ws::StartWorkflowExecutionRequest> for StartArgs {
             header: req.header,
             start_delay_ms: dur_ms(&req.workflow_start_delay),
             signal: None,
+            last_completion_result: req.last_completion_result,
+            continued_failure: req.continued_failure,
         }
     }
 }
@@ -172,6 +178,8 @@ impl Engine {
                 header: req.header.clone(),
                 start_delay_ms: dur_ms(&req.workflow_start_delay),
                 signal: Some((req.signal_name, req.signal_input, req.header)),
+                last_completion_result: None,
+                continued_failure: None,
             })?;
             Ok(ws::SignalWithStartWorkflowExecutionResponse {
                 run_id,
@@ -295,6 +303,8 @@ impl Inner {
             execution_deadline_ms: exec_deadline,
             start_delay_ms: a.start_delay_ms,
             signal: a.signal,
+            last_completion_result: a.last_completion_result,
+            continued_failure: a.continued_failure,
             ..Default::default()
         });
         Ok((run_id, true))

@@ -73,6 +73,9 @@ impl Store {
         }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS schedules (
+                namespace TEXT NOT NULL, schedule_id TEXT NOT NULL, data TEXT NOT NULL,
+                PRIMARY KEY (namespace, schedule_id));
              CREATE TABLE IF NOT EXISTS executions (
                  namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, run_id TEXT NOT NULL,
                  state TEXT NOT NULL, PRIMARY KEY (namespace, workflow_id, run_id));
@@ -229,6 +232,15 @@ impl Store {
         Ok(events)
     }
 
+    /// All schedules as `(namespace, schedule id, JSON)`.
+    pub fn load_schedules(&self) -> Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, schedule_id, data FROM schedules")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Loads all namespaces as (name, JSON data).
     pub fn load_namespaces(&self) -> Result<Vec<(String, String)>> {
         let mut st = self.conn.prepare("SELECT name, data FROM namespaces")?;
@@ -326,6 +338,17 @@ impl Store {
                 del_ex.execute(params![k.namespace, k.workflow_id, k.run_id])?;
                 del_ev.execute(params![k.namespace, k.workflow_id, k.run_id])?;
             }
+            let mut put_sch = tx.prepare_cached(
+                "INSERT OR REPLACE INTO schedules (namespace, schedule_id, data) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut del_sch =
+                tx.prepare_cached("DELETE FROM schedules WHERE namespace=?1 AND schedule_id=?2")?;
+            for (ns, id, data) in batches.iter().flat_map(|b| &b.schedules) {
+                match data {
+                    Some(d) => put_sch.execute(params![ns, id, d])?,
+                    None => del_sch.execute(params![ns, id])?,
+                };
+            }
         }
         tx.commit()?;
         Ok(())
@@ -341,12 +364,17 @@ pub struct Batch {
     pub executions: Vec<(Execution, Vec<HistoryEvent>)>,
     /// Executions to delete with their history (retention), after the upserts.
     pub deletions: Vec<ExecKey>,
+    /// Schedules to upsert `(namespace, id, Some(JSON))` or delete (`None`).
+    pub schedules: Vec<(String, String, Option<String>)>,
 }
 
 impl Batch {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.executions.is_empty() && self.deletions.is_empty()
+        self.namespaces.is_empty()
+            && self.executions.is_empty()
+            && self.deletions.is_empty()
+            && self.schedules.is_empty()
     }
 }
 

@@ -51,18 +51,17 @@ impl Engine {
             let next = {
                 let mut g = self.inner.lock();
                 let now = now_ms();
-                let mut fired = false;
                 while let Some((&(at, seq), _)) = g.timers.first_key_value() {
                     if at > now {
                         break;
                     }
                     if let Some(t) = g.timers.remove(&(at, seq)) {
                         g.fire(t);
-                        fired = true;
                     }
                 }
-                if fired && let Err(e) = g.commit() {
-                    tracing::error!(error = %e.message(), "persisting timer effects failed");
+                g.run_schedules();
+                if let Err(e) = g.commit() {
+                    tracing::error!(error = %e.message(), "persisting timer and schedule effects failed");
                 }
                 g.timers.first_key_value().map(|(&(at, _), _)| at)
             };

@@ -91,10 +91,19 @@ impl Engine {
 
 /// A Keyword search-attribute value as Temporal's `sadefs.EncodeValue` writes it.
 fn keyword_payload(v: &str) -> temporalio_protos::temporal::api::common::v1::Payload {
+    search_attribute_payload(&serde_json::Value::from(v), "Keyword")
+}
+
+/// A search-attribute value of type `ty` (`Keyword`, `Datetime`, …) as Temporal's
+/// `sadefs.EncodeValue` writes it: JSON data, with the type in the metadata.
+pub(crate) fn search_attribute_payload(
+    v: &serde_json::Value,
+    ty: &str,
+) -> temporalio_protos::temporal::api::common::v1::Payload {
     temporalio_protos::temporal::api::common::v1::Payload {
         metadata: [
             ("encoding".to_string(), b"json/plain".to_vec()),
-            ("type".to_string(), b"Keyword".to_vec()),
+            ("type".to_string(), ty.as_bytes().to_vec()),
         ]
         .into_iter()
         .collect(),
@@ -259,6 +268,13 @@ impl Filter {
                 .strip_prefix('\'')
                 .and_then(|s| s.strip_suffix('\''))
                 .or_else(|| v.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+                // Numbers and booleans are literals of their own (`Count = 7`).
+                .or_else(|| {
+                    (v.parse::<f64>().is_ok()
+                        || v.eq_ignore_ascii_case("true")
+                        || v.eq_ignore_ascii_case("false"))
+                    .then_some(v)
+                })
                 .ok_or_else(|| {
                     status::invalid(format!("query value must be quoted in `{clause}`"))
                 })?;
@@ -283,15 +299,36 @@ impl Filter {
             "RunId" => &st.run_id == v,
             "TaskQueue" => &st.task_queue == v,
             "ExecutionStatus" => status_name(st.status).eq_ignore_ascii_case(v),
-            other => st
-                .search_attributes
-                .as_ref()
-                .and_then(|s| s.indexed_fields.get(other))
-                .map(|p| {
-                    let s = String::from_utf8_lossy(&p.data);
-                    s == *v || serde_json::from_str::<String>(&s).is_ok_and(|x| &x == v)
-                })
-                .unwrap_or(false),
+            other => attribute_equals(&st.search_attributes, other, v),
+        })
+    }
+}
+
+/// Whether search attribute `name` holds `value` (a Keyword or Text value, JSON-encoded or
+/// raw).
+fn attribute_equals(sas: &Option<SearchAttributes>, name: &str, value: &str) -> bool {
+    sas.as_ref()
+        .and_then(|s| s.indexed_fields.get(name))
+        .map(|p| {
+            let s = String::from_utf8_lossy(&p.data);
+            s == value || serde_json::from_str::<String>(&s).is_ok_and(|x| x == value)
+        })
+        .unwrap_or(false)
+}
+
+impl Filter {
+    /// Whether a schedule matches: `ScheduleId`, `TemporalSchedulePaused` and the schedule's
+    /// own search attributes, as Temporal's schedule visibility holds them.
+    pub(crate) fn matches_schedule(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        sas: &Option<SearchAttributes>,
+    ) -> bool {
+        self.clauses.iter().all(|(k, v)| match k.as_str() {
+            "ScheduleId" | "WorkflowId" => schedule_id == v,
+            "TemporalSchedulePaused" => v.eq_ignore_ascii_case(&paused.to_string()),
+            other => attribute_equals(sas, other, v),
         })
     }
 }
