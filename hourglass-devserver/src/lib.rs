@@ -5,8 +5,10 @@
 //! Served: system/cluster info; namespaces (describe, list, register; `default` always
 //! exists); start (id reuse and conflict policies, request-id idempotency, start delay),
 //! signal, signal-with-start, query (through workflow tasks, also on closed runs), cancel,
-//! terminate, describe, list/count (`Key = 'value' AND ...` on WorkflowType, WorkflowId,
-//! RunId, TaskQueue, ExecutionStatus and keyword search attributes), history (paginated,
+//! terminate, describe, list/count (Temporal's whole list-filter language — `= != < > <= >=`,
+//! `[NOT] IN`, `[NOT] STARTS_WITH`, `[NOT] BETWEEN`, `IS [NOT] NULL`, `AND` / `OR` / `NOT`,
+//! parentheses — over system attributes and typed custom ones, `GROUP BY ExecutionStatus`,
+//! Temporal's order and keyset page tokens), history (paginated,
 //! long poll, close-event filter) and reverse history; workflow tasks with every workflow
 //! command except Nexus, sticky task queues (partial histories, schedule-to-start fallback)
 //! and transient workflow tasks as Temporal's history service keeps them, updates through

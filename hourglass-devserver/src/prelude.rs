@@ -28,7 +28,7 @@ pub(crate) use crate::schedules::{BufferedStart, ScheduleKey, ScheduleRec};
 pub(crate) use crate::status;
 pub(crate) use crate::timers::{ActTimer, TimerTask};
 pub(crate) use crate::token::TaskToken;
-pub(crate) use crate::visibility::{Filter, exec_info, page_offset, status_name};
+pub(crate) use crate::visibility::{exec_info, page_offset, status_name};
 pub(crate) use parking_lot::Mutex;
 pub(crate) use prost::Message;
 pub(crate) use serde::{Deserialize, Serialize};

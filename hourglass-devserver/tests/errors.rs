@@ -175,12 +175,16 @@ async fn statuses_for_bad_requests() {
     let e = c
         .list_workflow_executions(ListWorkflowExecutionsRequest {
             namespace: "default".into(),
-            query: "WorkflowId = 'a' OR WorkflowId = 'b'".into(),
+            query: "WorkflowId = 'a' OR".into(),
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "invalid query: malformed SQL query: syntax error at position 20 near end of query"
+    );
 
     // History paginates.
     let mut token = vec![];

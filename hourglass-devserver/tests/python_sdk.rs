@@ -1,7 +1,7 @@
 //! Conformance scenarios with the official Python SDK (`temporalio` from PyPI, pinned in
 //! `tests/python/requirements.txt`): each test starts a fresh dev server and runs one
-//! scenario of `tests/python/scenarios.py` or, for schedules, `tests/python/schedules.py`
-//! (client + worker), which asserts in Python.
+//! scenario of `tests/python/scenarios.py`, `schedules.py` or `visibility.py` (client +
+//! worker, sharing `harness.py`), which asserts in Python.
 use hourglass_devserver::{Database, DevServer};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,6 +59,13 @@ scenarios!(
     schedule_last_completion,
     schedule_pause_on_failure,
     schedule_errors,
+);
+
+scenarios!(
+    "visibility.py":
+    visibility_filters,
+    visibility_paging,
+    visibility_errors,
 );
 
 scenarios!(

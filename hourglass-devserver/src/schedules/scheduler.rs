@@ -133,12 +133,7 @@ impl ScheduleRec {
             return end_ms;
         }
         let (seed, catchup) = (self.jitter_seed(), self.catchup_window_ms());
-        let updated_ms = self
-            .info
-            .update_time
-            .as_ref()
-            .map(ms_of)
-            .unwrap_or(0);
+        let updated_ms = self.info.update_time.as_ref().map(ms_of).unwrap_or(0);
         let mut last = start_ms;
         let mut t = at(start_ms);
         while let Some(n) = spec.next_time(&seed, t) {
@@ -172,12 +167,7 @@ impl ScheduleRec {
             _ => n,
         };
         let seed = self.jitter_seed();
-        let updated_ms = self
-            .info
-            .update_time
-            .as_ref()
-            .map(ms_of)
-            .unwrap_or(0);
+        let updated_ms = self.info.update_time.as_ref().map(ms_of).unwrap_or(0);
         let mut out = vec![];
         let mut t = at(self.last_processed_ms);
         while out.len() < n {

@@ -6,6 +6,7 @@
 use super::spec::{self, CompiledSpec, timestamp};
 use super::{ScheduleKey, ScheduleRec};
 use crate::prelude::*;
+use crate::visibility::schedule_query;
 use crate::visibility::search_attributes::{PREDEFINED, type_name};
 use temporalio_protos::temporal::api::schedule::v1::{
     Schedule, ScheduleInfo, ScheduleListEntry, ScheduleListInfo, SchedulePolicies,
@@ -269,7 +270,6 @@ impl Engine {
         &self,
         req: ws::ListSchedulesRequest,
     ) -> RpcResult<ws::ListSchedulesResponse> {
-        let filter = Filter::parse(&req.query)?;
         self.with(|g| {
             let ns = g.namespace(&req.namespace)?.clone();
             let all: Vec<&ScheduleRec> = g
@@ -277,10 +277,11 @@ impl Engine {
                 .range(key(&req.namespace, "")..)
                 .take_while(|((n, _), _)| *n == req.namespace)
                 .map(|(_, r)| r)
-                .filter(|r| {
-                    let paused = r.schedule.state.as_ref().is_some_and(|s| s.paused);
-                    filter.matches_schedule(&r.schedule_id, paused, &r.search_attributes)
-                })
+                .collect();
+            let q = schedule_query(&ns, all.iter().map(|r| &r.search_attributes), &req.query)?;
+            let all: Vec<&ScheduleRec> = all
+                .into_iter()
+                .filter(|r| schedule_matches(&q, r))
                 .collect();
             let offset = page_offset(&req.next_page_token);
             let size = match req.maximum_page_size {
@@ -311,18 +312,15 @@ impl Engine {
         &self,
         req: ws::CountSchedulesRequest,
     ) -> RpcResult<ws::CountSchedulesResponse> {
-        let filter = Filter::parse(&req.query)?;
         self.with(|g| {
-            g.namespace(&req.namespace)?;
-            let count = g
+            let ns = g.namespace(&req.namespace)?;
+            let all: Vec<&ScheduleRec> = g
                 .schedules
                 .values()
                 .filter(|r| r.namespace == req.namespace)
-                .filter(|r| {
-                    let paused = r.schedule.state.as_ref().is_some_and(|s| s.paused);
-                    filter.matches_schedule(&r.schedule_id, paused, &r.search_attributes)
-                })
-                .count() as i64;
+                .collect();
+            let q = schedule_query(ns, all.iter().map(|r| &r.search_attributes), &req.query)?;
+            let count = all.into_iter().filter(|r| schedule_matches(&q, r)).count() as i64;
             Ok(ws::CountSchedulesResponse {
                 count,
                 groups: vec![],
@@ -400,4 +398,14 @@ fn list_entry(r: &ScheduleRec, ns: &NamespaceRec) -> ScheduleListEntry {
             state_size_bytes: 0,
         }),
     }
+}
+
+/// Whether a schedule's visibility record matches `q`.
+fn schedule_matches(q: &crate::visibility::Query, r: &ScheduleRec) -> bool {
+    let row = crate::visibility::row::ScheduleRow {
+        schedule_id: &r.schedule_id,
+        paused: r.schedule.state.as_ref().is_some_and(|s| s.paused),
+        search_attributes: &r.search_attributes,
+    };
+    crate::visibility::row::matches(&q.expr, &row)
 }

@@ -1,77 +1,82 @@
-//! The visibility service: ListWorkflowExecutions / CountWorkflowExecutions over the runs, and the query filter.
+//! The visibility service: ListWorkflowExecutions / CountWorkflowExecutions over the runs,
+//! filtered by Temporal's list-filter language (`query.rs`, evaluated by `row.rs`), in
+//! Temporal's SQL visibility order with its keyset page tokens.
 use crate::prelude::*;
+use std::cmp::Ordering;
+use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
 
+pub(crate) mod query;
+pub(crate) mod row;
 pub mod search_attributes;
 
+pub(crate) use query::Query;
+
 impl Engine {
-    /// ListWorkflowExecutions (simple `Key = 'value' AND ...` filters).
+    /// ListWorkflowExecutions: the runs matching the query, open ones first, then by close
+    /// time, start time (both newest first) and run id, as Temporal's SQL visibility orders.
     pub async fn list(
         &self,
         req: ws::ListWorkflowExecutionsRequest,
     ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
-        let filter = Filter::parse(&req.query)?;
-        if filter.group_by.is_some() {
-            return Err(status::invalid(
-                "invalid query: operation is not supported: 'GROUP BY' clause",
-            ));
-        }
+        let after = PageToken::decode(&req.next_page_token)?;
         self.with(|g| {
-            g.namespace(&req.namespace)?;
+            let ns = g.namespace(&req.namespace)?;
             let runs = g.visible_runs(&req.namespace)?;
-            check_attributes(g.namespace(&req.namespace)?, &runs, &filter)?;
+            let q = run_query(ns, &runs, &req.query)?;
+            if q.group_by.is_some() {
+                return Err(status::invalid(
+                    "invalid query: operation is not supported: 'GROUP BY' clause",
+                ));
+            }
             let mut all: Vec<&Execution> = runs
                 .iter()
                 .map(|r| r.as_ref())
-                .filter(|st| filter.matches(st))
+                .filter(|st| row::matches(&q.expr, *st))
+                .filter(|st| {
+                    after
+                        .as_ref()
+                        .is_none_or(|t| t.precedes(&PageToken::of(st)))
+                })
                 .collect();
-            all.sort_by(|a, b| (b.start_ms, &b.run_id).cmp(&(a.start_ms, &a.run_id)));
-            let offset = page_offset(&req.next_page_token);
+            all.sort_by(|a, b| PageToken::of(a).order(&PageToken::of(b)));
             let size = if req.page_size > 0 {
                 req.page_size as usize
             } else {
                 1000
             };
-            let page: Vec<WorkflowExecutionInfo> = all
-                .iter()
-                .skip(offset)
-                .take(size)
-                .map(|e| exec_info(e))
-                .collect();
-            let next = if offset + page.len() < all.len() {
-                ((offset + page.len()) as u64).to_be_bytes().to_vec()
-            } else {
-                vec![]
+            let next = match all.get(size) {
+                Some(_) => PageToken::of(all[size - 1]).encode(),
+                None => vec![],
             };
             Ok(ws::ListWorkflowExecutionsResponse {
-                executions: page,
+                executions: all.iter().take(size).map(|e| exec_info(e)).collect(),
                 next_page_token: next,
             })
         })
         .await
     }
 
-    /// CountWorkflowExecutions.
+    /// CountWorkflowExecutions, with `GROUP BY ExecutionStatus` as Temporal's SQL store
+    /// groups (one Keyword-encoded value per group).
     pub async fn count(
         &self,
         req: ws::CountWorkflowExecutionsRequest,
     ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
-        let filter = Filter::parse(&req.query)?;
         self.with(|g| {
-            g.namespace(&req.namespace)?;
+            let ns = g.namespace(&req.namespace)?;
             let runs = g.visible_runs(&req.namespace)?;
-            check_attributes(g.namespace(&req.namespace)?, &runs, &filter)?;
+            let q = run_query(ns, &runs, &req.query)?;
             let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
             let mut n = 0i64;
             for st in runs
                 .iter()
                 .map(|r| r.as_ref())
-                .filter(|st| filter.matches(st))
+                .filter(|st| row::matches(&q.expr, *st))
             {
                 n += 1;
                 *groups.entry(st.status).or_default() += 1;
             }
-            let groups = match filter.group_by {
-                // Temporal's sql store: one group per value, encoded as a Keyword payload.
+            let groups = match q.group_by {
                 Some(_) => groups
                     .into_iter()
                     .map(
@@ -87,6 +92,109 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Temporal's keyset page token: where the previous page ended, in visibility order.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct PageToken {
+    /// Close time in ms; an open run sorts as the latest possible time.
+    #[serde(rename = "CloseTime")]
+    close_ms: i64,
+    #[serde(rename = "StartTime")]
+    start_ms: i64,
+    #[serde(rename = "RunID")]
+    run_id: String,
+}
+
+impl PageToken {
+    fn of(st: &Execution) -> Self {
+        Self {
+            close_ms: st.close_ms.unwrap_or(i64::MAX),
+            start_ms: st.start_ms,
+            run_id: st.run_id.clone(),
+        }
+    }
+
+    /// `ORDER BY coalesce(close_time, max) DESC, start_time DESC, run_id`.
+    fn order(&self, other: &Self) -> Ordering {
+        other
+            .close_ms
+            .cmp(&self.close_ms)
+            .then(other.start_ms.cmp(&self.start_ms))
+            .then(self.run_id.cmp(&other.run_id))
+    }
+
+    /// Whether `other` comes after this token's position.
+    fn precedes(&self, other: &Self) -> bool {
+        self.order(other) == Ordering::Less
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn decode(token: &[u8]) -> RpcResult<Option<Self>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(token)
+            .map(Some)
+            .map_err(|e| status::invalid(format!("unable to deserialize page token: {e}")))
+    }
+}
+
+/// The type of a column named in a query over `ns`: system and predefined attributes, the
+/// namespace's registered ones, and — until start and upsert enforce the registry — those
+/// some run carries, by the type its payload names.
+fn attribute_type<'a>(
+    ns: &'a NamespaceRec,
+    carried: impl Fn(&str) -> Option<i32> + 'a,
+) -> impl Fn(&str) -> Option<T> + 'a {
+    move |name: &str| {
+        search_attributes::SYSTEM
+            .iter()
+            .chain(search_attributes::PREDEFINED)
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .or_else(|| {
+                ns.search_attributes
+                    .get(name)
+                    .copied()
+                    .and_then(|t| T::try_from(t).ok())
+            })
+            .or_else(|| carried(name).and_then(|t| T::try_from(t).ok()))
+    }
+}
+
+/// The type a search-attribute payload names in its `type` metadata.
+fn payload_type(sas: &Option<SearchAttributes>, name: &str) -> Option<i32> {
+    let p = sas.as_ref()?.indexed_fields.get(name)?;
+    let ty = p.metadata.get("type")?;
+    search_attributes::parse_type(std::str::from_utf8(ty).ok()?)
+}
+
+fn run_query(
+    ns: &NamespaceRec,
+    runs: &[std::borrow::Cow<'_, Execution>],
+    text: &str,
+) -> RpcResult<Query> {
+    let resolve = attribute_type(ns, |name| {
+        runs.iter()
+            .find_map(|st| payload_type(&st.search_attributes, name))
+    });
+    Query::parse(text, &resolve).map_err(|e| status::invalid(e.to_string()))
+}
+
+/// Parses a ListSchedules / CountSchedules query over `ns` and its schedules' attributes.
+pub(crate) fn schedule_query<'a>(
+    ns: &NamespaceRec,
+    attributes: impl Iterator<Item = &'a Option<SearchAttributes>> + Clone,
+    text: &str,
+) -> RpcResult<Query> {
+    let resolve = attribute_type(ns, |name| {
+        attributes.clone().find_map(|sas| payload_type(sas, name))
+    });
+    Query::parse(text, &resolve).map_err(|e| status::invalid(e.to_string()))
 }
 
 /// A Keyword search-attribute value as Temporal's `sadefs.EncodeValue` writes it.
@@ -140,31 +248,6 @@ impl Inner {
     }
 }
 
-/// Refuses a query naming an attribute that is neither a system attribute nor a custom one
-/// of the namespace (registered, or carried by some run of it), with the message of
-/// Temporal's query converter.
-fn check_attributes(
-    ns: &NamespaceRec,
-    runs: &[std::borrow::Cow<'_, Execution>],
-    filter: &Filter,
-) -> RpcResult<()> {
-    for (name, _) in &filter.clauses {
-        let known = search_attributes::is_system(name)
-            || ns.search_attributes.contains_key(name)
-            || runs.iter().any(|st| {
-                st.search_attributes
-                    .as_ref()
-                    .is_some_and(|s| s.indexed_fields.contains_key(name))
-            });
-        if !known {
-            return Err(status::invalid(format!(
-                "invalid query: invalid expression: column name '{name}' is not a valid search attribute"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// A run's visibility record.
 pub(crate) fn exec_info(st: &Execution) -> WorkflowExecutionInfo {
     let events = st.next_event_id - 1;
@@ -212,127 +295,6 @@ pub(crate) fn page_offset(token: &[u8]) -> usize {
     }
 }
 
-/// A parsed visibility query: `Key = 'value'` clauses joined by AND.
-pub(crate) struct Filter {
-    pub(crate) clauses: Vec<(String, String)>,
-    /// `GROUP BY <attribute>` (Count only; ExecutionStatus is the one Temporal allows).
-    pub(crate) group_by: Option<String>,
-}
-
-/// Splits a trailing `GROUP BY <name>` off a query.
-fn split_group_by(q: &str) -> RpcResult<(&str, Option<String>)> {
-    let lower = q.to_ascii_lowercase();
-    let Some(i) = lower.rfind("group by") else {
-        return Ok((q, None));
-    };
-    let name = q[i + "group by".len()..].trim().trim_matches('`');
-    if name.contains(',') {
-        return Err(status::invalid(
-            "invalid query: operation is not supported: 'GROUP BY' clause supports only a single field",
-        ));
-    }
-    if name != "ExecutionStatus" {
-        return Err(status::invalid(format!(
-            "invalid query: operation is not supported: 'GROUP BY' clause is not supported for search attribute {name}"
-        )));
-    }
-    Ok((q[..i].trim(), Some(name.to_string())))
-}
-
-impl Filter {
-    pub(crate) fn parse(q: &str) -> RpcResult<Self> {
-        let (q, group_by) = split_group_by(q.trim())?;
-        let mut clauses = vec![];
-        if q.is_empty() {
-            return Ok(Self { clauses, group_by });
-        }
-        let lower = q.to_ascii_lowercase();
-        if lower.contains(" or ") || lower.contains("order by") {
-            return Err(status::invalid(format!(
-                "unsupported query (only `Key = 'value' AND ...`): {q}"
-            )));
-        }
-        let mut rest = q;
-        loop {
-            let lower = rest.to_ascii_lowercase();
-            let (clause, next) = match lower.find(" and ") {
-                Some(i) => (&rest[..i], Some(&rest[i + 5..])),
-                None => (rest, None),
-            };
-            let (k, v) = clause
-                .split_once('=')
-                .ok_or_else(|| status::invalid(format!("malformed query clause `{clause}`")))?;
-            let k = k.trim().trim_matches('`').to_string();
-            let v = v.trim();
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|s| s.strip_suffix('\''))
-                .or_else(|| v.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
-                // Numbers and booleans are literals of their own (`Count = 7`).
-                .or_else(|| {
-                    (v.parse::<f64>().is_ok()
-                        || v.eq_ignore_ascii_case("true")
-                        || v.eq_ignore_ascii_case("false"))
-                    .then_some(v)
-                })
-                .ok_or_else(|| {
-                    status::invalid(format!("query value must be quoted in `{clause}`"))
-                })?;
-            if k.is_empty() {
-                return Err(status::invalid(format!(
-                    "malformed query clause `{clause}`"
-                )));
-            }
-            clauses.push((k, v.to_string()));
-            match next {
-                Some(n) => rest = n,
-                None => break,
-            }
-        }
-        Ok(Self { clauses, group_by })
-    }
-
-    pub(crate) fn matches(&self, st: &Execution) -> bool {
-        self.clauses.iter().all(|(k, v)| match k.as_str() {
-            "WorkflowType" => &st.workflow_type == v,
-            "WorkflowId" => &st.workflow_id == v,
-            "RunId" => &st.run_id == v,
-            "TaskQueue" => &st.task_queue == v,
-            "ExecutionStatus" => status_name(st.status).eq_ignore_ascii_case(v),
-            other => attribute_equals(&st.search_attributes, other, v),
-        })
-    }
-}
-
-/// Whether search attribute `name` holds `value` (a Keyword or Text value, JSON-encoded or
-/// raw).
-fn attribute_equals(sas: &Option<SearchAttributes>, name: &str, value: &str) -> bool {
-    sas.as_ref()
-        .and_then(|s| s.indexed_fields.get(name))
-        .map(|p| {
-            let s = String::from_utf8_lossy(&p.data);
-            s == value || serde_json::from_str::<String>(&s).is_ok_and(|x| x == value)
-        })
-        .unwrap_or(false)
-}
-
-impl Filter {
-    /// Whether a schedule matches: `ScheduleId`, `TemporalSchedulePaused` and the schedule's
-    /// own search attributes, as Temporal's schedule visibility holds them.
-    pub(crate) fn matches_schedule(
-        &self,
-        schedule_id: &str,
-        paused: bool,
-        sas: &Option<SearchAttributes>,
-    ) -> bool {
-        self.clauses.iter().all(|(k, v)| match k.as_str() {
-            "ScheduleId" | "WorkflowId" => schedule_id == v,
-            "TemporalSchedulePaused" => v.eq_ignore_ascii_case(&paused.to_string()),
-            other => attribute_equals(sas, other, v),
-        })
-    }
-}
-
 pub(crate) fn status_name(s: i32) -> &'static str {
     match WorkflowExecutionStatus::try_from(s).unwrap_or(WorkflowExecutionStatus::Unspecified) {
         WorkflowExecutionStatus::Running => "Running",
@@ -343,52 +305,5 @@ pub(crate) fn status_name(s: i32) -> &'static str {
         WorkflowExecutionStatus::ContinuedAsNew => "ContinuedAsNew",
         WorkflowExecutionStatus::TimedOut => "TimedOut",
         _ => "Unspecified",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn visibility_query_parsing() {
-        let f = Filter::parse("WorkflowType = 'A' AND ExecutionStatus=\"Running\"").unwrap();
-        assert_eq!(
-            f.clauses,
-            vec![
-                ("WorkflowType".to_string(), "A".to_string()),
-                ("ExecutionStatus".to_string(), "Running".to_string())
-            ]
-        );
-        assert!(Filter::parse("").unwrap().clauses.is_empty());
-        let g = Filter::parse("TaskQueue = 'q' GROUP BY ExecutionStatus").unwrap();
-        assert_eq!(g.group_by.as_deref(), Some("ExecutionStatus"));
-        assert_eq!(g.clauses.len(), 1);
-        assert_eq!(
-            Filter::parse("GROUP BY ExecutionStatus")
-                .unwrap()
-                .group_by
-                .as_deref(),
-            Some("ExecutionStatus")
-        );
-        assert!(
-            Filter::parse("GROUP BY WorkflowType")
-                .err()
-                .unwrap()
-                .message()
-                .contains("not supported for search attribute WorkflowType")
-        );
-        assert_eq!(
-            Filter::parse("WorkflowId = a").err().unwrap().code(),
-            tonic::Code::InvalidArgument
-        );
-        assert_eq!(
-            Filter::parse("A = 'x' OR B = 'y'").err().unwrap().code(),
-            tonic::Code::InvalidArgument
-        );
-        assert_eq!(
-            Filter::parse("garbage").err().unwrap().code(),
-            tonic::Code::InvalidArgument
-        );
     }
 }

@@ -5,8 +5,6 @@ Each scenario asserts its results and exits non-zero (with a traceback) on failu
 """
 
 import asyncio
-import os
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -36,7 +34,8 @@ from temporalio.exceptions import (
     TimeoutType,
     WorkflowAlreadyStartedError,
 )
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+import harness
 
 TQ = "py-" + uuid.uuid4().hex[:8]
 STATE = {"flaky_attempts": 0, "cancel_seen": False}
@@ -827,25 +826,5 @@ SCENARIOS = {
 }
 
 
-async def main() -> None:
-    name, addr = sys.argv[1], sys.argv[2]
-    client = await Client.connect(addr, namespace="default")
-    async with Worker(
-        client,
-        task_queue=TQ,
-        workflows=WORKFLOWS,
-        activities=ACTIVITIES,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        graceful_shutdown_timeout=timedelta(seconds=1),
-    ):
-        await SCENARIOS[name](client)
-    print(f"scenario {name}: ok")
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
-    # Skip interpreter finalization: the SDK's native threads can abort it
-    # ("PyGILState_Release ... finalizing") after the scenario already passed.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    harness.run(SCENARIOS, TQ, WORKFLOWS, ACTIVITIES)

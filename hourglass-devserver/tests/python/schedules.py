@@ -7,8 +7,6 @@ traceback) on failure. `PreRegistered` (Int) is registered by the Rust side.
 
 import asyncio
 import dataclasses
-import os
-import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -30,7 +28,8 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+import harness
 
 TQ = "sched-" + uuid.uuid4().hex[:8]
 PRE = SearchAttributeKey.for_int("PreRegistered")
@@ -365,23 +364,5 @@ SCENARIOS = {
 }
 
 
-async def main() -> None:
-    name, addr = sys.argv[1], sys.argv[2]
-    client = await Client.connect(addr, namespace="default")
-    async with Worker(
-        client,
-        task_queue=TQ,
-        workflows=[Greet, Count, Nap, Broken],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        graceful_shutdown_timeout=timedelta(seconds=1),
-    ):
-        await SCENARIOS[name](client)
-    print(f"scenario {name}: ok")
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
-    # Skip interpreter finalization (the SDK's native threads can abort it after a pass).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    harness.run(SCENARIOS, TQ, [Greet, Count, Nap, Broken])
