@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) schedules: BTreeMap<ScheduleKey, ScheduleRec>,
     /// Schedules changed (or deleted) since the last commit.
     pub(crate) dirty_schedules: HashSet<ScheduleKey>,
+    /// The address the frontend listens on: the owner of every task-queue partition.
+    pub(crate) host_address: String,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -86,6 +88,7 @@ impl Engine {
             limit_error: None,
             schedules: BTreeMap::new(),
             dirty_schedules: HashSet::new(),
+            host_address: String::new(),
         };
         for (name, data) in inner
             .store
@@ -203,6 +206,12 @@ impl Engine {
     pub fn set_history_limits(&self, limits: crate::history::limits::HistoryLimits) {
         tracing::info!(?limits, "history limits set");
         self.inner.lock().history_limits = limits;
+    }
+
+    /// Records the address the server listens on (ListTaskQueuePartitions names it as the
+    /// owner of every partition).
+    pub fn set_host_address(&self, addr: std::net::SocketAddr) {
+        self.inner.lock().host_address = addr.to_string();
     }
 
     pub(crate) async fn wait_durable(&self, seq: u64) -> RpcResult<()> {

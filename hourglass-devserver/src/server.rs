@@ -148,6 +148,7 @@ impl DevServerBuilder {
         let local = listener
             .local_addr()
             .map_err(|source| DevServerError::Bind { addr, source })?;
+        engine.set_host_address(local);
         let stop = Arc::new(Notify::new());
         let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
         let svc = WorkflowServiceServer::new(Service::new(engine.clone()))

@@ -66,6 +66,7 @@ scenarios!(
     visibility_filters,
     visibility_paging,
     visibility_errors,
+    visibility_upsert,
 );
 
 scenarios!(

@@ -207,6 +207,18 @@ impl WorkflowService for Service {
         self.engine.get_search_attributes().await.map(Response::new)
     }
 
+    async fn list_task_queue_partitions(
+        &self,
+        r: Request<ws::ListTaskQueuePartitionsRequest>,
+    ) -> R<ws::ListTaskQueuePartitionsResponse> {
+        let mut r = r.into_inner();
+        validation::task_queue(&mut r.task_queue)?;
+        self.engine
+            .list_task_queue_partitions(r)
+            .await
+            .map(Response::new)
+    }
+
     async fn describe_task_queue(
         &self,
         r: Request<ws::DescribeTaskQueueRequest>,

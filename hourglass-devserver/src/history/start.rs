@@ -227,6 +227,7 @@ impl Inner {
         if a.task_queue.is_empty() {
             return Err(status::invalid("task queue is required"));
         }
+        self.validate_search_attributes(&a.namespace, &a.search_attributes)?;
         if let Some(run) = self
             .current
             .get(&(a.namespace.clone(), a.workflow_id.clone()))

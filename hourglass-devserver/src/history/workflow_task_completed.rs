@@ -46,6 +46,9 @@ impl Inner {
             }
         }
         let limits = self.history_limits;
+        let bad_search_attributes = self
+            .validate_command_search_attributes(&key.namespace, &req.commands)
+            .err();
         let ex = self
             .execs
             .get_mut(&key)
@@ -73,6 +76,22 @@ impl Inner {
                     cause: WorkflowTaskFailedCause::UnhandledCommand as i32,
                     failure: Box::new(Some(Failure {
                         message: "UnhandledCommand".into(),
+                        ..Default::default()
+                    })),
+                    identity: identity.clone(),
+                },
+            );
+            return Ok(());
+        }
+        if let Some(e) = bad_search_attributes {
+            // Temporal fails the task and applies none of its commands.
+            tracing::warn!(workflow_id = %key.workflow_id, error = %e.message(), "workflow task failed: bad search attributes");
+            self.fail_started_wft(
+                &key,
+                WftFailure::Failed {
+                    cause: WorkflowTaskFailedCause::BadSearchAttributes as i32,
+                    failure: Box::new(Some(Failure {
+                        message: e.message().to_string(),
                         ..Default::default()
                     })),
                     identity: identity.clone(),

@@ -4,6 +4,7 @@ use crate::prelude::*;
 
 pub(crate) mod describe_task_queue;
 pub(crate) mod poller_scaling;
+pub(crate) mod task_queue_partitions;
 pub(crate) mod worker_shutdown;
 
 /// A task queue: (namespace, name, workflow or activity). A sticky queue is a workflow queue

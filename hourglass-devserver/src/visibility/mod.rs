@@ -7,6 +7,7 @@ use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
 
 pub(crate) mod query;
 pub(crate) mod row;
+mod search_attribute_validator;
 pub mod search_attributes;
 
 pub(crate) use query::Query;

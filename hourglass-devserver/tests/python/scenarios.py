@@ -596,6 +596,24 @@ async def s_describe_task_queue(client: Client) -> None:
     d = await describe(idle, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     assert d.stats.approximate_backlog_count == 0, d
     await h.terminate("done")
+    # One partition per type, the root one, owned by the server itself.
+    import sys
+
+    from temporalio.api.workflowservice.v1 import ListTaskQueuePartitionsRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    parts = await client.workflow_service.list_task_queue_partitions(
+        ListTaskQueuePartitionsRequest(namespace="default", task_queue=TaskQueue(name=TQ))
+    )
+    for kind in (parts.workflow_task_queue_partitions, parts.activity_task_queue_partitions):
+        assert [(p.key, p.owner_host_name) for p in kind] == [(TQ, sys.argv[2])], parts
+    try:
+        await client.workflow_service.list_task_queue_partitions(
+            ListTaskQueuePartitionsRequest(namespace="default", task_queue=TaskQueue(name=""))
+        )
+        raise AssertionError("an empty task queue name was accepted")
+    except RPCError as e:
+        assert e.status == RPCStatusCode.INVALID_ARGUMENT, e
 
 
 async def s_namespaces(client: Client) -> None:
@@ -737,6 +755,15 @@ async def s_failure(client: Client) -> None:
 
 
 async def s_visibility(client: Client) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={"CustomKeywordField": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
     key = SearchAttributeKey.for_keyword("CustomKeywordField")
     wf_id = wid("vis")
     h = await client.start_workflow(

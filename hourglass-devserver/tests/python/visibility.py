@@ -6,6 +6,7 @@ list-filter language, and every answer is checked against the same runs filtered
 Exits non-zero (with a traceback) on failure.
 """
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -39,6 +40,14 @@ class Vis:
         if how == "wait":
             await workflow.wait_condition(lambda: False)
         return how
+
+
+@workflow.defn
+class VisUpsert:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        workflow.upsert_search_attributes([SearchAttributeKey.for_keyword(key).value_set("set")])
+        return "upserted"
 
 
 async def register(client: Client) -> None:
@@ -222,12 +231,63 @@ async def s_visibility_errors(client: Client) -> None:
         message = await expect_invalid(client, query)
         assert message.startswith("invalid query: "), message
         assert part in message, f"{query}: {message!r} lacks {part!r}"
+    # Start refuses attributes the namespace does not define, or of the wrong type.
+    refused = {
+        "search attribute VisUnknown is not defined": [
+            SearchAttributePair(SearchAttributeKey.for_keyword("VisUnknown"), "x")
+        ],
+        "invalid value for search attribute VisSize of type Int": [
+            SearchAttributePair(SearchAttributeKey.for_keyword("VisSize"), "ten")
+        ],
+        "invalid value for search attribute VisDue of type Datetime": [
+            SearchAttributePair(SearchAttributeKey.for_keyword("VisDue"), "soon")
+        ],
+        "ExecutionStatus attribute can't be set in SearchAttributes": [
+            SearchAttributePair(SearchAttributeKey.for_keyword("ExecutionStatus"), "Running")
+        ],
+    }
+    for part, pairs in refused.items():
+        wf_id = f"{TQ}-refused"
+        try:
+            await client.start_workflow(
+                Vis.run, "done", id=wf_id, task_queue=TQ, search_attributes=TypedSearchAttributes(pairs)
+            )
+            raise AssertionError(f"start with {pairs} accepted")
+        except RPCError as e:
+            assert e.status == RPCStatusCode.INVALID_ARGUMENT, e
+            assert part in e.message, f"{e.message!r} lacks {part!r}"
+    assert [w async for w in client.list_workflows(f"WorkflowId = '{TQ}-refused'")] == []
     try:
         await client.count_workflows("GROUP BY WorkflowType")
         raise AssertionError("GROUP BY WorkflowType accepted")
     except RPCError as e:
         assert e.status == RPCStatusCode.INVALID_ARGUMENT
         assert "not supported for search attribute WorkflowType" in e.message, e.message
+
+
+async def s_visibility_upsert(client: Client) -> None:
+    from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+
+    await register(client)
+    h = await client.start_workflow(VisUpsert.run, "VisRegion", id=f"{TQ}-upsert", task_queue=TQ)
+    assert await h.result() == "upserted"
+    assert [w.id async for w in client.list_workflows("VisRegion = 'set'")] == [h.id]
+    # An attribute the namespace does not define fails the workflow task, as Temporal does.
+    bad = await client.start_workflow(VisUpsert.run, "VisNotThere", id=f"{TQ}-bad-upsert", task_queue=TQ)
+    failed = None
+    for _ in range(100):
+        async for e in bad.fetch_history_events():
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed = e.workflow_task_failed_event_attributes
+        if failed:
+            break
+        await asyncio.sleep(0.1)
+    assert failed is not None, "no WorkflowTaskFailed event"
+    assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, failed
+    assert "search attribute VisNotThere is not defined" in failed.failure.message, failed.failure
+    events = [e.event_type async for e in bad.fetch_history_events()]
+    assert EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES not in events, events
+    await bad.terminate("scenario over")
 
 
 SCENARIOS = {
@@ -242,4 +302,4 @@ async def cleanup(client: Client) -> None:
 
 
 if __name__ == "__main__":
-    harness.run(SCENARIOS, TQ, [Vis], cleanup=cleanup)
+    harness.run(SCENARIOS, TQ, [Vis, VisUpsert], cleanup=cleanup)

@@ -1,0 +1,132 @@
+//! Temporal's search-attribute validator (`common/searchattribute/validator.go`): the
+//! attributes a start request carries must be registered custom attributes of the namespace
+//! (or the predefined ones users may set), with values of the registered type.
+use super::row::{Field, attribute};
+use super::search_attributes::{PREDEFINED, SYSTEM, type_name};
+use crate::prelude::*;
+use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
+
+/// Predefined attributes users may still set (`sadefs.predefinedWhiteList`).
+const PREDEFINED_WHITELIST: &[&str] = &[
+    "TemporalChangeVersion",
+    "BinaryChecksums",
+    "BuildIds",
+    "BatcherNamespace",
+    "BatcherUser",
+    "TemporalScheduledStartTime",
+    "TemporalScheduledById",
+    "TemporalSchedulePaused",
+    "TemporalNamespaceDivision",
+    "TemporalPauseInfo",
+    "TemporalReportedProblems",
+];
+
+impl Inner {
+    /// Refuses, with Temporal's InvalidArgument messages, search attributes that are system
+    /// attributes, not defined in `namespace`, internal predefined ones, or of the wrong type.
+    pub(crate) fn validate_search_attributes(
+        &self,
+        namespace: &str,
+        sas: &Option<SearchAttributes>,
+    ) -> RpcResult<()> {
+        let Some(s) = sas else { return Ok(()) };
+        let ns = self.namespace(namespace)?;
+        let mut names: Vec<&String> = s.indexed_fields.keys().collect();
+        names.sort();
+        for name in names {
+            if SYSTEM.iter().any(|(n, _)| n == name) {
+                return Err(status::invalid(format!(
+                    "{name} attribute can't be set in SearchAttributes"
+                )));
+            }
+            let predefined = PREDEFINED.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+            let ty = match (ns.search_attributes.get(name.as_str()), predefined) {
+                (Some(t), _) => T::try_from(*t).unwrap_or(T::Unspecified),
+                (None, Some(t)) if PREDEFINED_WHITELIST.contains(&name.as_str()) => t,
+                (None, Some(_)) => {
+                    return Err(status::invalid(format!(
+                        "{name} attribute can't be set in SearchAttributes"
+                    )));
+                }
+                (None, None) => {
+                    return Err(status::invalid(format!(
+                        "search attribute {name} is not defined"
+                    )));
+                }
+            };
+            let payload = &s.indexed_fields[name.as_str()];
+            if !decodes_as(payload, sas, name, ty) {
+                return Err(status::invalid(format!(
+                    "invalid value for search attribute {name} of type {}: {}",
+                    type_name(ty as i32),
+                    String::from_utf8_lossy(&payload.data)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Validates the search attributes the commands of a completed workflow task carry
+    /// (UpsertWorkflowSearchAttributes, StartChildWorkflowExecution, ContinueAsNew), as
+    /// Temporal's command handler does before applying any of them.
+    pub(crate) fn validate_command_search_attributes(
+        &self,
+        namespace: &str,
+        commands: &[temporalio_protos::temporal::api::command::v1::Command],
+    ) -> RpcResult<()> {
+        use temporalio_protos::temporal::api::command::v1::command::Attributes as C;
+        for c in commands {
+            match &c.attributes {
+                Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+                    self.validate_search_attributes(namespace, &a.search_attributes)?
+                }
+                Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+                    self.validate_search_attributes(namespace, &a.search_attributes)?
+                }
+                Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                    let ns = if a.namespace.is_empty() {
+                        namespace
+                    } else {
+                        &a.namespace
+                    };
+                    if self.namespace(ns).is_ok() {
+                        self.validate_search_attributes(ns, &a.search_attributes)?
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sadefs.DecodeValue`: whether the payload holds a value of `ty` (null unsets, and is valid).
+fn decodes_as(
+    payload: &temporalio_protos::temporal::api::common::v1::Payload,
+    sas: &Option<SearchAttributes>,
+    name: &str,
+    ty: T,
+) -> bool {
+    let json: Option<serde_json::Value> = serde_json::from_slice(&payload.data).ok();
+    match &json {
+        None if payload.data.is_empty() => return true,
+        None => return false,
+        Some(serde_json::Value::Null) => return true,
+        // A list of values is accepted for a KeywordList and, as Temporal still allows, as
+        // an empty list for any type.
+        Some(serde_json::Value::Array(items)) if ty != T::KeywordList => return items.is_empty(),
+        Some(_) => {}
+    }
+    matches!(
+        (ty, attribute(sas, name, ty)),
+        (T::Keyword | T::Text, Some(Field::Str(_)))
+            | (T::Int, Some(Field::Int(_)))
+            | (T::Double, Some(Field::Float(_)))
+            | (T::Bool, Some(Field::Bool(_)))
+            | (T::Datetime, Some(Field::Time(_)))
+            | (T::KeywordList, Some(Field::List(_)))
+            | (T::KeywordList, Some(Field::Str(_)))
+    )
+}
