@@ -16,7 +16,7 @@ async fn run_scenario(file: &'static str, name: &str) {
     let server = DevServer::builder()
         .port(0)
         .database(Database::InMemory)
-        // What the search_attributes scenario finds registered from the start.
+        // What the visibility_registry scenario finds registered from the start.
         .search_attribute("PreRegistered", "Int")
         .start()
         .await
@@ -67,6 +67,7 @@ scenarios!(
     visibility_paging,
     visibility_errors,
     visibility_upsert,
+    visibility_registry,
 );
 
 scenarios!(
@@ -84,7 +85,6 @@ scenarios!(
     workflow_retry,
     describe_task_queue,
     namespaces,
-    search_attributes,
     cancel,
     terminate,
     child,

@@ -97,7 +97,8 @@ impl Inner {
                     identity: identity.clone(),
                 },
             );
-            return Ok(());
+            // The failure is committed either way; the worker is told why, as Temporal does.
+            return Err(status::invalid(e.message().to_string()));
         }
         if wft.attempt > 1 {
             // A transient task's Scheduled/Started events are written only now it completed.

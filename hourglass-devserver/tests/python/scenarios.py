@@ -645,66 +645,6 @@ async def s_namespaces(client: Client) -> None:
     assert d.config.workflow_execution_retention_ttl.seconds == 72 * 3600, d
 
 
-async def s_search_attributes(client: Client) -> None:
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import (
-        AddSearchAttributesRequest,
-        ListSearchAttributesRequest,
-        RemoveSearchAttributesRequest,
-    )
-    from temporalio.api.workflowservice.v1 import GetSearchAttributesRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
-    op = client.operator_service
-
-    async def listed() -> object:
-        return await op.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
-
-    first = await listed()
-    assert dict(first.custom_attributes) == {
-        "PreRegistered": IndexedValueType.INDEXED_VALUE_TYPE_INT
-    }, first
-    assert first.system_attributes["WorkflowId"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-    assert first.system_attributes["StartTime"] == IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
-    await op.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={"Customer": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
-        )
-    )
-    assert (await listed()).custom_attributes["Customer"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-    keys = (await client.workflow_service.get_search_attributes(GetSearchAttributesRequest())).keys
-    assert "Customer" in keys and "WorkflowType" in keys, keys
-    # A registered attribute can be queried before any run carries it.
-    customer = SearchAttributeKey.for_keyword("Customer")
-    assert [w async for w in client.list_workflows("Customer = 'acme'")] == []
-    h = await client.start_workflow(
-        Signals.run,
-        0,
-        id=wid("sa"),
-        task_queue=TQ,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(customer, "acme")]),
-    )
-    await h.result()
-    assert [w.id async for w in client.list_workflows("Customer = 'acme'")] == [h.id]
-    for name in ("TemporalFoo", "WorkflowId"):
-        try:
-            await op.add_search_attributes(
-                AddSearchAttributesRequest(
-                    namespace="default",
-                    search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
-                )
-            )
-            raise AssertionError(f"{name} should be refused")
-        except RPCError as e:
-            assert e.status == RPCStatusCode.INVALID_ARGUMENT, e
-            assert "reserved by system" in e.message, e.message
-    await op.remove_search_attributes(
-        RemoveSearchAttributesRequest(namespace="default", search_attributes=["PreRegistered"])
-    )
-    assert "PreRegistered" not in (await listed()).custom_attributes
-
-
 async def s_cancel(client: Client) -> None:
     h = await client.start_workflow(Cancellable.run, id=wid("cancel"), task_queue=TQ)
     for _ in range(100):
@@ -754,7 +694,8 @@ async def s_failure(client: Client) -> None:
         assert isinstance(e.cause, ApplicationError) and e.cause.message == "boom", repr(e.cause)
 
 
-async def s_visibility(client: Client) -> None:
+async def register_custom_keyword(client: Client) -> None:
+    """Registers `CustomKeywordField` (KW), as a start or upsert needs it to be."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
@@ -764,6 +705,10 @@ async def s_visibility(client: Client) -> None:
             search_attributes={"CustomKeywordField": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
         )
     )
+
+
+async def s_visibility(client: Client) -> None:
+    await register_custom_keyword(client)
     key = SearchAttributeKey.for_keyword("CustomKeywordField")
     wf_id = wid("vis")
     h = await client.start_workflow(
@@ -818,6 +763,7 @@ async def s_external(client: Client) -> None:
 
 
 async def s_upsert(client: Client) -> None:
+    await register_custom_keyword(client)
     h, r = await result_of(client, Upserter.run)
     assert r == "done"
     desc = await h.describe()
@@ -843,7 +789,6 @@ SCENARIOS = {
     "workflow_retry": s_workflow_retry,
     "describe_task_queue": s_describe_task_queue,
     "namespaces": s_namespaces,
-    "search_attributes": s_search_attributes,
     "cancel": s_cancel,
     "terminate": s_terminate,
     "child": s_child,

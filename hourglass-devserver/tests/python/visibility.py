@@ -290,6 +290,67 @@ async def s_visibility_upsert(client: Client) -> None:
     await bad.terminate("scenario over")
 
 
+async def s_visibility_registry(client: Client) -> None:
+    """The search-attribute registry: OperatorService, GetSearchAttributes, queries on it."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+        RemoveSearchAttributesRequest,
+    )
+    from temporalio.api.workflowservice.v1 import GetSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    op = client.operator_service
+
+    async def listed() -> object:
+        return await op.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
+
+    first = await listed()
+    assert dict(first.custom_attributes) == {
+        "PreRegistered": IndexedValueType.INDEXED_VALUE_TYPE_INT
+    }, first
+    assert first.system_attributes["WorkflowId"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    assert first.system_attributes["StartTime"] == IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
+    await op.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={"Customer": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+    assert (await listed()).custom_attributes["Customer"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    keys = (await client.workflow_service.get_search_attributes(GetSearchAttributesRequest())).keys
+    assert "Customer" in keys and "WorkflowType" in keys, keys
+    # A registered attribute can be queried before any run carries it.
+    customer = SearchAttributeKey.for_keyword("Customer")
+    assert [w async for w in client.list_workflows("Customer = 'acme'")] == []
+    h = await client.start_workflow(
+        Vis.run,
+        "done",
+        id=f"{TQ}-sa",
+        task_queue=TQ,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(customer, "acme")]),
+    )
+    await h.result()
+    assert [w.id async for w in client.list_workflows("Customer = 'acme'")] == [h.id]
+    for name in ("TemporalFoo", "WorkflowId"):
+        try:
+            await op.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace="default",
+                    search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+                )
+            )
+            raise AssertionError(f"{name} should be refused")
+        except RPCError as e:
+            assert e.status == RPCStatusCode.INVALID_ARGUMENT, e
+            assert "reserved by system" in e.message, e.message
+    await op.remove_search_attributes(
+        RemoveSearchAttributesRequest(namespace="default", search_attributes=["PreRegistered"])
+    )
+    assert "PreRegistered" not in (await listed()).custom_attributes
+
+
 SCENARIOS = {
     name[2:]: fn for name, fn in list(globals().items()) if name.startswith("s_visibility_")
 }
