@@ -242,6 +242,9 @@ async def s_visibility_errors(client: Client) -> None:
         "invalid value for search attribute VisDue of type Datetime": [
             SearchAttributePair(SearchAttributeKey.for_keyword("VisDue"), "soon")
         ],
+        "TemporalWorkerDeployment attribute can't be set in SearchAttributes": [
+            SearchAttributePair(SearchAttributeKey.for_keyword("TemporalWorkerDeployment"), "d")
+        ],
         "ExecutionStatus attribute can't be set in SearchAttributes": [
             SearchAttributePair(SearchAttributeKey.for_keyword("ExecutionStatus"), "Running")
         ],
