@@ -31,6 +31,7 @@ impl Inner {
     ) -> RpcResult<()> {
         let Some(s) = sas else { return Ok(()) };
         let ns = self.namespace(namespace)?;
+        check_size(s)?;
         let mut names: Vec<&String> = s.indexed_fields.keys().collect();
         names.sort();
         for name in names {
@@ -102,6 +103,39 @@ impl Inner {
     }
 }
 
+/// `frontend.searchAttributesNumberOfKeysLimit`, `…SizeOfValueLimit`, `…TotalSizeLimit`.
+const KEYS_LIMIT: usize = 100;
+const VALUE_SIZE_LIMIT: usize = 2 * 1024;
+const TOTAL_SIZE_LIMIT: usize = 40 * 1024;
+
+/// Temporal's key-count and size limits (`Validate`'s count check and `ValidateSize`).
+fn check_size(s: &SearchAttributes) -> RpcResult<()> {
+    use prost::Message;
+    if s.indexed_fields.len() > KEYS_LIMIT {
+        return Err(status::invalid(format!(
+            "number of search attributes {} exceeds limit {KEYS_LIMIT}",
+            s.indexed_fields.len()
+        )));
+    }
+    let mut names: Vec<&String> = s.indexed_fields.keys().collect();
+    names.sort();
+    for name in names {
+        let len = s.indexed_fields[name.as_str()].data.len();
+        if len > VALUE_SIZE_LIMIT {
+            return Err(status::invalid(format!(
+                "search attribute {name} value size {len} exceeds size limit {VALUE_SIZE_LIMIT}"
+            )));
+        }
+    }
+    let total = s.encoded_len();
+    if total > TOTAL_SIZE_LIMIT {
+        return Err(status::invalid(format!(
+            "total size of search attributes {total} exceeds size limit {TOTAL_SIZE_LIMIT}"
+        )));
+    }
+    Ok(())
+}
+
 /// `sadefs.DecodeValue`: whether the payload holds a value of `ty` (null unsets, and is valid).
 fn decodes_as(
     payload: &temporalio_protos::temporal::api::common::v1::Payload,
@@ -129,4 +163,45 @@ fn decodes_as(
             | (T::KeywordList, Some(Field::List(_)))
             | (T::KeywordList, Some(Field::Str(_)))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyword(v: &str) -> temporalio_protos::temporal::api::common::v1::Payload {
+        crate::visibility::search_attribute_payload(&serde_json::Value::from(v), "Keyword")
+    }
+
+    #[tokio::test]
+    async fn counts_and_sizes_over_temporals_limits_are_refused() {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        let g = e.inner.lock();
+        let many = SearchAttributes {
+            indexed_fields: (0..101).map(|i| (format!("A{i}"), keyword("x"))).collect(),
+        };
+        assert_eq!(
+            g.validate_search_attributes("default", &Some(many))
+                .unwrap_err()
+                .message(),
+            "number of search attributes 101 exceeds limit 100"
+        );
+        // 30 values of 1.5 KB: each under the value limit, together over the total.
+        let big = SearchAttributes {
+            indexed_fields: (0..30)
+                .map(|i| (format!("A{i}"), keyword(&"y".repeat(1500))))
+                .collect(),
+        };
+        let msg = g
+            .validate_search_attributes("default", &Some(big))
+            .unwrap_err()
+            .message()
+            .to_string();
+        assert!(
+            msg.starts_with("total size of search attributes ")
+                && msg.ends_with("exceeds size limit 40960"),
+            "{msg}"
+        );
+        assert!(g.validate_search_attributes("default", &None).is_ok());
+    }
 }

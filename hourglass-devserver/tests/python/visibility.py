@@ -245,6 +245,9 @@ async def s_visibility_errors(client: Client) -> None:
         "TemporalWorkerDeployment attribute can't be set in SearchAttributes": [
             SearchAttributePair(SearchAttributeKey.for_keyword("TemporalWorkerDeployment"), "d")
         ],
+        "search attribute VisNote value size 3002 exceeds size limit 2048": [
+            SearchAttributePair(SearchAttributeKey.for_text("VisNote"), "x" * 3000)
+        ],
         "ExecutionStatus attribute can't be set in SearchAttributes": [
             SearchAttributePair(SearchAttributeKey.for_keyword("ExecutionStatus"), "Running")
         ],
