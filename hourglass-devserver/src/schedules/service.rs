@@ -7,7 +7,7 @@ use super::spec::{self, CompiledSpec, timestamp};
 use super::{ScheduleKey, ScheduleRec};
 use crate::prelude::*;
 use crate::visibility::schedule_query;
-use crate::visibility::search_attributes::{PREDEFINED, type_name};
+use crate::visibility::search_attributes::{predefined_type, type_name};
 use temporalio_protos::temporal::api::schedule::v1::{
     Schedule, ScheduleInfo, ScheduleListEntry, ScheduleListInfo, SchedulePolicies,
     schedule_action::Action,
@@ -94,12 +94,11 @@ fn annotate(sas: &mut Option<SearchAttributes>, ns: &NamespaceRec) {
         if p.metadata.contains_key("type") {
             continue;
         }
-        let ty = ns.search_attributes.get(name).copied().or_else(|| {
-            PREDEFINED
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, t)| *t as i32)
-        });
+        let ty = ns
+            .search_attributes
+            .get(name)
+            .copied()
+            .or_else(|| predefined_type(name).map(|t| t as i32));
         if let Some(t) = ty {
             p.metadata.insert("type".into(), type_name(t).into_bytes());
         }

@@ -2,7 +2,7 @@
 //! filtered by Temporal's list-filter language (`query.rs`, evaluated by `row.rs`), in
 //! Temporal's SQL visibility order with its keyset page tokens.
 use crate::prelude::*;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
 
 pub(crate) mod query;
@@ -33,13 +33,9 @@ impl Engine {
                 .iter()
                 .map(|r| r.as_ref())
                 .filter(|st| row::matches(&q.expr, *st))
-                .filter(|st| {
-                    after
-                        .as_ref()
-                        .is_none_or(|t| t.precedes(&PageToken::of(st)))
-                })
+                .filter(|st| after.as_ref().is_none_or(|t| t.key() < sort_key(st)))
                 .collect();
-            all.sort_by(|a, b| PageToken::of(a).order(&PageToken::of(b)));
+            all.sort_by_key(|st| sort_key(st));
             let size = if req.page_size > 0 {
                 req.page_size as usize
             } else {
@@ -95,6 +91,18 @@ impl Engine {
     }
 }
 
+/// A run's place in visibility order:
+/// `ORDER BY coalesce(close_time, max) DESC, start_time DESC, run_id`.
+type SortKey<'a> = (Reverse<i64>, Reverse<i64>, &'a str);
+
+fn sort_key(st: &Execution) -> SortKey<'_> {
+    (
+        Reverse(st.close_ms.unwrap_or(i64::MAX)),
+        Reverse(st.start_ms),
+        &st.run_id,
+    )
+}
+
 /// Temporal's keyset page token: where the previous page ended, in visibility order.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct PageToken {
@@ -116,18 +124,9 @@ impl PageToken {
         }
     }
 
-    /// `ORDER BY coalesce(close_time, max) DESC, start_time DESC, run_id`.
-    fn order(&self, other: &Self) -> Ordering {
-        other
-            .close_ms
-            .cmp(&self.close_ms)
-            .then(other.start_ms.cmp(&self.start_ms))
-            .then(self.run_id.cmp(&other.run_id))
-    }
-
-    /// Whether `other` comes after this token's position.
-    fn precedes(&self, other: &Self) -> bool {
-        self.order(other) == Ordering::Less
+    /// The position it marks, in [`sort_key`]'s order.
+    fn key(&self) -> SortKey<'_> {
+        (Reverse(self.close_ms), Reverse(self.start_ms), &self.run_id)
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -145,24 +144,14 @@ impl PageToken {
 }
 
 /// The type of a column named in a query over `ns`: system and predefined attributes, the
-/// namespace's registered ones, and — until start and upsert enforce the registry — those
-/// some run carries, by the type its payload names.
+/// namespace's registered ones, and those some run carries (stored before starts and upserts
+/// were validated, or since removed from the registry), by the type its payload names.
 fn attribute_type<'a>(
     ns: &'a NamespaceRec,
     carried: impl Fn(&str) -> Option<i32> + 'a,
 ) -> impl Fn(&str) -> Option<T> + 'a {
     move |name: &str| {
-        search_attributes::SYSTEM
-            .iter()
-            .chain(search_attributes::PREDEFINED)
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .or_else(|| {
-                ns.search_attributes
-                    .get(name)
-                    .copied()
-                    .and_then(|t| T::try_from(t).ok())
-            })
+        search_attributes::known_type(ns, name)
             .or_else(|| carried(name).and_then(|t| T::try_from(t).ok()))
     }
 }

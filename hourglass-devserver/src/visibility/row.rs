@@ -159,11 +159,17 @@ fn cmp(f: &Field, v: &Value) -> Option<Ordering> {
     }
 }
 
-/// A custom or predefined attribute's value from its payload, read as `ty`.
+/// A custom or predefined attribute's value from its payload, read as `ty` (a payload that
+/// is not JSON is read as a raw string).
 pub(crate) fn attribute(sas: &Option<SearchAttributes>, name: &str, ty: T) -> Option<Field> {
     let p = sas.as_ref()?.indexed_fields.get(name)?;
     let json: serde_json::Value = serde_json::from_slice(&p.data)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&p.data).into()));
+    json_field(json, ty)
+}
+
+/// A decoded search-attribute value read as `ty`; `None` if it is null or not of `ty`.
+pub(crate) fn json_field(json: serde_json::Value, ty: T) -> Option<Field> {
     match (ty, json) {
         (_, serde_json::Value::Null) => None,
         (T::Int, serde_json::Value::Number(n)) => n.as_i64().map(Field::Int),

@@ -1,8 +1,8 @@
 //! Temporal's search-attribute validator (`common/searchattribute/validator.go`): the
 //! attributes a start request carries must be registered custom attributes of the namespace
 //! (or the predefined ones users may set), with values of the registered type.
-use super::row::{Field, attribute};
-use super::search_attributes::{PREDEFINED, SYSTEM, type_name};
+use super::row::{Field, json_field};
+use super::search_attributes::{predefined_type, system_type, type_name};
 use crate::prelude::*;
 use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
 
@@ -35,12 +35,12 @@ impl Inner {
         let mut names: Vec<&String> = s.indexed_fields.keys().collect();
         names.sort();
         for name in names {
-            if SYSTEM.iter().any(|(n, _)| n == name) {
+            if system_type(name).is_some() {
                 return Err(status::invalid(format!(
                     "{name} attribute can't be set in SearchAttributes"
                 )));
             }
-            let predefined = PREDEFINED.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+            let predefined = predefined_type(name);
             let ty = match (ns.search_attributes.get(name.as_str()), predefined) {
                 (Some(t), _) => T::try_from(*t).unwrap_or(T::Unspecified),
                 (None, Some(t)) if PREDEFINED_WHITELIST.contains(&name.as_str()) => t,
@@ -56,7 +56,7 @@ impl Inner {
                 }
             };
             let payload = &s.indexed_fields[name.as_str()];
-            if !decodes_as(payload, sas, name, ty) {
+            if !decodes_as(payload, ty) {
                 return Err(status::invalid(format!(
                     "invalid value for search attribute {name} of type {}: {}",
                     type_name(ty as i32),
@@ -137,32 +137,28 @@ fn check_size(s: &SearchAttributes) -> RpcResult<()> {
 }
 
 /// `sadefs.DecodeValue`: whether the payload holds a value of `ty` (null unsets, and is valid).
-fn decodes_as(
-    payload: &temporalio_protos::temporal::api::common::v1::Payload,
-    sas: &Option<SearchAttributes>,
-    name: &str,
-    ty: T,
-) -> bool {
-    let json: Option<serde_json::Value> = serde_json::from_slice(&payload.data).ok();
-    match &json {
-        None if payload.data.is_empty() => return true,
-        None => return false,
-        Some(serde_json::Value::Null) => return true,
+fn decodes_as(payload: &temporalio_protos::temporal::api::common::v1::Payload, ty: T) -> bool {
+    if payload.data.is_empty() {
+        return true;
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&payload.data) else {
+        return false;
+    };
+    match json {
+        serde_json::Value::Null => true,
         // A list of values is accepted for a KeywordList and, as Temporal still allows, as
         // an empty list for any type.
-        Some(serde_json::Value::Array(items)) if ty != T::KeywordList => return items.is_empty(),
-        Some(_) => {}
+        serde_json::Value::Array(items) if ty != T::KeywordList => items.is_empty(),
+        json => matches!(
+            (ty, json_field(json, ty)),
+            (T::Keyword | T::Text, Some(Field::Str(_)))
+                | (T::Int, Some(Field::Int(_)))
+                | (T::Double, Some(Field::Float(_)))
+                | (T::Bool, Some(Field::Bool(_)))
+                | (T::Datetime, Some(Field::Time(_)))
+                | (T::KeywordList, Some(Field::List(_) | Field::Str(_)))
+        ),
     }
-    matches!(
-        (ty, attribute(sas, name, ty)),
-        (T::Keyword | T::Text, Some(Field::Str(_)))
-            | (T::Int, Some(Field::Int(_)))
-            | (T::Double, Some(Field::Float(_)))
-            | (T::Bool, Some(Field::Bool(_)))
-            | (T::Datetime, Some(Field::Time(_)))
-            | (T::KeywordList, Some(Field::List(_)))
-            | (T::KeywordList, Some(Field::Str(_)))
-    )
 }
 
 #[cfg(test)]

@@ -80,6 +80,27 @@ pub fn parse_type(name: &str) -> Option<i32> {
     (1..=7).find(|t| type_name(*t).eq_ignore_ascii_case(name))
 }
 
+/// The type of system attribute `name`, if it is one.
+pub(crate) fn system_type(name: &str) -> Option<T> {
+    SYSTEM.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The type of predefined attribute `name`, if it is one.
+pub(crate) fn predefined_type(name: &str) -> Option<T> {
+    PREDEFINED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The type of `name` as `ns` knows it: a system, predefined or registered custom attribute.
+pub(crate) fn known_type(ns: &NamespaceRec, name: &str) -> Option<T> {
+    system_type(name)
+        .or_else(|| predefined_type(name))
+        .or_else(|| {
+            ns.search_attributes
+                .get(name)
+                .and_then(|t| T::try_from(*t).ok())
+        })
+}
+
 /// `sadefs.IsReserved`: system, predefined, reserved fields, or the `Temporal` prefix.
 pub(crate) fn is_reserved(name: &str) -> bool {
     SYSTEM.iter().chain(PREDEFINED).any(|(n, _)| *n == name)
