@@ -1,6 +1,6 @@
 //! Conformance scenarios with the official Python SDK (`temporalio` from PyPI, pinned in
 //! `tests/python/requirements.txt`): each test starts a fresh dev server and runs one
-//! scenario of `tests/python/scenarios.py`, `schedules.py` or `visibility.py` (client +
+//! scenario of `tests/python/scenarios.py`, `schedules.py`, `visibility.py` or `reset.py` (client +
 //! worker, sharing `harness.py`), which asserts in Python.
 use hourglass_devserver::{Database, DevServer};
 use std::path::PathBuf;
@@ -68,6 +68,14 @@ scenarios!(
     visibility_errors,
     visibility_upsert,
     visibility_registry,
+);
+
+scenarios!(
+    "reset.py":
+    reset_reapplies_signals,
+    reset_to_first_task_reruns_everything,
+    reset_keeps_pending_children,
+    reset_errors,
 );
 
 scenarios!(

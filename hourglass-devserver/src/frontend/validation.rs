@@ -258,6 +258,27 @@ pub fn signal_with_start(
     check_memo(r.memo.as_ref(), &site)
 }
 
+/// ResetWorkflowExecution's checks (`WorkflowHandler.ResetWorkflowExecution`): a request id
+/// is required (not filled in), the execution names a workflow, the reapply type is known.
+pub fn reset(r: &ws::ResetWorkflowExecutionRequest) -> Result<(), Status> {
+    if r.request_id.is_empty() {
+        return Err(invalid("RequestId is not set on request."));
+    }
+    if r.request_id.len() > MAX_ID_LENGTH {
+        return Err(invalid("RequestId length exceeds limit."));
+    }
+    execution(r.workflow_execution.as_ref())?;
+    if temporalio_protos::temporal::api::enums::v1::ResetReapplyType::try_from(r.reset_reapply_type)
+        .is_err()
+    {
+        return Err(Status::internal(format!(
+            "unknown reset reapply type: {}",
+            r.reset_reapply_type
+        )));
+    }
+    Ok(())
+}
+
 /// SignalWorkflowExecution's checks.
 pub fn signal(r: &ws::SignalWorkflowExecutionRequest) -> Result<(), Status> {
     execution(r.workflow_execution.as_ref())?;

@@ -188,6 +188,15 @@ impl WorkflowService for Service {
             .map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
     }
 
+    async fn reset_workflow_execution(
+        &self,
+        r: Request<ws::ResetWorkflowExecutionRequest>,
+    ) -> R<ws::ResetWorkflowExecutionResponse> {
+        let r = r.into_inner();
+        validation::reset(&r)?;
+        Ok(Response::new(self.engine.reset_workflow(r).await?))
+    }
+
     async fn delete_workflow_execution(
         &self,
         r: Request<ws::DeleteWorkflowExecutionRequest>,

@@ -163,11 +163,22 @@ impl Inner {
         how: Close,
         _last: Option<HistoryEvent>,
     ) {
-        let pk = ExecKey {
+        let mut pk = ExecKey {
             namespace: p.namespace.clone(),
             workflow_id: p.workflow_id.clone(),
             run_id: p.run_id.clone(),
         };
+        // A parent closed by a reset hands the child to its reset run (Temporal retries
+        // RecordChildExecutionCompleted on the ResetRunId it answers).
+        for _ in 0..16 {
+            self.fault_in(&pk);
+            match self.execs.get(&pk) {
+                Some(pex) if !pex.st.is_open() && !pex.st.reset_run_id.is_empty() => {
+                    pk.run_id = pex.st.reset_run_id.clone();
+                }
+                _ => break,
+            }
+        }
         let child_type = self
             .execs
             .get(child)

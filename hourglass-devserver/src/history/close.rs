@@ -164,6 +164,11 @@ impl Inner {
             return;
         }
         tracing::info!(workflow_id = %key.workflow_id, run_id = %key.run_id, status = status_name(status_v as i32), "workflow closed");
+        // A run a reset terminated keeps its children for the reset run and does not report
+        // to its parent (Temporal's processCloseExecution).
+        if crate::history::reset::terminated_by_resetter(result_event.as_ref()) {
+            return;
+        }
         for c in children {
             if c.run_id.is_empty() {
                 continue;

@@ -1,5 +1,6 @@
 //! DescribeWorkflowExecution.
 use crate::prelude::*;
+use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionExtendedInfo;
 
 impl Engine {
     /// DescribeWorkflowExecution.
@@ -73,10 +74,27 @@ impl Engine {
                 pending_activities,
                 pending_children,
                 pending_workflow_task,
+                workflow_extended_info: Some(extended_info(ex)),
                 ..Default::default()
             })
         })
         .await
+    }
+}
+
+/// `WorkflowExecutionExtendedInfo` as Temporal's describe fills it: the deadlines, the
+/// original start time (the start event's), the reset run and, for a reset run, the reset
+/// time (its start).
+fn extended_info(ex: &Exec) -> WorkflowExecutionExtendedInfo {
+    let st = &ex.st;
+    WorkflowExecutionExtendedInfo {
+        execution_expiration_time: st.execution_deadline_ms.map(ts),
+        run_expiration_time: st.run_deadline_ms.map(ts),
+        cancel_requested: st.cancel_requested,
+        last_reset_time: (!st.reset_request_id.is_empty()).then(|| ts(st.start_ms)),
+        original_start_time: ex.events.first().and_then(|e| e.event_time),
+        reset_run_id: st.reset_run_id.clone(),
+        ..Default::default()
     }
 }
 

@@ -239,6 +239,13 @@ pub struct Execution {
     /// How long a task may wait on the sticky queue before it falls back (ms).
     #[serde(default)]
     pub sticky_schedule_to_start_ms: i64,
+    /// The run a reset of this run created ("" when it was never reset).
+    #[serde(default)]
+    pub reset_run_id: String,
+    /// The request id of the reset that created this run ("" for a run that is not a
+    /// reset run): a repeated reset request answers this run.
+    #[serde(default)]
+    pub reset_request_id: String,
 }
 
 /// An event whose id is assigned when it is flushed into history. Stored as encoded

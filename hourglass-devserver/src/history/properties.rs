@@ -33,14 +33,7 @@ impl Inner {
         let completed_id = cx.completed_id;
         let ex = self.exec_mut(key)?;
         let sa = a.search_attributes.clone().unwrap_or_default();
-        let cur = ex.st.search_attributes.get_or_insert_with(Default::default);
-        for (k, v) in sa.indexed_fields.clone() {
-            if v.data.is_empty() || v.data == b"null" {
-                cur.indexed_fields.remove(&k);
-            } else {
-                cur.indexed_fields.insert(k, v);
-            }
-        }
+        merge_search_attributes(&mut ex.st.search_attributes, &sa);
         ex.add(A::UpsertWorkflowSearchAttributesEventAttributes(
             h::UpsertWorkflowSearchAttributesEventAttributes {
                 workflow_task_completed_event_id: completed_id,
@@ -60,14 +53,7 @@ impl Inner {
         let completed_id = cx.completed_id;
         let ex = self.exec_mut(key)?;
         if let Some(m) = &a.upserted_memo {
-            let cur = ex.st.memo.get_or_insert_with(Default::default);
-            for (k, v) in m.fields.clone() {
-                if v.data.is_empty() {
-                    cur.fields.remove(&k);
-                } else {
-                    cur.fields.insert(k, v);
-                }
-            }
+            merge_memo(&mut ex.st.memo, m);
         }
         ex.add(A::WorkflowPropertiesModifiedEventAttributes(
             h::WorkflowPropertiesModifiedEventAttributes {
@@ -76,5 +62,33 @@ impl Inner {
             },
         ));
         Ok(())
+    }
+}
+
+/// Applies an upsert to a run's search attributes: an empty or `null` value removes the
+/// attribute, any other value sets it.
+pub(crate) fn merge_search_attributes(
+    cur: &mut Option<SearchAttributes>,
+    upsert: &SearchAttributes,
+) {
+    let cur = cur.get_or_insert_with(Default::default);
+    for (k, v) in &upsert.indexed_fields {
+        if v.data.is_empty() || v.data == b"null" {
+            cur.indexed_fields.remove(k);
+        } else {
+            cur.indexed_fields.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Applies an upserted memo to a run's memo: an empty value removes the field.
+pub(crate) fn merge_memo(cur: &mut Option<Memo>, upsert: &Memo) {
+    let cur = cur.get_or_insert_with(Default::default);
+    for (k, v) in &upsert.fields {
+        if v.data.is_empty() {
+            cur.fields.remove(k);
+        } else {
+            cur.fields.insert(k.clone(), v.clone());
+        }
     }
 }

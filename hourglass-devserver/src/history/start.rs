@@ -360,6 +360,8 @@ impl Inner {
             wft_retry_at_ms: None,
             sticky_task_queue: String::new(),
             sticky_schedule_to_start_ms: 0,
+            reset_run_id: String::new(),
+            reset_request_id: String::new(),
         };
         let root = st.root();
         let mut ex = Exec::new(st, vec![]);
