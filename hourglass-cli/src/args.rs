@@ -2,6 +2,7 @@
 //! (`--address`, `--namespace`, `--task-queue`, `--tls-*`, `--api-key`), and so do the
 //! environment variables (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, ...).
 
+pub use crate::output::{OutputArgs, OutputFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -41,6 +42,12 @@ pub enum Command {
     /// Workflow client commands.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Schedule client commands, named as in the Temporal CLI.
+    #[command(subcommand)]
+    Schedule(crate::schedule_args::ScheduleCommand),
+    /// Operator commands (search attributes), named as in the Temporal CLI.
+    #[command(subcommand)]
+    Operator(crate::operator_commands::OperatorCommand),
     /// Print the live supervision tree of a running `hourglass run`.
     Tree(TreeArgs),
 }
@@ -188,12 +195,41 @@ pub enum WorkflowCommand {
     Cancel(ExecutionArgs),
     /// Terminate a workflow.
     Terminate(TerminateArgs),
-    /// Describe a workflow execution.
+    /// Describe a workflow execution: its info, pending activities and children, result.
     Describe(ExecutionArgs),
     /// List workflow executions.
     List(ListArgs),
+    /// Count workflow executions (optionally grouped: `GROUP BY ExecutionStatus`).
+    Count(CountArgs),
     /// Show a workflow's event history.
-    Show(ExecutionArgs),
+    Show(ShowArgs),
+    /// Send and interact with updates.
+    #[command(subcommand)]
+    Update(UpdateCommand),
+    /// Delete a workflow execution and its history (a running one is terminated first).
+    Delete(DeleteArgs),
+    /// Reset a workflow execution to a workflow task of its history, as a new run.
+    Reset(ResetArgs),
+}
+
+impl WorkflowCommand {
+    /// The connection options of the command.
+    pub fn connection(&self) -> &ConnectionArgs {
+        use WorkflowCommand as W;
+        match self {
+            W::Start(a) | W::Execute(a) => &a.connection,
+            W::Result(a) | W::Cancel(a) | W::Describe(a) => &a.connection,
+            W::Signal(a) => &a.execution.connection,
+            W::Query(a) => &a.execution.connection,
+            W::Terminate(a) => &a.execution.connection,
+            W::List(a) => &a.connection,
+            W::Count(a) => &a.connection,
+            W::Show(a) => &a.execution.connection,
+            W::Update(u) => u.connection(),
+            W::Delete(a) => &a.execution.connection,
+            W::Reset(a) => &a.execution.connection,
+        }
+    }
 }
 
 /// JSON input arguments.
@@ -228,6 +264,9 @@ pub struct StartArgs {
     /// Workflow execution timeout in seconds.
     #[arg(long)]
     pub execution_timeout: Option<u64>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Arguments naming one execution.
@@ -242,6 +281,9 @@ pub struct ExecutionArgs {
     /// Run id (latest run when omitted).
     #[arg(long, short = 'r')]
     pub run_id: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Arguments of `workflow signal`.
@@ -251,7 +293,7 @@ pub struct SignalArgs {
     #[command(flatten)]
     pub execution: ExecutionArgs,
     /// Signal name.
-    #[arg(long)]
+    #[arg(long, alias = "type")]
     pub name: String,
     /// Input.
     #[command(flatten)]
@@ -295,4 +337,151 @@ pub struct ListArgs {
     /// Maximum number of executions to print.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `workflow count`.
+#[derive(Debug, Clone, Args)]
+pub struct CountArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Visibility query; `... GROUP BY ExecutionStatus` counts per status.
+    #[arg(long, short = 'q')]
+    pub query: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `workflow show`.
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Print each event as a section with all its fields instead of a table row.
+    #[arg(long)]
+    pub detailed: bool,
+}
+
+/// Arguments of `workflow delete`.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Don't prompt to confirm (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Arguments of `workflow reset`.
+#[derive(Debug, Clone, Args)]
+pub struct ResetArgs {
+    /// The execution to reset.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Event id to reset to: a `WorkflowTaskCompleted` (or failed / timed out) event.
+    #[arg(long, short = 'e')]
+    pub event_id: Option<i64>,
+    /// Reset point by kind: FirstWorkflowTask, LastWorkflowTask or LastContinuedAsNew.
+    #[arg(long = "type", short = 't')]
+    pub reset_type: Option<String>,
+    /// Reason for the reset (recorded in history).
+    #[arg(long)]
+    pub reason: String,
+    /// Events to re-apply after the reset point: All, Signal or None (deprecated in the
+    /// Temporal CLI in favour of --reapply-exclude).
+    #[arg(long, default_value = "All")]
+    pub reapply_type: String,
+    /// Event types not to re-apply: All, Signal, Update (repeatable).
+    #[arg(long)]
+    pub reapply_exclude: Vec<String>,
+}
+
+/// `hourglass workflow update ...`.
+#[derive(Debug, Subcommand)]
+pub enum UpdateCommand {
+    /// Send an update and wait for it to complete; prints its result.
+    Execute(UpdateStartingArgs),
+    /// Send an update and wait until it is accepted (or rejected).
+    Start(UpdateStartArgs),
+    /// Wait for an update to complete and print its result.
+    Result(UpdateTargetArgs),
+    /// Show an update's stage, and its outcome once it has one.
+    Describe(UpdateTargetArgs),
+}
+
+impl UpdateCommand {
+    /// The connection options of the command.
+    pub fn connection(&self) -> &ConnectionArgs {
+        match self {
+            UpdateCommand::Execute(a) => &a.connection,
+            UpdateCommand::Start(a) => &a.starting.connection,
+            UpdateCommand::Result(a) | UpdateCommand::Describe(a) => &a.connection,
+        }
+    }
+}
+
+/// Arguments that start an update.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateStartingArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Update handler name.
+    #[arg(long, alias = "type")]
+    pub name: String,
+    /// Workflow id.
+    #[arg(long, short = 'w')]
+    pub workflow_id: String,
+    /// Run id (the current run when omitted).
+    #[arg(long, short = 'r')]
+    pub run_id: Option<String>,
+    /// Update id (a random UUID when omitted).
+    #[arg(long)]
+    pub update_id: Option<String>,
+    /// Send the update to the last run of the chain started with this run id.
+    #[arg(long)]
+    pub first_execution_run_id: Option<String>,
+    /// Input.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `workflow update start`.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateStartArgs {
+    /// The update to send.
+    #[command(flatten)]
+    pub starting: UpdateStartingArgs,
+    /// Stage to wait for; the only one is `accepted`.
+    #[arg(long)]
+    pub wait_for_stage: String,
+}
+
+/// Arguments naming one update.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateTargetArgs {
+    /// Connection options.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Workflow id.
+    #[arg(long, short = 'w')]
+    pub workflow_id: String,
+    /// Update id.
+    #[arg(long)]
+    pub update_id: String,
+    /// Run id (the current run when omitted).
+    #[arg(long, short = 'r')]
+    pub run_id: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -3,6 +3,7 @@
 use crate::config::Connection;
 use crate::error::CliError;
 use std::time::Duration;
+use temporalio_protos::temporal::api::operatorservice::v1::operator_service_client::OperatorServiceClient;
 use temporalio_protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 use temporalio_protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
 use tonic::metadata::MetadataValue;
@@ -32,9 +33,29 @@ impl Interceptor for Headers {
     }
 }
 
+/// The OperatorService client type the CLI uses (search attributes, on the same port).
+pub type OperatorClient = OperatorServiceClient<InterceptedService<Channel, Headers>>;
+
+/// Connects to the frontend described by `conn` for OperatorService calls, checking the
+/// connection as [`connect`] does.
+pub async fn connect_operator(conn: &Connection) -> Result<OperatorClient, CliError> {
+    let (channel, headers) = channel(conn).await?;
+    let mut check = WorkflowServiceClient::with_interceptor(channel.clone(), headers.clone());
+    check_connection(&mut check, conn).await?;
+    Ok(OperatorServiceClient::with_interceptor(channel, headers))
+}
+
 /// Connects to the frontend described by `conn`, failing within a few seconds when nothing
 /// listens there.
 pub async fn connect(conn: &Connection) -> Result<Client, CliError> {
+    let (channel, headers) = channel(conn).await?;
+    let mut client = WorkflowServiceClient::with_interceptor(channel, headers);
+    check_connection(&mut client, conn).await?;
+    Ok(client)
+}
+
+/// Opens the channel to `conn` and builds the headers every call carries.
+async fn channel(conn: &Connection) -> Result<(Channel, Headers), CliError> {
     let connect_err = |message: String| CliError::Connect {
         address: conn.address.clone(),
         message,
@@ -80,19 +101,26 @@ pub async fn connect(conn: &Connection) -> Result<Client, CliError> {
         ),
         None => None,
     };
-    let mut client = WorkflowServiceClient::with_interceptor(
+    Ok((
         channel,
         Headers {
             namespace,
             authorization,
         },
-    );
+    ))
+}
+
+async fn check_connection(client: &mut Client, conn: &Connection) -> Result<(), CliError> {
+    let connect_err = |message: String| CliError::Connect {
+        address: conn.address.clone(),
+        message,
+    };
     // A TLS 1.3 server checks the client certificate (and the frontend the API key) only
     // after the handshake, so ask once here, as Temporal's SDK clients do, and say why a
     // refusal happened before any command runs.
     match client.get_system_info(GetSystemInfoRequest {}).await {
-        Ok(_) => Ok(client),
-        Err(status) if status.code() == tonic::Code::Unimplemented => Ok(client),
+        Ok(_) => Ok(()),
+        Err(status) if status.code() == tonic::Code::Unimplemented => Ok(()),
         Err(status) => Err(connect_err(explain_transport_error(
             &status_chain(&status),
             conn,

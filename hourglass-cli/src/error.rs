@@ -84,6 +84,31 @@ pub enum CliError {
         /// The workflow status that caused the rejection.
         status: String,
     },
+    /// Rendering JSON output failed.
+    #[error("cannot print JSON output: {0}")]
+    Json(String),
+    /// The server does not know the thing the command names.
+    #[error("{what} `{id}` not found{hint}")]
+    NotFound {
+        /// What was looked for ("schedule", "workflow execution").
+        what: &'static str,
+        /// The id given.
+        id: String,
+        /// What to do about it, starting with " (".
+        hint: String,
+    },
+    /// An update was rejected or failed in the workflow.
+    #[error("update {update_id} failed: {message}")]
+    UpdateFailed {
+        /// The update id.
+        update_id: String,
+        /// The failure message chain.
+        message: String,
+    },
+    /// A destructive command was run without `--yes` where nobody can answer the prompt,
+    /// or the prompt was answered no.
+    #[error("{0}")]
+    NotConfirmed(String),
     /// Anything the running subsystem reports (server start, worker, core library).
     #[error("{0}")]
     Run(String),

@@ -15,9 +15,16 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod logging;
+pub mod operator_commands;
+pub mod output;
 pub mod payload_json;
 pub mod run;
+pub mod schedule_args;
+pub mod schedule_commands;
 pub mod workflow_commands;
+pub mod workflow_reset;
+pub mod workflow_update;
+pub mod workflow_view;
 
 use args::{Cli, Command, LogFormat, WorkflowCommand};
 use clap::Parser;
@@ -58,6 +65,8 @@ pub async fn run_cli(cli: Cli) -> Result<(), CliError> {
     );
     match cli.command {
         Command::Workflow(cmd) => workflow(cmd, &file).await,
+        Command::Schedule(cmd) => schedule(cmd, &file).await,
+        Command::Operator(cmd) => operator(cmd, &file).await,
         Command::Run(args) => run::cmd_run(args, &file).await,
         Command::Server(args::ServerCommand::StartDev(args)) => run::cmd_start_dev(args).await,
         Command::Tree(args) => {
@@ -74,26 +83,30 @@ pub async fn run_cli(cli: Cli) -> Result<(), CliError> {
 
 async fn workflow(cmd: WorkflowCommand, file: &FileConfig) -> Result<(), CliError> {
     use WorkflowCommand as W;
-    let conn_args = match &cmd {
-        W::Start(a) | W::Execute(a) => &a.connection,
-        W::Result(a) | W::Cancel(a) | W::Describe(a) | W::Show(a) => &a.connection,
-        W::Signal(a) => &a.execution.connection,
-        W::Query(a) => &a.execution.connection,
-        W::Terminate(a) => &a.execution.connection,
-        W::List(a) => &a.connection,
-    };
-    let conn = Connection::resolve(conn_args, file, DEFAULT_ADDRESS)?;
+    let conn = Connection::resolve(cmd.connection(), file, DEFAULT_ADDRESS)?;
     // Bad input is reported before anything touches the server.
     match &cmd {
         W::Start(a) | W::Execute(a) => drop(payload_json::input_payloads(&a.input)?),
         W::Signal(a) => drop(payload_json::input_payloads(&a.input)?),
         W::Query(a) => drop(payload_json::input_payloads(&a.input)?),
+        W::Update(args::UpdateCommand::Execute(a)) => drop(payload_json::input_payloads(&a.input)?),
+        W::Update(args::UpdateCommand::Start(a)) => {
+            drop(payload_json::input_payloads(&a.starting.input)?)
+        }
+        W::Reset(a) => {
+            a.reset_type
+                .as_deref()
+                .map(workflow_reset::parse_reset_type)
+                .transpose()?;
+            workflow_reset::reapply(a)?;
+        }
         _ => {}
     }
     let mut client = connection::connect(&conn).await?;
     let ns = conn.namespace.as_str();
     let mut out = std::io::stdout().lock();
     use workflow_commands as wc;
+    use workflow_view as wv;
     match &cmd {
         W::Start(a) => wc::cmd_start(&mut client, ns, a, &mut out).await,
         W::Execute(a) => wc::cmd_execute(&mut client, ns, a, &mut out).await,
@@ -102,8 +115,71 @@ async fn workflow(cmd: WorkflowCommand, file: &FileConfig) -> Result<(), CliErro
         W::Query(a) => wc::cmd_query(&mut client, ns, a, &mut out).await,
         W::Cancel(a) => wc::cmd_cancel(&mut client, ns, a, &mut out).await,
         W::Terminate(a) => wc::cmd_terminate(&mut client, ns, a, &mut out).await,
-        W::Describe(a) => wc::cmd_describe(&mut client, ns, a, &mut out).await,
-        W::List(a) => wc::cmd_list(&mut client, ns, a, &mut out).await,
-        W::Show(a) => wc::cmd_show(&mut client, ns, a, &mut out).await,
+        W::Delete(a) => wc::cmd_delete(&mut client, ns, a, &mut out).await,
+        W::Describe(a) => wv::cmd_describe(&mut client, ns, a, &mut out).await,
+        W::List(a) => wv::cmd_list(&mut client, ns, a, &mut out).await,
+        W::Count(a) => wv::cmd_count(&mut client, ns, a, &mut out).await,
+        W::Show(a) => wv::cmd_show(&mut client, ns, a, &mut out).await,
+        W::Reset(a) => workflow_reset::cmd_reset(&mut client, ns, a, &mut out).await,
+        W::Update(u) => {
+            use args::UpdateCommand as U;
+            use workflow_update as wu;
+            match u {
+                U::Execute(a) => wu::cmd_execute(&mut client, ns, a, &mut out).await,
+                U::Start(a) => wu::cmd_start(&mut client, ns, a, &mut out).await,
+                U::Result(a) => wu::cmd_result(&mut client, ns, a, &mut out).await,
+                U::Describe(a) => wu::cmd_describe(&mut client, ns, a, &mut out).await,
+            }
+        }
+    }
+}
+
+async fn schedule(cmd: schedule_args::ScheduleCommand, file: &FileConfig) -> Result<(), CliError> {
+    use schedule_args::ScheduleCommand as S;
+    use schedule_commands as sc;
+    let conn = Connection::resolve(cmd.connection(), file, DEFAULT_ADDRESS)?;
+    // Bad input is reported before anything touches the server.
+    match &cmd {
+        S::Create(a) | S::Update(a) => drop(sc::build_schedule(a)?),
+        S::Trigger(a) => drop(
+            a.overlap_policy
+                .as_deref()
+                .map(sc::parse_overlap_policy)
+                .transpose()?,
+        ),
+        _ => {}
+    }
+    let mut client = connection::connect(&conn).await?;
+    let ns = conn.namespace.as_str();
+    let mut out = std::io::stdout().lock();
+    match &cmd {
+        S::Create(a) => sc::cmd_create(&mut client, ns, a, &mut out).await,
+        S::Update(a) => sc::cmd_update(&mut client, ns, a, &mut out).await,
+        S::List(a) => sc::cmd_list(&mut client, ns, a, &mut out).await,
+        S::Describe(a) => sc::cmd_describe(&mut client, ns, a, &mut out).await,
+        S::Trigger(a) => sc::cmd_trigger(&mut client, ns, a, &mut out).await,
+        S::Toggle(a) => sc::cmd_toggle(&mut client, ns, a, &mut out).await,
+        S::Pause(a) => sc::cmd_pause(&mut client, ns, a, true, &mut out).await,
+        S::Unpause(a) => sc::cmd_pause(&mut client, ns, a, false, &mut out).await,
+        S::Delete(a) => sc::cmd_delete(&mut client, ns, a, &mut out).await,
+    }
+}
+
+async fn operator(
+    cmd: operator_commands::OperatorCommand,
+    file: &FileConfig,
+) -> Result<(), CliError> {
+    use operator_commands::{self as oc, OperatorCommand as O, SearchAttributeCommand as SA};
+    let conn = Connection::resolve(cmd.connection(), file, DEFAULT_ADDRESS)?;
+    if let O::SearchAttribute(SA::Create(a)) = &cmd {
+        oc::create_pairs(a)?;
+    }
+    let mut client = connection::connect_operator(&conn).await?;
+    let ns = conn.namespace.as_str();
+    let mut out = std::io::stdout().lock();
+    match &cmd {
+        O::SearchAttribute(SA::Create(a)) => oc::cmd_create(&mut client, ns, a, &mut out).await,
+        O::SearchAttribute(SA::List(a)) => oc::cmd_list(&mut client, ns, a, &mut out).await,
+        O::SearchAttribute(SA::Remove(a)) => oc::cmd_remove(&mut client, ns, a, &mut out).await,
     }
 }

@@ -432,6 +432,7 @@ async fn self_check(conn: &Connection, task_queue: &str) {
             input_file: None,
         },
         execution_timeout: Some(60),
+        output: Default::default(),
     };
     let outcome = async {
         let mut client = connection::connect(conn).await?;

@@ -1,13 +1,15 @@
 //! `hourglass workflow ...`: client commands named as in the Temporal CLI.
 
-use crate::args::{ExecutionArgs, ListArgs, QueryArgs, SignalArgs, StartArgs, TerminateArgs};
+use crate::args::{DeleteArgs, ExecutionArgs, QueryArgs, SignalArgs, StartArgs, TerminateArgs};
 use crate::connection::Client;
 use crate::error::CliError;
+use crate::output::{field, print_card, print_json, proto_json};
 use crate::payload_json::{input_payloads, payloads_to_json};
-use std::io::Write;
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Write};
 use temporalio_protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
 use temporalio_protos::temporal::api::enums::v1::{
-    EventType, HistoryEventFilterType, TaskQueueKind, WorkflowExecutionStatus,
+    HistoryEventFilterType, TaskQueueKind, WorkflowExecutionStatus,
 };
 use temporalio_protos::temporal::api::failure::v1::Failure;
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
@@ -21,7 +23,8 @@ pub fn identity() -> String {
     format!("{}@hourglass-cli", std::process::id())
 }
 
-fn execution(wf: &str, run: Option<&str>) -> Option<WorkflowExecution> {
+/// A `WorkflowExecution` reference (an empty run id means the latest run).
+pub fn execution(wf: &str, run: Option<&str>) -> Option<WorkflowExecution> {
     Some(WorkflowExecution {
         workflow_id: wf.to_string(),
         run_id: run.unwrap_or_default().to_string(),
@@ -77,47 +80,103 @@ fn duration(secs: u64) -> prost_wkt_types::Duration {
     }
 }
 
-/// Waits for the workflow's close event, following continue-as-new runs, and returns the
-/// result as JSON. Any ending other than completion is an error saying how it ended.
+/// Waits for the workflow's close event, following continue-as-new runs; returns the event
+/// and the run it closed.
+pub async fn final_close_event(
+    client: &mut Client,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: Option<&str>,
+) -> Result<(HistoryEvent, String), CliError> {
+    let mut run_id = run_id.unwrap_or_default().to_string();
+    loop {
+        let event = wait_close_event(client, namespace, workflow_id, &run_id).await?;
+        if let Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a)) =
+            &event.attributes
+        {
+            run_id = a.new_execution_run_id.clone();
+            continue;
+        }
+        return Ok((event, run_id));
+    }
+}
+
+/// The result of a close event as JSON; any ending other than completion is an error
+/// saying how it ended.
+pub fn close_outcome(workflow_id: &str, event: &HistoryEvent) -> Result<Value, CliError> {
+    let outcome = match &event.attributes {
+        Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => {
+            return Ok(payloads_to_json(a.result.as_ref()));
+        }
+        Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
+            format!("failed: {}", failure_message(a.failure.as_ref()))
+        }
+        Some(Attributes::WorkflowExecutionCanceledEventAttributes(_)) => "was canceled".to_string(),
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+            format!("was terminated: {}", a.reason)
+        }
+        Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => "timed out".to_string(),
+        other => format!("closed with an unexpected event: {other:?}"),
+    };
+    Err(CliError::WorkflowDidNotComplete {
+        workflow_id: workflow_id.to_string(),
+        outcome,
+    })
+}
+
+/// Waits for the workflow's result (following continue-as-new runs) as JSON.
 pub async fn result(
     client: &mut Client,
     namespace: &str,
     workflow_id: &str,
     run_id: Option<&str>,
-) -> Result<serde_json::Value, CliError> {
-    let mut run_id = run_id.unwrap_or_default().to_string();
-    loop {
-        let event = wait_close_event(client, namespace, workflow_id, &run_id).await?;
-        let outcome = match event.attributes {
-            Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => {
-                return Ok(payloads_to_json(a.result.as_ref()));
-            }
-            Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a)) => {
-                run_id = a.new_execution_run_id;
-                continue;
-            }
-            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
-                format!("failed: {}", failure_message(a.failure.as_ref()))
-            }
-            Some(Attributes::WorkflowExecutionCanceledEventAttributes(_)) => {
-                "was canceled".to_string()
-            }
-            Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
-                format!("was terminated: {}", a.reason)
-            }
-            Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => {
-                "timed out".to_string()
-            }
-            other => format!("closed with an unexpected event: {other:?}"),
-        };
-        return Err(CliError::WorkflowDidNotComplete {
-            workflow_id: workflow_id.to_string(),
-            outcome,
-        });
+) -> Result<Value, CliError> {
+    let (event, _) = final_close_event(client, namespace, workflow_id, run_id).await?;
+    close_outcome(workflow_id, &event)
+}
+
+/// The status word of a close event, as the Temporal CLI's JSON result.
+fn close_status(event: &HistoryEvent) -> &'static str {
+    match &event.attributes {
+        Some(Attributes::WorkflowExecutionCompletedEventAttributes(_)) => "COMPLETED",
+        Some(Attributes::WorkflowExecutionFailedEventAttributes(_)) => "FAILED",
+        Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => "TIMEOUT",
+        Some(Attributes::WorkflowExecutionCanceledEventAttributes(_)) => "CANCELED",
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(_)) => "TERMINATED",
+        _ => "<unknown>",
     }
 }
 
-fn failure_message(f: Option<&Failure>) -> String {
+/// Prints the Temporal CLI's JSON result object (`workflowId`, `runId`, `status`,
+/// `closeEvent`, `result`, ...), then fails as the text form would if the workflow did not
+/// complete.
+fn print_json_result(
+    namespace: &str,
+    start: Option<&StartArgs>,
+    workflow_id: &str,
+    (event, run): (HistoryEvent, String),
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let outcome = close_outcome(workflow_id, &event);
+    let mut v = json!({"workflowId": workflow_id, "runId": run});
+    if let Some(a) = start {
+        v["type"] = json!(a.workflow_type);
+        v["namespace"] = json!(namespace);
+        v["taskQueue"] = json!(a.task_queue);
+    } else {
+        v["namespace"] = json!(namespace);
+    }
+    v["status"] = json!(close_status(&event));
+    v["closeEvent"] = proto_json(&event, true)?;
+    if let Ok(result) = &outcome {
+        v["result"] = result.clone();
+    }
+    print_json(out, &v)?;
+    outcome.map(drop)
+}
+
+/// The message chain of a failure, causes joined by ": ".
+pub fn failure_message(f: Option<&Failure>) -> String {
     let mut parts = Vec::new();
     let mut cur = f;
     while let Some(f) = cur {
@@ -167,12 +226,29 @@ pub async fn cmd_start(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let (wid, rid) = start(client, namespace, args).await?;
+    if args.output.output.is_json() {
+        return print_json(
+            out,
+            &json!({
+                "workflowId": wid,
+                "runId": rid,
+                "type": args.workflow_type,
+                "namespace": namespace,
+                "taskQueue": args.task_queue,
+            }),
+        );
+    }
     writeln!(out, "Started workflow {wid}")?;
-    writeln!(out, "  WorkflowId  {wid}")?;
-    writeln!(out, "  RunId       {rid}")?;
-    writeln!(out, "  Type        {}", args.workflow_type)?;
-    writeln!(out, "  TaskQueue   {}", args.task_queue)?;
-    Ok(())
+    print_card(
+        out,
+        &[
+            field("WorkflowId", &wid),
+            field("RunId", &rid),
+            field("Type", &args.workflow_type),
+            field("Namespace", namespace),
+            field("TaskQueue", &args.task_queue),
+        ],
+    )
 }
 
 /// `workflow execute`: start, then print the result as JSON. If no worker of the task queue
@@ -186,8 +262,8 @@ pub async fn cmd_execute(
 ) -> Result<(), CliError> {
     let (wid, rid) = start(client, namespace, args).await?;
     let mut watcher = client.clone();
-    let value = tokio::select! {
-        r = result(client, namespace, &wid, Some(&rid)) => r?,
+    let closed = tokio::select! {
+        r = final_close_event(client, namespace, &wid, Some(&rid)) => r?,
         message = unknown_type_failure(&mut watcher, namespace, &wid, &rid) => {
             let message = message?;
             let _ = client
@@ -208,6 +284,10 @@ pub async fn cmd_execute(
             });
         }
     };
+    if args.output.output.is_json() {
+        return print_json_result(namespace, Some(args), &wid, closed, out);
+    }
+    let value = close_outcome(&wid, &closed.0)?;
     writeln!(out, "{value}")?;
     Ok(())
 }
@@ -237,7 +317,7 @@ async fn unknown_type_failure(
 }
 
 /// Every event of a run's history, following pagination.
-async fn history_events(
+pub async fn history_events(
     client: &mut Client,
     namespace: &str,
     workflow_id: &str,
@@ -271,7 +351,12 @@ pub async fn cmd_result(
     args: &ExecutionArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let value = result(client, namespace, &args.workflow_id, args.run_id.as_deref()).await?;
+    let closed =
+        final_close_event(client, namespace, &args.workflow_id, args.run_id.as_deref()).await?;
+    if args.output.output.is_json() {
+        return print_json_result(namespace, None, &args.workflow_id, closed, out);
+    }
+    let value = close_outcome(&args.workflow_id, &closed.0)?;
     writeln!(out, "{value}")?;
     Ok(())
 }
@@ -298,6 +383,12 @@ pub async fn cmd_signal(
         })
         .await
         .map_err(|s| CliError::rpc("signal workflow", s))?;
+    if args.execution.output.output.is_json() {
+        return print_json(
+            out,
+            &done_json(&args.execution, json!({"signalName": args.name})),
+        );
+    }
     writeln!(
         out,
         "Signal {} sent to {}",
@@ -335,6 +426,9 @@ pub async fn cmd_query(
             status: status_name(rejected.status),
         });
     }
+    if args.execution.output.output.is_json() {
+        return print_json(out, &proto_json(&resp, true)?);
+    }
     writeln!(out, "{}", payloads_to_json(resp.query_result.as_ref()))?;
     Ok(())
 }
@@ -356,6 +450,9 @@ pub async fn cmd_cancel(
         })
         .await
         .map_err(|s| CliError::rpc("cancel workflow", s))?;
+    if args.output.output.is_json() {
+        return print_json(out, &done_json(args, json!({"cancelRequested": true})));
+    }
     writeln!(out, "Cancellation requested for {}", args.workflow_id)?;
     Ok(())
 }
@@ -380,155 +477,94 @@ pub async fn cmd_terminate(
         })
         .await
         .map_err(|s| CliError::rpc("terminate workflow", s))?;
+    if args.execution.output.output.is_json() {
+        return print_json(
+            out,
+            &done_json(&args.execution, json!({"terminated": true})),
+        );
+    }
     writeln!(out, "Terminated {}", args.execution.workflow_id)?;
     Ok(())
 }
 
-fn status_name(status: i32) -> String {
-    WorkflowExecutionStatus::try_from(status)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("WORKFLOW_EXECUTION_STATUS_")
-                .to_string()
-        })
-        .unwrap_or_else(|_| format!("UNKNOWN({status})"))
+/// The JSON a command without a response of its own prints: the execution it acted on plus
+/// `extra`'s fields.
+fn done_json(args: &ExecutionArgs, extra: Value) -> Value {
+    let mut v = json!({"workflowId": args.workflow_id});
+    if let Some(run) = &args.run_id {
+        v["runId"] = json!(run);
+    }
+    if let (Value::Object(v), Value::Object(extra)) = (&mut v, extra) {
+        v.extend(extra);
+    }
+    v
 }
 
-fn timestamp(ts: Option<&prost_wkt_types::Timestamp>) -> String {
-    ts.map(|t| format!("{}.{:03}", t.seconds, t.nanos / 1_000_000))
-        .unwrap_or_else(|| "-".into())
+/// Asks `question` on the terminal unless `yes`; without a terminal, `--yes` is required
+/// (the error names `action`).
+pub fn confirm(question: &str, action: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::NotConfirmed(format!(
+            "refusing to {action} without confirmation: pass --yes (stdin is not a terminal)"
+        )));
+    }
+    eprint!("{question} ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(CliError::NotConfirmed("user denied confirmation".into()))
+    }
 }
 
-/// `workflow describe`.
-pub async fn cmd_describe(
+/// `workflow delete`: deletes the execution (the server terminates it first if running).
+pub async fn cmd_delete(
     client: &mut Client,
     namespace: &str,
-    args: &ExecutionArgs,
+    args: &DeleteArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let resp = client
-        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+    let e = &args.execution;
+    let mut question = format!("Delete Workflow {:?}", e.workflow_id);
+    if let Some(run) = &e.run_id {
+        question.push_str(&format!(" with Run ID {run:?}"));
+    }
+    let action = format!("delete workflow {}", e.workflow_id);
+    confirm(&format!("{question}? y/N"), &action, args.yes)?;
+    client
+        .delete_workflow_execution(DeleteWorkflowExecutionRequest {
             namespace: namespace.to_string(),
-            execution: execution(&args.workflow_id, args.run_id.as_deref()),
+            workflow_execution: execution(&e.workflow_id, e.run_id.as_deref()),
         })
         .await
-        .map_err(|s| CliError::rpc("describe workflow", s))?
-        .into_inner();
-    let info = resp.workflow_execution_info.unwrap_or_default();
-    let exec = info.execution.unwrap_or_default();
-    writeln!(out, "WorkflowId      {}", exec.workflow_id)?;
-    writeln!(out, "RunId           {}", exec.run_id)?;
-    writeln!(
-        out,
-        "Type            {}",
-        info.r#type.map(|t| t.name).unwrap_or_default()
-    )?;
-    writeln!(out, "Status          {}", status_name(info.status))?;
-    writeln!(out, "TaskQueue       {}", info.task_queue)?;
-    writeln!(
-        out,
-        "StartTime       {}",
-        timestamp(info.start_time.as_ref())
-    )?;
-    writeln!(
-        out,
-        "CloseTime       {}",
-        timestamp(info.close_time.as_ref())
-    )?;
-    writeln!(out, "HistoryLength   {}", info.history_length)?;
-    for a in &resp.pending_activities {
-        writeln!(
-            out,
-            "PendingActivity {} {} attempt {}",
-            a.activity_id,
-            a.activity_type
-                .as_ref()
-                .map(|t| t.name.as_str())
-                .unwrap_or(""),
-            a.attempt
-        )?;
+        .map_err(|s| not_found_or_rpc("delete workflow", &e.workflow_id, s))?;
+    if e.output.output.is_json() {
+        return print_json(out, &done_json(e, json!({"deleted": true})));
     }
-    for c in &resp.pending_children {
-        writeln!(
-            out,
-            "PendingChild    {} {}",
-            c.workflow_id, c.workflow_type_name
-        )?;
-    }
+    writeln!(out, "Delete workflow succeeded")?;
     Ok(())
 }
 
-/// `workflow list`.
-pub async fn cmd_list(
-    client: &mut Client,
-    namespace: &str,
-    args: &ListArgs,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    let mut page_token = Vec::new();
-    let mut printed = 0usize;
-    writeln!(
-        out,
-        "{:<10} {:<40} {:<24} {:<36}",
-        "STATUS", "WORKFLOW ID", "TYPE", "RUN ID"
-    )?;
-    loop {
-        let resp = client
-            .list_workflow_executions(ListWorkflowExecutionsRequest {
-                namespace: namespace.to_string(),
-                page_size: 100,
-                next_page_token: page_token,
-                query: args.query.clone().unwrap_or_default(),
-            })
-            .await
-            .map_err(|s| CliError::rpc("list workflows", s))?
-            .into_inner();
-        for info in resp.executions {
-            if printed >= args.limit {
-                return Ok(());
-            }
-            let exec = info.execution.unwrap_or_default();
-            writeln!(
-                out,
-                "{:<10} {:<40} {:<24} {:<36}",
-                status_name(info.status),
-                exec.workflow_id,
-                info.r#type.map(|t| t.name).unwrap_or_default(),
-                exec.run_id
-            )?;
-            printed += 1;
+/// NotFound as "workflow execution `id` not found", anything else as [`CliError::Rpc`].
+pub fn not_found_or_rpc(operation: &'static str, workflow_id: &str, s: tonic::Status) -> CliError {
+    if s.code() == tonic::Code::NotFound {
+        CliError::NotFound {
+            what: "workflow execution",
+            id: workflow_id.to_string(),
+            hint: " (check --workflow-id, --run-id and --namespace)".into(),
         }
-        if resp.next_page_token.is_empty() {
-            return Ok(());
-        }
-        page_token = resp.next_page_token;
+    } else {
+        CliError::rpc(operation, s)
     }
 }
 
-/// `workflow show`: the event history, one event per line.
-pub async fn cmd_show(
-    client: &mut Client,
-    namespace: &str,
-    args: &ExecutionArgs,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    for event in
-        history_events(client, namespace, &args.workflow_id, args.run_id.as_deref()).await?
-    {
-        let name = EventType::try_from(event.event_type)
-            .map(|t| {
-                t.as_str_name()
-                    .trim_start_matches("EVENT_TYPE_")
-                    .to_string()
-            })
-            .unwrap_or_else(|_| format!("UNKNOWN({})", event.event_type));
-        writeln!(
-            out,
-            "{:>5}  {}  {}",
-            event.event_id,
-            timestamp(event.event_time.as_ref()),
-            name
-        )?;
-    }
-    Ok(())
+/// A workflow status in the Temporal CLI's text form (`Running`, `Completed`, ...).
+pub fn status_name(status: i32) -> String {
+    WorkflowExecutionStatus::try_from(status)
+        .map(|s| crate::output::enum_text(s.as_str_name(), "WORKFLOW_EXECUTION_STATUS_"))
+        .unwrap_or_else(|_| format!("Unknown({status})"))
 }

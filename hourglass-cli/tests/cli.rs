@@ -234,7 +234,7 @@ fn run_serves_every_example_and_the_tree_then_stops_on_sigterm() {
         "{listed}"
     );
     let history = ok(&["workflow", "show", "--address", a, "-w", "counter-1"]);
-    assert!(history.contains("WORKFLOW_EXECUTION_SIGNALED"), "{history}");
+    assert!(history.contains("WorkflowExecutionSignaled"), "{history}");
 
     let tree = ok(&["tree", "--admin", &run.admin]);
     for needle in [
@@ -517,7 +517,7 @@ fn server_start_dev_serves_clients() {
         "--address",
         &format!("127.0.0.1:{port}"),
     ]);
-    assert!(listed.starts_with("STATUS"), "{listed}");
+    assert!(listed.starts_with("Status"), "{listed}");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
