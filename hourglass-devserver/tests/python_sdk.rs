@@ -1,6 +1,7 @@
 //! Conformance scenarios with the official Python SDK (`temporalio` from PyPI, pinned in
 //! `tests/python/requirements.txt`): each test starts a fresh dev server and runs one
-//! scenario of `tests/python/scenarios.py`, `schedules.py`, `visibility.py` or `reset.py` (client +
+//! scenario of `tests/python/scenarios.py`, `schedules.py`, `visibility.py`, `reset.py` or
+//! `speculative_workflow_task.py` (client +
 //! worker, sharing `harness.py`), which asserts in Python.
 use hourglass_devserver::{Database, DevServer};
 use std::path::PathBuf;
@@ -76,6 +77,12 @@ scenarios!(
     reset_to_first_task_reruns_everything,
     reset_keeps_pending_children,
     reset_errors,
+);
+
+scenarios!(
+    "speculative_workflow_task.py":
+    speculative_rejections_leave_no_trace,
+    speculative_rejections_with_concurrent_signals,
 );
 
 scenarios!(

@@ -42,9 +42,20 @@ pub struct WorkflowTask {
     /// the run's default then).
     #[serde(default)]
     pub start_to_close_ms: i64,
+    /// A speculative task (Temporal's `WORKFLOW_TASK_TYPE_SPECULATIVE`), scheduled to deliver
+    /// an update: its events are written only if it completes with more than update
+    /// rejections; otherwise it is discarded and leaves no trace in history.
+    #[serde(default)]
+    pub speculative: bool,
 }
 
 impl WorkflowTask {
+    /// Whether the task's Scheduled/Started events are not in history (a transient attempt
+    /// or a speculative task): the poller gets them as an unpersisted suffix.
+    pub fn unwritten(&self) -> bool {
+        self.attempt > 1 || self.speculative
+    }
+
     /// This attempt's start-to-close timeout, given the run's default.
     pub fn start_to_close(&self, default_ms: i64) -> i64 {
         if self.start_to_close_ms > 0 {

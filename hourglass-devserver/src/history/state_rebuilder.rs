@@ -94,6 +94,7 @@ fn apply(st: &mut Execution, e: &HistoryEvent) {
                 started_ms: 0,
                 timeout_ms: None,
                 delivered_updates: vec![],
+                speculative: false,
                 start_to_close_ms: dur_ms(&a.start_to_close_timeout),
             });
         }

@@ -40,7 +40,8 @@ impl Inner {
             return;
         }
         ex.st.wft = None;
-        if w.attempt <= 1 {
+        // A speculative task was never written: it is simply scheduled again, as a normal one.
+        if w.attempt <= 1 && !w.speculative {
             ex.add(A::WorkflowTaskTimedOutEventAttributes(
                 h::WorkflowTaskTimedOutEventAttributes {
                     scheduled_event_id: sid,

@@ -171,7 +171,8 @@ impl Inner {
             },
         );
         self.dirty.insert(key.clone());
-        self.ensure_wft(key);
+        // Temporal delivers an update to a run with no workflow task by a speculative one.
+        self.schedule_wft_of(key, true);
         Ok(())
     }
 

@@ -161,6 +161,12 @@ impl Inner {
     /// Schedules a workflow task if the run is open and has none: on the execution's sticky
     /// queue when it is sticky and that queue has a poller, else on the normal queue.
     pub(crate) fn schedule_wft(&mut self, key: &ExecKey) {
+        self.schedule_wft_of(key, false);
+    }
+
+    /// Schedules a workflow task as [`Self::schedule_wft`]; `speculative` asks for a
+    /// speculative one (granted only for an attempt-1 task with no new events to deliver).
+    pub(crate) fn schedule_wft_of(&mut self, key: &ExecKey, speculative: bool) {
         let sticky = match self.execs.get(key) {
             Some(ex) if ex.st.is_open() && ex.st.wft.is_none() => ex.st.sticky_task_queue.clone(),
             _ => return,
@@ -170,16 +176,18 @@ impl Inner {
             return;
         };
         let mut attempt = ex.st.next_wft_attempt.max(1);
+        let mut speculative = speculative && attempt == 1;
         if ex.flush() {
             // New events while the task was failing: it is a normal task again.
             attempt = 1;
+            speculative = false;
         }
         ex.st.next_wft_attempt = attempt;
         ex.st.wft_retry_at_ms = None;
         let normal = ex.st.task_queue.clone();
         let timeout = wft_start_to_close_ms(ex.st.wft_timeout_ms, attempt);
         let now = now_ms();
-        let id = if attempt > 1 {
+        let id = if attempt > 1 || speculative {
             ex.st.next_event_id
         } else {
             let tq = if to_sticky {
@@ -208,6 +216,7 @@ impl Inner {
             timeout_ms: None,
             delivered_updates: vec![],
             start_to_close_ms: timeout,
+            speculative,
         });
         let sticky_timeout = ex.st.sticky_schedule_to_start_ms;
         self.dirty.insert(key.clone());
@@ -297,9 +306,11 @@ impl Inner {
             ex.st.set_sticky(None);
         }
         let mut w = w;
-        if w.attempt > 1 && w.scheduled_event_id != ex.st.next_event_id {
-            // New events since the transient task was scheduled: it becomes a normal one.
+        if w.unwritten() && w.scheduled_event_id != ex.st.next_event_id {
+            // New events since the transient or speculative task was scheduled: it becomes
+            // a normal one.
             w.attempt = 1;
+            w.speculative = false;
             w.start_to_close_ms = ex.st.wft_timeout_ms;
             let tq = ex.st.task_queue.clone();
             w.scheduled_event_id = ex.add(A::WorkflowTaskScheduledEventAttributes(
@@ -313,7 +324,7 @@ impl Inner {
         }
         let now = now_ms();
         w.started_ms = now;
-        let started_id = if w.attempt > 1 {
+        let started_id = if w.unwritten() {
             w.scheduled_event_id + 1
         } else {
             let size = ex.st.history_size_bytes;
@@ -334,7 +345,7 @@ impl Inner {
             0
         };
         let mut events: Vec<HistoryEvent> = ex.events.get(first..).unwrap_or_default().to_vec();
-        if w.attempt > 1 {
+        if w.unwritten() {
             events.extend(ex.transient_suffix(&w, identity, &limits));
         }
         w.started_event_id = Some(started_id);
@@ -411,11 +422,20 @@ impl Inner {
     /// Ends the started workflow task without completion (Temporal's `failWorkflowTask`) and
     /// schedules the next attempt at once.
     pub(crate) fn fail_started_wft(&mut self, key: &ExecKey, how: WftFailure) {
+        let limits = self.history_limits;
         let Some(ex) = self.execs.get_mut(key) else {
             return;
         };
         let Some(w) = ex.st.wft.take() else { return };
         let started = w.started_event_id.unwrap_or(0);
+        if w.speculative {
+            // A speculative task that fails is written first, as Temporal does.
+            let identity = match &how {
+                WftFailure::Failed { identity, .. } => identity.clone(),
+                WftFailure::TimedOut => String::new(),
+            };
+            ex.write_transient_events(&w, &identity, &limits);
+        }
         let transient = w.attempt > 1;
         let timed_out = matches!(how, WftFailure::TimedOut);
         if !transient {

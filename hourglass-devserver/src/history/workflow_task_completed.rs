@@ -13,95 +13,46 @@ impl Engine {
     ) -> RpcResult<ws::RespondWorkflowTaskCompletedResponse> {
         self.with(|g| g.complete_wft(req))
             .await
-            .map(|_| ws::RespondWorkflowTaskCompletedResponse::default())
+            .map(
+                |reset_history_event_id| ws::RespondWorkflowTaskCompletedResponse {
+                    reset_history_event_id,
+                    ..Default::default()
+                },
+            )
     }
 }
 
 impl Inner {
-    /// Records a completed workflow task and its commands.
+    /// Records a completed workflow task and its commands. Answers the response's
+    /// `ResetHistoryEventId`: non-zero when a speculative task was discarded.
     pub(crate) fn complete_wft(
         &mut self,
-        req: ws::RespondWorkflowTaskCompletedRequest,
-    ) -> RpcResult<()> {
+        mut req: ws::RespondWorkflowTaskCompletedRequest,
+    ) -> RpcResult<i64> {
         let (key, sid) = self.started_wft(&req.task_token)?;
         let identity = req.identity.clone();
-        let is_close = |c: &Command| {
-            matches!(
-                c.attributes,
-                Some(
-                    C::CompleteWorkflowExecutionCommandAttributes(_)
-                        | C::FailWorkflowExecutionCommandAttributes(_)
-                        | C::CancelWorkflowExecutionCommandAttributes(_)
-                        | C::ContinueAsNewWorkflowExecutionCommandAttributes(_)
-                )
-            )
-        };
-        // Answer queries that rode on this task.
-        let answered: HashSet<String> = req.query_results.keys().cloned().collect();
-        for (qid, res) in req.query_results {
-            if let Some(mut q) = self.queries.remove(&qid)
-                && let Some(tx) = q.tx.take()
-            {
-                let _ = tx.send(res);
-            }
-        }
         let limits = self.history_limits;
-        let bad_search_attributes = self
-            .validate_command_search_attributes(&key.namespace, &req.commands)
-            .err();
+        self.answer_task_queries(&key, std::mem::take(&mut req.query_results));
+        if let Some(refused) = self.refuse_completion(&key, &req.commands, &identity) {
+            return refused;
+        }
         let ex = self
             .execs
             .get_mut(&key)
             .ok_or_else(|| status::not_found("workflow execution not found"))?;
-        // Queries the worker left unanswered wait for the next task (or a query task).
-        let unanswered: Vec<String> = ex
-            .attached_queries
-            .drain(..)
-            .filter(|q| !answered.contains(q))
-            .collect();
-        ex.pending_queries.extend(unanswered);
         let wft = ex
             .st
             .wft
             .clone()
             .ok_or_else(|| status::not_found("Workflow task not found."))?;
         let started = wft.started_event_id.unwrap_or(0);
-        let has_close = req.commands.iter().any(is_close);
-        if has_close && !ex.st.buffered.is_empty() {
-            // New events arrived while the worker decided to close: fail the task like
-            // Temporal does, so the worker sees them on the next one.
-            self.fail_started_wft(
-                &key,
-                WftFailure::Failed {
-                    cause: WorkflowTaskFailedCause::UnhandledCommand as i32,
-                    failure: Box::new(Some(Failure {
-                        message: "UnhandledCommand".into(),
-                        ..Default::default()
-                    })),
-                    identity: identity.clone(),
-                },
-            );
-            return Ok(());
+        if wft.speculative && discardable(ex, &req) {
+            ex.st.set_sticky(req.sticky_attributes.as_ref());
+            return Ok(self.discard_speculative_wft(&key, req.messages));
         }
-        if let Some(e) = bad_search_attributes {
-            // Temporal fails the task and applies none of its commands.
-            tracing::warn!(workflow_id = %key.workflow_id, error = %e.message(), "workflow task failed: bad search attributes");
-            self.fail_started_wft(
-                &key,
-                WftFailure::Failed {
-                    cause: WorkflowTaskFailedCause::BadSearchAttributes as i32,
-                    failure: Box::new(Some(Failure {
-                        message: e.message().to_string(),
-                        ..Default::default()
-                    })),
-                    identity: identity.clone(),
-                },
-            );
-            // The failure is committed either way; the worker is told why, as Temporal does.
-            return Err(status::invalid(e.message().to_string()));
-        }
-        if wft.attempt > 1 {
-            // A transient task's Scheduled/Started events are written only now it completed.
+        if wft.unwritten() {
+            // A transient or speculative task's Scheduled/Started events are written only
+            // now it completed.
             ex.write_transient_events(&wft, &identity, &limits);
         }
         ex.st.set_sticky(req.sticky_attributes.as_ref());
@@ -166,7 +117,7 @@ impl Inner {
             self.run_deferred(&key, d);
         }
         let Some(ex) = self.execs.get_mut(&key) else {
-            return Ok(());
+            return Ok(0);
         };
         if ex.st.is_open() {
             need_wft |= ex.flush();
@@ -181,6 +132,148 @@ impl Inner {
             }
             self.flush_pending_queries(&key);
         }
-        Ok(())
+        Ok(0)
+    }
+
+    /// Answers the queries that rode on the task; those the worker left unanswered wait for
+    /// the next task (or a query task).
+    fn answer_task_queries(
+        &mut self,
+        key: &ExecKey,
+        results: std::collections::HashMap<String, WorkflowQueryResult>,
+    ) {
+        let answered: HashSet<String> = results.keys().cloned().collect();
+        for (qid, res) in results {
+            if let Some(mut q) = self.queries.remove(&qid)
+                && let Some(tx) = q.tx.take()
+            {
+                let _ = tx.send(res);
+            }
+        }
+        if let Some(ex) = self.execs.get_mut(key) {
+            let unanswered: Vec<String> = ex
+                .attached_queries
+                .drain(..)
+                .filter(|q| !answered.contains(q))
+                .collect();
+            ex.pending_queries.extend(unanswered);
+        }
+    }
+
+    /// Fails the started task instead of completing it, as Temporal does, when the worker
+    /// closes the run while new events wait (`UnhandledCommand`: it sees them next time) or
+    /// a command carries bad search attributes (none of its commands is applied; the worker
+    /// is told why). `None` when the completion may proceed.
+    fn refuse_completion(
+        &mut self,
+        key: &ExecKey,
+        commands: &[Command],
+        identity: &str,
+    ) -> Option<RpcResult<i64>> {
+        let bad_search_attributes = self
+            .validate_command_search_attributes(&key.namespace, commands)
+            .err();
+        let buffered = self
+            .execs
+            .get(key)
+            .is_some_and(|e| !e.st.buffered.is_empty());
+        let (cause, message, answer) = if buffered && commands.iter().any(is_close) {
+            (
+                WorkflowTaskFailedCause::UnhandledCommand,
+                "UnhandledCommand".to_string(),
+                Ok(0),
+            )
+        } else if let Some(e) = bad_search_attributes {
+            tracing::warn!(workflow_id = %key.workflow_id, error = %e.message(), "workflow task failed: bad search attributes");
+            let message = e.message().to_string();
+            let answer = Err(status::invalid(message.clone()));
+            (
+                WorkflowTaskFailedCause::BadSearchAttributes,
+                message,
+                answer,
+            )
+        } else {
+            return None;
+        };
+        self.fail_started_wft(
+            key,
+            WftFailure::Failed {
+                cause: cause as i32,
+                failure: Box::new(Some(Failure {
+                    message,
+                    ..Default::default()
+                })),
+                identity: identity.to_string(),
+            },
+        );
+        Some(answer)
+    }
+
+    /// Drops a speculative task that only rejected updates: no event is written, the
+    /// rejections complete their updates, events that arrived meanwhile get a new task.
+    /// Answers the event the worker rolls its history back to (the last completed task's
+    /// started event), as Temporal's `ResetHistoryEventId`.
+    fn discard_speculative_wft(&mut self, key: &ExecKey, messages: Vec<ProtocolMessage>) -> i64 {
+        for m in messages {
+            self.handle_message(key, m);
+        }
+        let Some(ex) = self.execs.get_mut(key) else {
+            return 0;
+        };
+        ex.st.wft = None;
+        ex.st.next_wft_attempt = 1;
+        let reset_to = ex.st.last_completed_started_id;
+        tracing::debug!(workflow_id = %key.workflow_id, reset_to, "speculative workflow task discarded");
+        // Buffered events, or updates still undelivered, need a task of their own.
+        let undelivered = ex.st.updates.values().any(|u| {
+            u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32 && u.outcome.is_none()
+        });
+        let flushed = ex.flush();
+        self.dirty.insert(key.clone());
+        if flushed || undelivered {
+            // Only updates to deliver: speculative again; new events: a normal task.
+            self.schedule_wft_of(key, !flushed);
+        }
+        self.flush_pending_queries(key);
+        reset_to
     }
 }
+
+/// Whether a command closes the run.
+fn is_close(c: &Command) -> bool {
+    matches!(
+        c.attributes,
+        Some(
+            C::CompleteWorkflowExecutionCommandAttributes(_)
+                | C::FailWorkflowExecutionCommandAttributes(_)
+                | C::CancelWorkflowExecutionCommandAttributes(_)
+                | C::ContinueAsNewWorkflowExecutionCommandAttributes(_)
+        )
+    )
+}
+
+/// Temporal's `skipWorkflowTaskCompletedEvent` for a speculative task: no commands, not a
+/// heartbeat, no events shipped with it beyond the last completed task (more than
+/// [`DISCARD_MAX_EVENTS`] even for a worker that accepts them again), and only update
+/// rejections among its messages.
+fn discardable(ex: &Exec, req: &ws::RespondWorkflowTaskCompletedRequest) -> bool {
+    if !req.commands.is_empty() || req.force_create_new_workflow_task {
+        return false;
+    }
+    let shipped = ex.st.next_event_id - (ex.st.last_completed_started_id + 2);
+    let accepts_again = req
+        .capabilities
+        .as_ref()
+        .is_some_and(|c| c.discard_speculative_workflow_task_with_events);
+    if (!accepts_again && shipped > 0) || shipped > DISCARD_MAX_EVENTS {
+        return false;
+    }
+    req.messages.iter().all(|m| {
+        m.body
+            .as_ref()
+            .is_some_and(|b| b.type_url.ends_with("/temporal.api.update.v1.Rejection"))
+    })
+}
+
+/// Temporal's `DiscardSpeculativeWorkflowTaskMaximumEventsCount` default.
+const DISCARD_MAX_EVENTS: i64 = 10;
