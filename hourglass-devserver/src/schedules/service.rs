@@ -56,6 +56,23 @@ fn prepare(mut schedule: Schedule) -> RpcResult<Schedule> {
     Ok(rec.schedule)
 }
 
+/// The search attributes of the workflows a schedule starts and the schedule's own, checked
+/// as a start checks them (Temporal's `validateStartWorkflowArgsForSchedule`, and the start
+/// of the scheduler workflow).
+fn validate_search_attributes(
+    g: &Inner,
+    namespace: &str,
+    schedule: &Schedule,
+    own: &Option<SearchAttributes>,
+) -> RpcResult<()> {
+    if let Some(Action::StartWorkflow(wf)) =
+        schedule.action.as_ref().and_then(|a| a.action.as_ref())
+    {
+        g.validate_search_attributes(namespace, &wf.search_attributes)?;
+    }
+    g.validate_search_attributes(namespace, own)
+}
+
 impl ScheduleRec {
     fn empty(schedule: Schedule) -> Self {
         Self {
@@ -121,6 +138,7 @@ impl Engine {
         let schedule = prepare(req.schedule.unwrap_or_default())?;
         self.with(|g| {
             let namespace_id = g.namespace(&req.namespace)?.id.clone();
+            validate_search_attributes(g, &req.namespace, &schedule, &req.search_attributes)?;
             let k = key(&req.namespace, &req.schedule_id);
             if let Some(existing) = g.schedules.get(&k) {
                 if existing.request_id == req.request_id {
@@ -209,6 +227,7 @@ impl Engine {
             g.namespace(&req.namespace)?;
             let k = key(&req.namespace, &req.schedule_id);
             let mut rec = g.schedules.get(&k).cloned().ok_or_else(not_found)?;
+            validate_search_attributes(g, &req.namespace, &schedule, &req.search_attributes)?;
             if token != 0 && token != rec.conflict_token {
                 tracing::warn!(schedule_id = %req.schedule_id, "schedule update conflicted with a concurrent change; dropped");
                 return Ok(ws::UpdateScheduleResponse {});

@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
+    ScheduleUpdateInput,
     WorkflowExecutionStatus,
 )
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -337,8 +338,26 @@ async def s_schedule_errors(client: Client) -> None:
             Schedule(action=greet, spec=ScheduleSpec(cron_expressions=["0 * * * *"], time_zone_name="Mars/Olympus")),
         ),
     )
-    id_ = sid("dup")
     spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])
+    # Unknown search attributes, on the started workflows or on the schedule itself.
+    unknown = TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_keyword("NoSuchAttr"), "v")])
+    with_sa = ScheduleActionStartWorkflow(
+        Greet.run, "x", id="err-sa-wf", task_queue=TQ, typed_search_attributes=unknown
+    )
+    sa_error = "search attribute NoSuchAttr is not defined"
+    await expect_rpc_error(
+        RPCStatusCode.INVALID_ARGUMENT,
+        sa_error,
+        lambda: client.create_schedule(sid("badsa"), Schedule(action=with_sa, spec=spec)),
+    )
+    await expect_rpc_error(
+        RPCStatusCode.INVALID_ARGUMENT,
+        sa_error,
+        lambda: client.create_schedule(
+            sid("badownsa"), Schedule(action=greet, spec=spec), search_attributes=unknown
+        ),
+    )
+    id_ = sid("dup")
     handle = await client.create_schedule(id_, Schedule(action=greet, spec=spec))
     try:
         await client.create_schedule(id_, Schedule(action=greet, spec=spec))
@@ -354,6 +373,12 @@ async def s_schedule_errors(client: Client) -> None:
             pass
 
     await expect_rpc_error(RPCStatusCode.INVALID_ARGUMENT, "", bad_query)
+
+    async def with_unknown(inp: ScheduleUpdateInput) -> ScheduleUpdate:
+        inp.description.schedule.action = with_sa
+        return ScheduleUpdate(schedule=inp.description.schedule)
+
+    await expect_rpc_error(RPCStatusCode.INVALID_ARGUMENT, sa_error, lambda: handle.update(with_unknown))
     # Nothing the bad requests did changed what exists.
     assert (await handle.describe()).info.num_actions == 0
     await handle.delete()
