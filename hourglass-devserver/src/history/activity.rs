@@ -82,54 +82,26 @@ impl Inner {
         let tq = n.task_queue.name.clone();
         let ms = |d: &prost_wkt_types::Duration| dur_ms(&Some(*d));
         let (s2c, s2s) = (ms(&n.schedule_to_close), ms(&n.schedule_to_start));
-        let (st2c, hb) = (ms(&n.start_to_close), ms(&n.heartbeat));
         let rp = n.retry_policy.clone();
-        let act_type = a
-            .activity_type
-            .as_ref()
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
-        let sid = ex.add(A::ActivityTaskScheduledEventAttributes(
-            h::ActivityTaskScheduledEventAttributes {
-                activity_id: a.activity_id.clone(),
-                activity_type: a.activity_type.clone(),
-                task_queue: Some(n.task_queue),
-                header: a.header,
-                input: a.input,
-                schedule_to_close_timeout: Some(n.schedule_to_close),
-                schedule_to_start_timeout: Some(n.schedule_to_start),
-                start_to_close_timeout: Some(n.start_to_close),
-                heartbeat_timeout: Some(n.heartbeat),
-                workflow_task_completed_event_id: completed_id,
-                retry_policy: Some(rp.clone()),
-                use_workflow_build_id: a.use_workflow_build_id,
-                priority: a.priority,
-            },
-        ));
-        ex.st.activities.insert(
-            sid,
-            Activity {
-                scheduled_event_id: sid,
-                activity_id: a.activity_id,
-                activity_type: act_type,
-                task_queue: tq.clone(),
-                attempt: 1,
-                first_scheduled_ms: now,
-                attempt_scheduled_ms: now,
-                started_ms: None,
-                started_identity: String::new(),
-                last_heartbeat_ms: None,
-                heartbeat_details: None,
-                cancel_requested: false,
-                cancel_requested_event_id: 0,
-                retry_policy: rp,
-                schedule_to_close_ms: s2c,
-                schedule_to_start_ms: s2s,
-                start_to_close_ms: st2c,
-                heartbeat_ms: hb,
-                last_failure: None,
-            },
-        );
+        let scheduled = h::ActivityTaskScheduledEventAttributes {
+            activity_id: a.activity_id.clone(),
+            activity_type: a.activity_type.clone(),
+            task_queue: Some(n.task_queue),
+            header: a.header,
+            input: a.input,
+            schedule_to_close_timeout: Some(n.schedule_to_close),
+            schedule_to_start_timeout: Some(n.schedule_to_start),
+            start_to_close_timeout: Some(n.start_to_close),
+            heartbeat_timeout: Some(n.heartbeat),
+            workflow_task_completed_event_id: completed_id,
+            retry_policy: Some(rp),
+            use_workflow_build_id: a.use_workflow_build_id,
+            priority: a.priority,
+        };
+        let sid = ex.st.next_event_id;
+        let activity = scheduled_activity(sid, now, &scheduled);
+        ex.add(A::ActivityTaskScheduledEventAttributes(scheduled));
+        ex.st.activities.insert(sid, activity);
         self.push_task(
             QueueKey {
                 namespace: key.namespace.clone(),
@@ -563,6 +535,43 @@ pub enum ActivityResult {
     Failed(Box<Option<Failure>>),
     /// Canceled after a cancel request.
     Canceled(Option<Payloads>),
+}
+
+/// The pending activity an ActivityTaskScheduled event describes, at attempt 1.
+pub(crate) fn scheduled_activity(
+    id: i64,
+    at: i64,
+    a: &h::ActivityTaskScheduledEventAttributes,
+) -> Activity {
+    Activity {
+        scheduled_event_id: id,
+        activity_id: a.activity_id.clone(),
+        activity_type: a
+            .activity_type
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        task_queue: a
+            .task_queue
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        attempt: 1,
+        first_scheduled_ms: at,
+        attempt_scheduled_ms: at,
+        started_ms: None,
+        started_identity: String::new(),
+        last_heartbeat_ms: None,
+        heartbeat_details: None,
+        cancel_requested: false,
+        cancel_requested_event_id: 0,
+        retry_policy: a.retry_policy.clone().unwrap_or_default(),
+        schedule_to_close_ms: dur_ms(&a.schedule_to_close_timeout),
+        schedule_to_start_ms: dur_ms(&a.schedule_to_start_timeout),
+        start_to_close_ms: dur_ms(&a.start_to_close_timeout),
+        heartbeat_ms: dur_ms(&a.heartbeat_timeout),
+        last_failure: None,
+    }
 }
 
 pub(crate) fn act_timer(key: &ExecKey, sid: i64, attempt: i32, kind: ActTimer) -> TimerTask {

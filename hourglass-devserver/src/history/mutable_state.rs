@@ -180,8 +180,8 @@ pub struct Update {
     pub completed_event_id: i64,
 }
 
-/// The mutable state of one run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The mutable state of one run (`Default`: every field zero or empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Execution {
     /// Namespace.
     pub namespace: String,

@@ -1,6 +1,7 @@
 //! The state rebuilder, as Temporal's `ndc.StateRebuilder`: the mutable state of a run
 //! rebuilt by applying a prefix of its history, event by event, from nothing. Reset uses
 //! it to build the reset run from the base run's events up to the reset point.
+use crate::history::activity::scheduled_activity;
 use crate::history::properties::{merge_memo, merge_search_attributes};
 use crate::prelude::*;
 
@@ -249,39 +250,6 @@ fn apply_pending(st: &mut Execution, id: i64, at: i64, attrs: &A) {
     }
 }
 
-/// The pending activity an ActivityTaskScheduled event describes, at attempt 1.
-fn scheduled_activity(id: i64, at: i64, a: &h::ActivityTaskScheduledEventAttributes) -> Activity {
-    Activity {
-        scheduled_event_id: id,
-        activity_id: a.activity_id.clone(),
-        activity_type: a
-            .activity_type
-            .as_ref()
-            .map(|t| t.name.clone())
-            .unwrap_or_default(),
-        task_queue: a
-            .task_queue
-            .as_ref()
-            .map(|t| t.name.clone())
-            .unwrap_or_default(),
-        attempt: 1,
-        first_scheduled_ms: at,
-        attempt_scheduled_ms: at,
-        started_ms: None,
-        started_identity: String::new(),
-        last_heartbeat_ms: None,
-        heartbeat_details: None,
-        cancel_requested: false,
-        cancel_requested_event_id: 0,
-        retry_policy: a.retry_policy.clone().unwrap_or_default(),
-        schedule_to_close_ms: dur_ms(&a.schedule_to_close_timeout),
-        schedule_to_start_ms: dur_ms(&a.schedule_to_start_timeout),
-        start_to_close_ms: dur_ms(&a.start_to_close_timeout),
-        heartbeat_ms: dur_ms(&a.heartbeat_timeout),
-        last_failure: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,7 +380,7 @@ mod tests {
             run_id: "base".into(),
             reset_run_id: "older-reset".into(),
             sticky_task_queue: "sticky".into(),
-            ..blank()
+            ..Default::default()
         };
         let st =
             rebuild(&base, &events, "new", 10_000).expect("starts with WorkflowExecutionStarted");
@@ -443,44 +411,5 @@ mod tests {
             ("", "")
         );
         assert!(rebuild(&base, &events[1..], "new", 0).is_none());
-    }
-
-    /// An execution with every field at its zero value.
-    fn blank() -> Execution {
-        Execution {
-            namespace: String::new(),
-            workflow_id: String::new(),
-            run_id: String::new(),
-            first_run_id: String::new(),
-            workflow_type: String::new(),
-            task_queue: String::new(),
-            status: OPEN,
-            start_ms: 0,
-            close_ms: None,
-            request_id: String::new(),
-            next_event_id: 1,
-            wft: None,
-            last_completed_started_id: 0,
-            wft_timeout_ms: 0,
-            buffered: vec![],
-            activities: BTreeMap::new(),
-            timers: BTreeMap::new(),
-            children: BTreeMap::new(),
-            parent: None,
-            cancel_requested: false,
-            run_deadline_ms: None,
-            execution_deadline_ms: None,
-            memo: None,
-            search_attributes: None,
-            updates: BTreeMap::new(),
-            continued_as_new_run_id: String::new(),
-            history_size_bytes: 0,
-            next_wft_attempt: 1,
-            wft_retry_at_ms: None,
-            sticky_task_queue: String::new(),
-            sticky_schedule_to_start_ms: 0,
-            reset_run_id: String::new(),
-            reset_request_id: String::new(),
-        }
     }
 }
