@@ -70,7 +70,11 @@ impl Engine {
                     default_workflow_task_timeout: dur(st.wft_timeout_ms),
                     user_metadata: None,
                 }),
-                workflow_execution_info: Some(exec_info(&ex.st)),
+                // Reset points are described, not listed (visibility records lack them).
+                workflow_execution_info: Some(WorkflowExecutionInfo {
+                    auto_reset_points: st.auto_reset_points.clone(),
+                    ..exec_info(st)
+                }),
                 pending_activities,
                 pending_children,
                 pending_workflow_task,

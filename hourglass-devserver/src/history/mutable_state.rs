@@ -8,6 +8,7 @@ use temporalio_protos::temporal::api::{
     common::v1::{Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution},
     failure::v1::Failure,
     update::v1::{Outcome, Request as UpdateRequest},
+    workflow::v1::{ResetPointInfo, ResetPoints},
 };
 
 /// Identifies a run: (namespace, workflow id, run id).
@@ -257,7 +258,14 @@ pub struct Execution {
     /// reset run): a repeated reset request answers this run.
     #[serde(default)]
     pub reset_request_id: String,
+    /// The run's auto-reset points: the first completed workflow task of each binary
+    /// checksum / build id, the latest [`MAX_AUTO_RESET_POINTS`].
+    #[serde(default, with = "pb_opt")]
+    pub auto_reset_points: Option<ResetPoints>,
 }
+
+/// Temporal's `DefaultHistoryMaxAutoResetPoints`.
+pub const MAX_AUTO_RESET_POINTS: usize = 20;
 
 /// An event whose id is assigned when it is flushed into history. Stored as encoded
 /// `HistoryEvent` bytes so the mutable state stays plain data.
@@ -318,6 +326,40 @@ impl Execution {
                 .unwrap_or(0)
         };
         self.sticky_task_queue = name;
+    }
+
+    /// Temporal's `addResetPointFromCompletion`: records the WorkflowTaskCompleted event
+    /// `event_id` as a reset point unless one of the same checksum and build id exists; it
+    /// is resettable when no child is pending.
+    pub fn add_reset_point(
+        &mut self,
+        binary_checksum: &str,
+        build_id: &str,
+        event_id: i64,
+        now_ms: i64,
+    ) {
+        let resettable = self.children.is_empty();
+        let points = &mut self
+            .auto_reset_points
+            .get_or_insert_with(Default::default)
+            .points;
+        if points
+            .iter()
+            .any(|p| p.binary_checksum == binary_checksum && p.build_id == build_id)
+        {
+            return;
+        }
+        points.push(ResetPointInfo {
+            binary_checksum: binary_checksum.to_string(),
+            build_id: build_id.to_string(),
+            run_id: self.run_id.clone(),
+            first_workflow_task_completed_id: event_id,
+            create_time: Some(crate::history::events::ts(now_ms)),
+            resettable,
+            ..Default::default()
+        });
+        let excess = points.len().saturating_sub(MAX_AUTO_RESET_POINTS);
+        points.drain(..excess);
     }
 
     /// Whether a workflow task is currently started (events must be buffered).

@@ -362,6 +362,7 @@ impl Inner {
             sticky_schedule_to_start_ms: 0,
             reset_run_id: String::new(),
             reset_request_id: String::new(),
+            auto_reset_points: None,
         };
         let root = st.root();
         let mut ex = Exec::new(st, vec![]);

@@ -71,6 +71,7 @@ pub(crate) fn rebuild(
         sticky_schedule_to_start_ms: 0,
         reset_run_id: String::new(),
         reset_request_id: String::new(),
+        auto_reset_points: None,
         ..base.clone()
     };
     for e in events {
@@ -108,6 +109,12 @@ fn apply(st: &mut Execution, e: &HistoryEvent) {
         A::WorkflowTaskCompletedEventAttributes(a) => {
             st.last_completed_started_id = a.started_event_id;
             st.wft = None;
+            let build_id = a
+                .worker_version
+                .as_ref()
+                .map(|v| v.build_id.as_str())
+                .unwrap_or_default();
+            st.add_reset_point(&a.binary_checksum, build_id, id, at);
         }
         A::WorkflowTaskFailedEventAttributes(_) | A::WorkflowTaskTimedOutEventAttributes(_) => {
             st.wft = None;

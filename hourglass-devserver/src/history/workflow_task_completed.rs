@@ -71,6 +71,13 @@ impl Inner {
                 ..Default::default()
             },
         ));
+        let build_id = req
+            .worker_version_stamp
+            .as_ref()
+            .map(|v| v.build_id.as_str())
+            .unwrap_or_default();
+        ex.st
+            .add_reset_point(&req.binary_checksum, build_id, completed_id, now_ms());
         self.dirty.insert(key.clone());
         let mut messages: BTreeMap<String, ProtocolMessage> = req
             .messages

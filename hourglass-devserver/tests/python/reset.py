@@ -145,6 +145,11 @@ async def s_reset_reapplies_signals(client: Client) -> None:
     )
     assert old.workflow_execution_info.status == WorkflowExecutionStatus.TERMINATED.value
     assert old.workflow_extended_info.reset_run_id == new_run
+    # One worker build: one auto-reset point, the first completed workflow task.
+    points = old.workflow_execution_info.auto_reset_points.points
+    assert [(p.run_id, p.first_workflow_task_completed_id, p.resettable) for p in points] == [
+        (base_run, 4, True)
+    ], points
     old_events = await events(client, key, base_run)
     term = old_events[-1].workflow_execution_terminated_event_attributes
     assert (term.reason, term.identity) == ("reapply test", "history-resetter"), term
@@ -170,6 +175,9 @@ async def s_reset_reapplies_signals(client: Client) -> None:
         )
     )
     assert desc.workflow_extended_info.HasField("last_reset_time")
+    new_points = desc.workflow_execution_info.auto_reset_points.points
+    assert [(p.run_id, p.first_workflow_task_completed_id) for p in new_points] == [(new_run, 4)]
+    assert new_points[0].binary_checksum == points[0].binary_checksum
     assert desc.workflow_extended_info.original_start_time == base[0].event_time
     # The current run is the reset run; the activity before the point is not run again.
     current = client.get_workflow_handle(key)
