@@ -5,7 +5,7 @@ use prost_wkt_types::Any;
 use temporalio_protos::google::rpc::Status as RpcStatus;
 use temporalio_protos::temporal::api::{
     errordetails::v1::{
-        NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure,
+        NamespaceNotFoundFailure, NotFoundFailure, PermissionDeniedFailure, QueryFailedFailure,
         WorkflowExecutionAlreadyStartedFailure,
     },
     failure::v1::Failure,
@@ -23,6 +23,35 @@ fn with_detail(code: Code, msg: impl Into<String>, type_name: &str, detail: Vec<
         }],
     };
     Status::with_details(code, msg, st.encode_to_vec().into())
+}
+
+/// Which deprecated worker-versioning API family a request belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum VersioningApis {
+    /// v0.1, version sets: Get/UpdateWorkerBuildIdCompatibility.
+    VersionSets,
+    /// v0.2, rules: Get/UpdateWorkerVersioningRules and GetWorkerTaskReachability.
+    Rules,
+}
+
+/// PermissionDenied for the deprecated worker-versioning APIs, which a Temporal dev server
+/// refuses unless `frontend.workerVersioningDataAPIs` (or `...RuleAPIs`) is turned on
+/// (`errWorkerVersioningV1_0NotAllowed` / `errWorkerVersioningV2_0NotAllowed`).
+pub fn versioning_disabled(apis: VersioningApis) -> Status {
+    let msg = match apis {
+        VersioningApis::VersionSets => {
+            "Worker versioning v0.1 (Version Set-based, deprecated) is disabled on this namespace."
+        }
+        VersioningApis::Rules => {
+            "Worker versioning v0.2 (Rules-based, deprecated) is disabled on this namespace."
+        }
+    };
+    with_detail(
+        Code::PermissionDenied,
+        msg,
+        "temporal.api.errordetails.v1.PermissionDeniedFailure",
+        PermissionDeniedFailure::default().encode_to_vec(),
+    )
 }
 
 /// NotFound with a `NotFoundFailure` detail.

@@ -11,6 +11,7 @@ use temporalio_common::protos::temporal::api::{
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{
         DescribeNamespaceRequest, DescribeWorkflowExecutionRequest,
+        GetWorkerBuildIdCompatibilityRequest, GetWorkerTaskReachabilityRequest,
         GetWorkflowExecutionHistoryRequest, ListWorkflowExecutionsRequest,
         PollActivityTaskQueueRequest, RespondActivityTaskCompletedRequest,
         StartWorkflowExecutionRequest, workflow_service_client::WorkflowServiceClient,
@@ -274,6 +275,45 @@ async fn state_survives_graceful_restart() {
     assert_eq!(
         d.workflow_execution_info.unwrap().execution.unwrap().run_id,
         run
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deprecated_worker_versioning_apis_are_refused_as_by_a_dev_server() {
+    let (s, mut c) = server().await;
+    let reach = c
+        .get_worker_task_reachability(GetWorkerTaskReachabilityRequest {
+            namespace: "default".into(),
+            build_ids: vec!["b1".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reach.code(), Code::PermissionDenied);
+    assert_eq!(
+        reach.message(),
+        "Worker versioning v0.2 (Rules-based, deprecated) is disabled on this namespace."
+    );
+    let compat = c
+        .get_worker_build_id_compatibility(GetWorkerBuildIdCompatibilityRequest {
+            namespace: "default".into(),
+            task_queue: "tq".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(compat.code(), Code::PermissionDenied);
+    assert!(
+        compat.message().contains("v0.1 (Version Set-based"),
+        "{}",
+        compat.message()
+    );
+    let detail = RpcStatus::decode(compat.details()).unwrap();
+    assert!(
+        detail.details[0]
+            .type_url
+            .ends_with("PermissionDeniedFailure")
     );
     s.shutdown().await.unwrap();
 }

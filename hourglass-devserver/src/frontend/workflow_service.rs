@@ -6,6 +6,7 @@ use crate::frontend::multi_operation;
 use crate::frontend::validation;
 use crate::generated::workflow_service_server::WorkflowService;
 use crate::history::activity::ActivityResult;
+use crate::status::{self, VersioningApis};
 use crate::token::TaskToken;
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,6 +187,41 @@ impl WorkflowService for Service {
             .terminate(r.into_inner())
             .await
             .map(|_| Response::new(ws::TerminateWorkflowExecutionResponse {}))
+    }
+
+    async fn get_worker_task_reachability(
+        &self,
+        _r: Request<ws::GetWorkerTaskReachabilityRequest>,
+    ) -> R<ws::GetWorkerTaskReachabilityResponse> {
+        Err(status::versioning_disabled(VersioningApis::Rules))
+    }
+
+    async fn get_worker_versioning_rules(
+        &self,
+        _r: Request<ws::GetWorkerVersioningRulesRequest>,
+    ) -> R<ws::GetWorkerVersioningRulesResponse> {
+        Err(status::versioning_disabled(VersioningApis::Rules))
+    }
+
+    async fn update_worker_versioning_rules(
+        &self,
+        _r: Request<ws::UpdateWorkerVersioningRulesRequest>,
+    ) -> R<ws::UpdateWorkerVersioningRulesResponse> {
+        Err(status::versioning_disabled(VersioningApis::Rules))
+    }
+
+    async fn get_worker_build_id_compatibility(
+        &self,
+        _r: Request<ws::GetWorkerBuildIdCompatibilityRequest>,
+    ) -> R<ws::GetWorkerBuildIdCompatibilityResponse> {
+        Err(status::versioning_disabled(VersioningApis::VersionSets))
+    }
+
+    async fn update_worker_build_id_compatibility(
+        &self,
+        _r: Request<ws::UpdateWorkerBuildIdCompatibilityRequest>,
+    ) -> R<ws::UpdateWorkerBuildIdCompatibilityResponse> {
+        Err(status::versioning_disabled(VersioningApis::VersionSets))
     }
 
     async fn reset_workflow_execution(
