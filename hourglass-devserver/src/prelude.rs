@@ -8,7 +8,7 @@ pub(crate) use crate::history::activity::{
 pub(crate) use crate::history::close::Close;
 pub(crate) use crate::history::commands::{CmdCtx, CmdEffect, Deferred};
 pub(crate) use crate::history::describe::started_attrs;
-pub(crate) use crate::history::events::{dur, dur_ms, event, now_ms, task_queue, ts};
+pub(crate) use crate::history::events::{dur, dur_ms, event, now_ms, task_queue, ts, ts_ms};
 pub(crate) use crate::history::mutable_state::{
     Activity, BufferedEvent, Child, ExecKey, Execution, Parent, Timer, Update, WorkflowTask,
 };

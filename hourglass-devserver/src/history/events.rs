@@ -174,6 +174,13 @@ pub fn ts(ms: i64) -> Timestamp {
     }
 }
 
+/// Milliseconds since the epoch of a protobuf timestamp (saturating).
+pub fn ts_ms(t: &Timestamp) -> i64 {
+    t.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos / 1_000_000))
+}
+
 /// The longest duration honoured (ten years), so deadline arithmetic cannot overflow.
 pub const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
 

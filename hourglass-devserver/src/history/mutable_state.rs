@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use temporalio_protos::temporal::api::{
     common::v1::{Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution},
+    enums::v1::UpdateWorkflowExecutionLifecycleStage,
     failure::v1::Failure,
     update::v1::{Outcome, Request as UpdateRequest},
     workflow::v1::{ResetPointInfo, ResetPoints},
@@ -179,6 +180,14 @@ pub struct Update {
     /// completed in history, and update-with-start does not attach to it).
     #[serde(default)]
     pub completed_event_id: i64,
+}
+
+impl Update {
+    /// Admitted and not yet answered: a workflow task must deliver it.
+    pub fn awaits_delivery(&self) -> bool {
+        self.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32
+            && self.outcome.is_none()
+    }
 }
 
 /// The mutable state of one run (`Default`: every field zero or empty).
@@ -360,6 +369,13 @@ impl Execution {
         });
         let excess = points.len().saturating_sub(MAX_AUTO_RESET_POINTS);
         points.drain(..excess);
+    }
+
+    /// Whether an update awaits delivery other than those `delivered` by the task ending now.
+    pub fn has_undelivered_updates(&self, delivered: &[String]) -> bool {
+        self.updates
+            .iter()
+            .any(|(id, u)| u.awaits_delivery() && !delivered.contains(id))
     }
 
     /// Whether a workflow task is currently started (events must be buffered).

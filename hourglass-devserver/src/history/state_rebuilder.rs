@@ -7,22 +7,16 @@ use crate::prelude::*;
 
 /// Milliseconds since the epoch of an event's time (0 when it has none).
 fn event_ms(e: &HistoryEvent) -> i64 {
-    e.event_time
-        .as_ref()
-        .map(|t| {
-            t.seconds
-                .saturating_mul(1000)
-                .saturating_add(i64::from(t.nanos) / 1_000_000)
-        })
-        .unwrap_or(0)
+    e.event_time.as_ref().map_or(0, ts_ms)
 }
 
 /// The mutable state of a new run `run_id` that has exactly the history `events` (ids
 /// 1..=N, starting with WorkflowExecutionStarted), created `now`: the workflow task,
-/// activities, timers, children, updates, cancel request, memo and search attributes the
-/// events leave pending; the run and execution deadlines start again from `now`, as
-/// Temporal's `RefreshExpirationTimeoutTask`; stickiness and buffered events are gone.
-/// `base` supplies what history does not carry (namespace, ids, parent link). Returns
+/// activities, timers, children, updates, cancel request, memo, search attributes and
+/// reset points the events leave; the run and execution deadlines start again from `now`,
+/// as Temporal's `RefreshExpirationTimeoutTask`; stickiness and buffered events are gone.
+/// `base` supplies what history does not carry (namespace, ids, type, task queue, start
+/// request id, parent link). Returns
 /// `None` when the first event is not WorkflowExecutionStarted.
 pub(crate) fn rebuild(
     base: &Execution,
@@ -41,38 +35,31 @@ pub(crate) fn rebuild(
     let run_deadline = (run_timeout > 0)
         .then(|| now + run_timeout)
         .map(|d| exec_deadline.map_or(d, |e| d.min(e)));
+    // What history does not carry comes from the base run; everything else starts empty
+    // and is built from the events.
     let mut st = Execution {
+        namespace: base.namespace.clone(),
+        workflow_id: base.workflow_id.clone(),
         run_id: run_id.to_string(),
+        first_run_id: base.first_run_id.clone(),
+        workflow_type: base.workflow_type.clone(),
+        task_queue: base.task_queue.clone(),
+        request_id: base.request_id.clone(),
+        parent: base.parent.clone(),
         status: OPEN,
         start_ms: now,
-        close_ms: None,
         next_event_id: events.len() as i64 + 1,
-        wft: None,
-        last_completed_started_id: 0,
         wft_timeout_ms: match dur_ms(&start.workflow_task_timeout) {
             0 => DEFAULT_WFT_TIMEOUT_MS,
             t => t,
         },
-        buffered: vec![],
-        activities: BTreeMap::new(),
-        timers: BTreeMap::new(),
-        children: BTreeMap::new(),
-        cancel_requested: false,
         run_deadline_ms: run_deadline,
         execution_deadline_ms: exec_deadline,
         memo: start.memo.clone(),
         search_attributes: start.search_attributes.clone(),
-        updates: BTreeMap::new(),
-        continued_as_new_run_id: String::new(),
         history_size_bytes: events.iter().map(|e| e.encoded_len() as i64).sum(),
         next_wft_attempt: 1,
-        wft_retry_at_ms: None,
-        sticky_task_queue: String::new(),
-        sticky_schedule_to_start_ms: 0,
-        reset_run_id: String::new(),
-        reset_request_id: String::new(),
-        auto_reset_points: None,
-        ..base.clone()
+        ..Default::default()
     };
     for e in events {
         apply(&mut st, e);

@@ -511,8 +511,7 @@ fn admitted_update_messages(
     let mut messages = vec![];
     let mut delivered = vec![];
     for (id, u) in &ex.st.updates {
-        if u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32 && u.outcome.is_none()
-        {
+        if u.awaits_delivery() {
             messages.push(ProtocolMessage {
                 id: format!("{id}/request"),
                 protocol_instance_id: id.clone(),

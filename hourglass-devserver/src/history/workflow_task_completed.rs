@@ -48,7 +48,7 @@ impl Inner {
         let started = wft.started_event_id.unwrap_or(0);
         if wft.speculative && discardable(ex, &req) {
             ex.st.set_sticky(req.sticky_attributes.as_ref());
-            return Ok(self.discard_speculative_wft(&key, req.messages));
+            return Ok(self.discard_speculative_wft(&key, &wft, req.messages));
         }
         if wft.unwritten() {
             // A transient or speculative task's Scheduled/Started events are written only
@@ -128,12 +128,7 @@ impl Inner {
         };
         if ex.st.is_open() {
             need_wft |= ex.flush();
-            let undelivered = ex.st.updates.iter().any(|(id, u)| {
-                u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32
-                    && u.outcome.is_none()
-                    && !wft.delivered_updates.contains(id)
-            });
-            need_wft |= undelivered;
+            need_wft |= ex.st.has_undelivered_updates(&wft.delivered_updates);
             if need_wft {
                 self.schedule_wft(&key);
             }
@@ -220,7 +215,12 @@ impl Inner {
     /// rejections complete their updates, events that arrived meanwhile get a new task.
     /// Answers the event the worker rolls its history back to (the last completed task's
     /// started event), as Temporal's `ResetHistoryEventId`.
-    fn discard_speculative_wft(&mut self, key: &ExecKey, messages: Vec<ProtocolMessage>) -> i64 {
+    fn discard_speculative_wft(
+        &mut self,
+        key: &ExecKey,
+        wft: &WorkflowTask,
+        messages: Vec<ProtocolMessage>,
+    ) -> i64 {
         for m in messages {
             self.handle_message(key, m);
         }
@@ -232,9 +232,7 @@ impl Inner {
         let reset_to = ex.st.last_completed_started_id;
         tracing::debug!(workflow_id = %key.workflow_id, reset_to, "speculative workflow task discarded");
         // Buffered events, or updates still undelivered, need a task of their own.
-        let undelivered = ex.st.updates.values().any(|u| {
-            u.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32 && u.outcome.is_none()
-        });
+        let undelivered = ex.st.has_undelivered_updates(&wft.delivered_updates);
         let flushed = ex.flush();
         self.dirty.insert(key.clone());
         if flushed || undelivered {

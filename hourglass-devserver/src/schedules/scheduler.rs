@@ -133,7 +133,7 @@ impl ScheduleRec {
             return end_ms;
         }
         let (seed, catchup) = (self.jitter_seed(), self.catchup_window_ms());
-        let updated_ms = self.info.update_time.as_ref().map(ms_of).unwrap_or(0);
+        let updated_ms = self.info.update_time.as_ref().map(ts_ms).unwrap_or(0);
         let mut last = start_ms;
         let mut t = at(start_ms);
         while let Some(n) = spec.next_time(&seed, t) {
@@ -167,7 +167,7 @@ impl ScheduleRec {
             _ => n,
         };
         let seed = self.jitter_seed();
-        let updated_ms = self.info.update_time.as_ref().map(ms_of).unwrap_or(0);
+        let updated_ms = self.info.update_time.as_ref().map(ts_ms).unwrap_or(0);
         let mut out = vec![];
         let mut t = at(self.last_processed_ms);
         while out.len() < n {
@@ -191,14 +191,14 @@ impl ScheduleRec {
             let t = trigger
                 .scheduled_time
                 .as_ref()
-                .map(ms_of)
+                .map(ts_ms)
                 .filter(|t| *t > 0)
                 .unwrap_or(now);
             self.add_start(t, t, trigger.overlap_policy, true);
         }
         for b in patch.backfill_request {
             if let (Some(spec), Some(start), Some(end)) = (spec, &b.start_time, &b.end_time) {
-                self.process_time_range(spec, ms_of(start) - 1, ms_of(end), b.overlap_policy, true);
+                self.process_time_range(spec, ts_ms(start) - 1, ts_ms(end), b.overlap_policy, true);
             }
         }
         let state = self.schedule.state.get_or_insert_with(Default::default);
@@ -319,12 +319,6 @@ impl ScheduleRec {
             self.continued_failure = c.failure;
         }
     }
-}
-
-fn ms_of(t: &prost_wkt_types::Timestamp) -> i64 {
-    t.seconds
-        .saturating_mul(1000)
-        .saturating_add(i64::from(t.nanos / 1_000_000))
 }
 
 impl Inner {
