@@ -123,4 +123,24 @@ impl CliError {
             status_message: status.message().to_string(),
         }
     }
+
+    /// A NotFound status as [`CliError::NotFound`] (`what` `id`, then `hint`), any other as
+    /// [`CliError::Rpc`].
+    pub fn not_found_or_rpc(
+        operation: &'static str,
+        status: tonic::Status,
+        what: &'static str,
+        id: &str,
+        hint: String,
+    ) -> Self {
+        if status.code() == tonic::Code::NotFound {
+            CliError::NotFound {
+                what,
+                id: id.to_string(),
+                hint,
+            }
+        } else {
+            CliError::rpc(operation, status)
+        }
+    }
 }

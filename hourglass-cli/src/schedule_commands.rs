@@ -230,15 +230,8 @@ pub fn build_schedule(args: &ScheduleCreateArgs) -> Result<Schedule, CliError> {
 
 /// Turns a NotFound answer into "schedule `id` not found", other errors into [`CliError::Rpc`].
 fn schedule_rpc(operation: &'static str, id: &str, status: tonic::Status) -> CliError {
-    if status.code() == tonic::Code::NotFound {
-        CliError::NotFound {
-            what: "schedule",
-            id: id.to_string(),
-            hint: " (see `hourglass schedule list` for the schedule ids)".into(),
-        }
-    } else {
-        CliError::rpc(operation, status)
-    }
+    let hint = " (see `hourglass schedule list` for the schedule ids)".into();
+    CliError::not_found_or_rpc(operation, status, "schedule", id, hint)
 }
 
 /// `schedule create`.

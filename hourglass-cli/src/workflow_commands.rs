@@ -551,15 +551,8 @@ pub async fn cmd_delete(
 
 /// NotFound as "workflow execution `id` not found", anything else as [`CliError::Rpc`].
 pub fn not_found_or_rpc(operation: &'static str, workflow_id: &str, s: tonic::Status) -> CliError {
-    if s.code() == tonic::Code::NotFound {
-        CliError::NotFound {
-            what: "workflow execution",
-            id: workflow_id.to_string(),
-            hint: " (check --workflow-id, --run-id and --namespace)".into(),
-        }
-    } else {
-        CliError::rpc(operation, s)
-    }
+    let hint = " (check --workflow-id, --run-id and --namespace)".into();
+    CliError::not_found_or_rpc(operation, s, "workflow execution", workflow_id, hint)
 }
 
 /// A workflow status in the Temporal CLI's text form (`Running`, `Completed`, ...).

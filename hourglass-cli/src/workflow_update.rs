@@ -93,15 +93,14 @@ async fn poll(
             .poll_workflow_execution_update(req.clone())
             .await
             .map_err(|s| {
-                if s.code() == tonic::Code::NotFound {
-                    CliError::NotFound {
-                        what: "update",
-                        id: args.update_id.clone(),
-                        hint: format!(" in workflow {} (check --update-id)", args.workflow_id),
-                    }
-                } else {
-                    CliError::rpc("poll workflow update", s)
-                }
+                let hint = format!(" in workflow {} (check --update-id)", args.workflow_id);
+                CliError::not_found_or_rpc(
+                    "poll workflow update",
+                    s,
+                    "update",
+                    &args.update_id,
+                    hint,
+                )
             })?
             .into_inner();
         if !wait || resp.outcome.is_some() {
