@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |_| "DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH not set: depend on temporalio-protos directly",
     )?;
     println!("cargo:rerun-if-changed={path}");
+    // The HTTP API transcodes JSON through the same descriptors (`google.api.http` rules).
+    println!("cargo:rustc-env=HOURGLASS_TEMPORAL_DESCRIPTORS={path}");
     let bytes = std::fs::read(&path).map_err(|e| format!("reading descriptor set {path}: {e}"))?;
     let fds = prost_types::FileDescriptorSet::decode(bytes.as_slice())?;
     tonic_prost_build::configure()

@@ -60,6 +60,7 @@ mod server;
 mod status;
 mod timers;
 mod token;
+mod ui;
 mod visibility;
 
 /// Server stubs generated from the descriptor set `temporalio-protos` publishes.

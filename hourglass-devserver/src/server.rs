@@ -2,6 +2,8 @@
 use crate::engine::Engine;
 use crate::error::{DevServerError, Result};
 use crate::frontend::authorization::ApiKeys;
+use crate::frontend::http_api::{Bindings, HttpApi};
+use crate::frontend::http_server;
 use crate::frontend::operator_service::Operator;
 use crate::frontend::tls::ServerTls;
 use crate::frontend::workflow_service::Service;
@@ -28,6 +30,8 @@ pub struct DevServerBuilder {
     tls: Option<ServerTls>,
     api_keys: ApiKeys,
     search_attributes: Vec<(String, String)>,
+    http_port: Option<u16>,
+    ui_port: Option<u16>,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -47,6 +51,8 @@ impl DevServer {
             tls: None,
             api_keys: ApiKeys::default(),
             search_attributes: Vec::new(),
+            http_port: Some(0),
+            ui_port: None,
         }
     }
 }
@@ -116,6 +122,29 @@ impl DevServerBuilder {
         self
     }
 
+    /// The port of Temporal's HTTP API (`/namespaces/...` and `/api/v1/...`, proto-JSON),
+    /// on the same address as gRPC. 0, the default, picks a free port, as
+    /// `temporal server start-dev` does unless `--http-port` is given; see
+    /// [`RunningServer::http_addr`].
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.http_port = Some(port);
+        self
+    }
+
+    /// Serves no HTTP API (gRPC only).
+    pub fn without_http_api(mut self) -> Self {
+        self.http_port = None;
+        self
+    }
+
+    /// Serves the Web UI (and the `/api/v1/...` HTTP API it calls) on this port, on the
+    /// same address as gRPC; 0 picks a free one (see [`RunningServer::ui_addr`]). Off
+    /// unless set: the command line sets it to the gRPC port + 1000 unless `--headless`.
+    pub fn ui_port(mut self, port: u16) -> Self {
+        self.ui_port = Some(port);
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database, unusable TLS files), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -162,6 +191,9 @@ impl DevServerBuilder {
         let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let auth = tonic::service::InterceptorLayer::new(self.api_keys.clone());
+        let http = self
+            .start_http(&engine, svc.clone(), operator.clone(), auth.clone())
+            .await?;
         let serve = tokio::spawn(async move {
             transport
                 .layer(auth)
@@ -176,10 +208,13 @@ impl DevServerBuilder {
             tls = self.tls.is_some(),
             mutual_tls = self.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
             api_keys = self.api_keys.len(),
+            http_api = ?http.api_addr,
+            web_ui = ?http.ui_addr,
             "dev server started"
         );
         Ok(RunningServer {
             addr: local,
+            http,
             stop,
             engine,
             serve: Some(serve),
@@ -190,6 +225,47 @@ impl DevServerBuilder {
 }
 
 impl DevServerBuilder {
+    /// Binds and serves the HTTP API and the Web UI, as configured. Both go through the
+    /// same gRPC services and API-key check as gRPC callers (Temporal's inline client
+    /// connection), so they answer exactly what gRPC would.
+    async fn start_http(
+        &self,
+        engine: &Arc<Engine>,
+        svc: WorkflowServiceServer<Service>,
+        operator: OperatorServiceServer<Operator>,
+        auth: tonic::service::InterceptorLayer<ApiKeys>,
+    ) -> Result<HttpListeners> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut out = HttpListeners {
+            stop,
+            ..HttpListeners::default()
+        };
+        if self.http_port.is_none() && self.ui_port.is_none() {
+            return Ok(out);
+        }
+        let api = HttpApi::new(svc, operator, auth)?;
+        if let Some(port) = self.http_port {
+            let listener = bind(SocketAddr::new(self.ip, port)).await?;
+            out.api_addr = listener.local_addr().ok();
+            let router = api.router(Bindings::All);
+            out.tasks.push(http_server::serve(
+                "HTTP API",
+                listener,
+                router,
+                stopped.clone(),
+            ));
+        }
+        if let Some(port) = self.ui_port {
+            let listener = bind(SocketAddr::new(self.ip, port)).await?;
+            out.ui_addr = listener.local_addr().ok();
+            let state = crate::ui::UiState::new(engine.clone(), api.clone());
+            let router = crate::ui::router(state).merge(api.router(Bindings::ApiV1));
+            out.tasks
+                .push(http_server::serve("Web UI", listener, router, stopped));
+        }
+        Ok(out)
+    }
+
     /// Registers a custom search attribute in the default namespace at start-up, as
     /// `temporal server start-dev --search-attribute NAME=TYPE` (TYPE: Text, Keyword, Int,
     /// Double, Bool, Datetime or KeywordList). A bad name or type fails the start.
@@ -236,6 +312,33 @@ impl DevServerBuilder {
     }
 }
 
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DevServerError::Bind { addr, source })
+}
+
+/// The HTTP listeners of a running server and how to stop them.
+#[derive(Default)]
+struct HttpListeners {
+    api_addr: Option<SocketAddr>,
+    ui_addr: Option<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl HttpListeners {
+    /// Stops accepting and waits for the open connections' requests to end.
+    async fn shutdown(&mut self) {
+        self.stop.send_replace(true);
+        for t in self.tasks.drain(..) {
+            if let Err(e) = t.await {
+                tracing::warn!(error = %e, "HTTP listener task ended abnormally");
+            }
+        }
+    }
+}
+
 /// Joins an error with its sources: tonic's TLS errors say what failed only in a source.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -251,6 +354,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// A running server. Dropping it stops serving (without waiting); prefer [`Self::shutdown`].
 pub struct RunningServer {
     addr: SocketAddr,
+    http: HttpListeners,
     stop: Arc<Notify>,
     engine: Arc<Engine>,
     serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
@@ -262,6 +366,16 @@ impl RunningServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where Temporal's HTTP API listens (`None` when it was turned off).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.api_addr
+    }
+
+    /// Where the Web UI listens (`None` unless [`DevServerBuilder::ui_port`] was set).
+    pub fn ui_addr(&self) -> Option<SocketAddr> {
+        self.http.ui_addr
     }
 
     /// How many runs are in memory now: every open run, and the closed runs the cache
@@ -282,6 +396,7 @@ impl RunningServer {
     pub async fn shutdown(mut self) -> Result<()> {
         self.engine.close();
         self.stop.notify_waiters();
+        self.http.shutdown().await;
         if let Some(t) = self.timers.take() {
             t.abort();
             let _ = t.await;
@@ -319,6 +434,7 @@ impl Drop for RunningServer {
         if let Some(t) = &self.timers {
             t.abort();
         }
+        self.http.stop.send_replace(true);
         if let Some(s) = &self.serve {
             s.abort();
         }

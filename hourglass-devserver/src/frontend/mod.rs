@@ -2,6 +2,8 @@
 //! engine. It holds no state.
 pub mod authorization;
 pub(crate) mod blob_size;
+pub(crate) mod http_api;
+pub(crate) mod http_server;
 pub(crate) mod multi_operation;
 pub(crate) mod operator_service;
 pub mod tls;

@@ -8,6 +8,7 @@ use temporalio_protos::temporal::api::operatorservice::v1 as op;
 use tonic::{Request, Response, Status};
 
 /// The gRPC operator service over an engine.
+#[derive(Clone)]
 pub struct Operator {
     engine: Arc<Engine>,
 }

@@ -16,6 +16,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::{Request, Response, Status};
 
 /// The gRPC service over an engine.
+#[derive(Clone)]
 pub struct Service {
     engine: Arc<Engine>,
 }
