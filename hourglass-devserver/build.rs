@@ -46,6 +46,14 @@ fn http_api_descriptors() -> Result<(), Box<dyn std::error::Error>> {
         "cargo:rustc-env=HOURGLASS_HTTP_API_DESCRIPTORS={}",
         out.display()
     );
+    // The OpenAPI documents of the same API, served at /swagger.json and /openapi.yaml.
+    let openapi = api.join("openapi");
+    for (file, var) in [
+        ("openapiv2.json", "HOURGLASS_OPENAPI_V2"),
+        ("openapiv3.yaml", "HOURGLASS_OPENAPI_V3"),
+    ] {
+        println!("cargo:rustc-env={var}={}", openapi.join(file).display());
+    }
     Ok(())
 }
 

@@ -112,6 +112,33 @@ async fn the_web_ui_listener_serves_only_the_api_v1_routes() {
     assert_eq!(status, 404, "{body}");
     let (status, _) = get(server.http_addr().unwrap(), "/cluster/namespaces", None).await;
     assert_eq!(status, 200);
+    assert_eq!(
+        get(ui, "/swagger.json", None).await.0,
+        404,
+        "documents only on the API port"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_openapi_documents_of_the_api_are_served() {
+    let server = DevServer::builder().port(0).start().await.unwrap();
+    let addr = server.http_addr().unwrap();
+    let (status, body) = get(addr, "/swagger.json", None).await;
+    assert_eq!(status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        spec["paths"]["/api/v1/namespaces/{namespace}/workflows"].is_object(),
+        "{}",
+        &body[..200]
+    );
+    let (status, body) = get(addr, "/openapi.yaml", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("# Generated") || body.contains("openapi: 3"),
+        "{}",
+        &body[..200]
+    );
     server.shutdown().await.unwrap();
 }
 

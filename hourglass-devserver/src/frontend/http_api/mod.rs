@@ -16,6 +16,7 @@
 //!   path NotFound (404), a known path with another HTTP method Unimplemented (501), a
 //!   body over 4 MiB InvalidArgument. A refused request changes nothing: it never reaches
 //!   the RPC, or the RPC refused it.
+//! - `/swagger.json` and `/openapi.yaml` serve the API's OpenAPI v2 and v3 documents.
 //! - Deviation: answers carry `Content-Type: application/json` (Temporal's default
 //!   marshaler writes `*`), and object keys come out sorted.
 pub(crate) mod http_error;
@@ -90,9 +91,15 @@ impl HttpApi {
     /// The router serving `bindings` (every path it does not know answers Temporal's
     /// NotFound JSON, so it is meant to be the last, fallback, router).
     pub(crate) fn router(&self, bindings: Bindings) -> axum::Router {
-        axum::Router::new()
-            .fallback(handle)
-            .with_state((self.clone(), bindings))
+        let router = axum::Router::new();
+        let router = match bindings {
+            // Temporal's frontend serves the API's OpenAPI documents beside it.
+            Bindings::All => router
+                .route("/swagger.json", axum::routing::get(openapi_v2))
+                .route("/openapi.yaml", axum::routing::get(openapi_v3)),
+            Bindings::ApiV1 => router,
+        };
+        router.fallback(handle).with_state((self.clone(), bindings))
     }
 
     fn table(&self, bindings: Bindings) -> &RouteTable {
@@ -158,6 +165,30 @@ impl HttpApi {
             Err(status) => status_response(&status, output),
         }
     }
+}
+
+/// The OpenAPI v2 document of the Temporal API this server was built with.
+async fn openapi_v2() -> impl axum::response::IntoResponse {
+    let doc: &'static str = include_str!(env!("HOURGLASS_OPENAPI_V2"));
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/vnd.oai.openapi+json;version=2.0",
+        )],
+        doc,
+    )
+}
+
+/// The OpenAPI v3 document of the Temporal API this server was built with.
+async fn openapi_v3() -> impl axum::response::IntoResponse {
+    let doc: &'static str = include_str!(env!("HOURGLASS_OPENAPI_V3"));
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/vnd.oai.openapi;version=3.0",
+        )],
+        doc,
+    )
 }
 
 async fn handle(
