@@ -323,6 +323,7 @@ fn judge(history: &WorkflowHistory, outcome: RunOutcome) -> Result<(), ReplayErr
     let run_id = history.run_id().to_owned();
     match outcome.eviction {
         Some((EvictionReason::Nondeterminism, message)) => {
+            let message = failure_message(&message);
             let event_id = mismatched_event_id(&message);
             Err(ReplayError::Nondeterminism(Box::new(Nondeterminism {
                 event_type: event_id.and_then(|id| history.event_type_of(id)),
@@ -353,6 +354,29 @@ fn judge(history: &WorkflowHistory, outcome: RunOutcome) -> Result<(), ReplayErr
         },
         None => Ok(()),
     }
+}
+
+/// The failure's own message when the core wrapped it in the `Debug` text of a completion
+/// failure (`... Failure { message: "[TMPRL1100] ...", ... }`), else the text unchanged.
+fn failure_message(text: &str) -> String {
+    const MARKER: &str = "message: \"";
+    let Some(start) = text.find(MARKER).map(|i| i + MARKER.len()) else {
+        return text.to_owned();
+    };
+    let mut out = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return out,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    text.to_owned()
 }
 
 /// The event id in a core nondeterminism message: `HistoryEvent(id: 5, TimerStarted)` (its
@@ -390,6 +414,20 @@ mod tests {
         assert_eq!(
             mismatched_event_id("Invalid transition in state machine"),
             None
+        );
+    }
+
+    #[test]
+    fn the_failure_message_is_unwrapped_from_the_completion_debug_text() {
+        let wrapped = r#"Workflow activation completion failed: Failure { failure: Some(Failure { message: "[TMPRL1100] Nondeterminism error: HistoryEvent(id: 5, TimerStarted) \"x\"", source: "" }) }"#;
+        assert_eq!(
+            failure_message(wrapped),
+            r#"[TMPRL1100] Nondeterminism error: HistoryEvent(id: 5, TimerStarted) "x""#
+        );
+        assert_eq!(failure_message("plain text"), "plain text");
+        assert_eq!(
+            failure_message(r#"message: "unterminated"#),
+            r#"message: "unterminated"#
         );
     }
 }
