@@ -14,6 +14,8 @@
 //! * [`payload`]: JSON payload helpers (`encoding: json/plain`).
 //! * [`replay`]: [`Replayer`] checks workflow code against recorded histories (Temporal's JSON
 //!   format, protobuf, or a server) and reports nondeterminism with the mismatching event.
+//! * [`testing`]: [`testing::TestEnvironment`], an in-memory dev server, Hourglass and a client
+//!   in one call, for workflow tests.
 //! * [`examples`]: built-in example workflows and activities.
 
 // Lets the macros' `::hourglass_worker::..` paths resolve inside this crate (for `examples`).
@@ -27,6 +29,7 @@ mod panic_message;
 pub mod payload;
 pub mod replay;
 pub mod subsystem;
+pub mod testing;
 pub mod workflow;
 
 pub use error::WorkerError;

@@ -1,0 +1,159 @@
+//! The environment's own thread and runtime: the in-memory dev server and the Hourglass
+//! subsystem live there, so that dropping the environment can stop them synchronously from
+//! any context.
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hourglass_bridge::Core;
+use hourglass_devserver::{Database, DevServer};
+use tokio::sync::oneshot;
+
+use super::TestEnvError;
+use crate::activity::ActivityDefinitions;
+use crate::subsystem::{Hourglass, SubsystemConfig};
+
+/// What the thread needs to start.
+pub(crate) struct Setup {
+    pub core: Core,
+    pub namespace: String,
+    pub task_queue: String,
+    pub activities: ActivityDefinitions,
+}
+
+/// The running thread; stopping it shuts Hourglass down, then the server.
+pub(crate) struct Background {
+    stop: Option<oneshot::Sender<()>>,
+    stopped: Option<oneshot::Receiver<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the thread and waits until the server listens and Hourglass's workers poll.
+    /// Returns the server's URL.
+    pub(crate) async fn start(setup: Setup) -> Result<(Background, String), TestEnvError> {
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<String, TestEnvError>>();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("hourglass-test-env".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("hourglass-test-env-rt")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(TestEnvError::Runtime(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(serve(setup, ready_tx, stop_rx));
+                let _ = stopped_tx.send(());
+            })
+            .map_err(TestEnvError::Thread)?;
+        let mut background = Background {
+            stop: Some(stop_tx),
+            stopped: Some(stopped_rx),
+            thread: Some(thread),
+        };
+        match ready_rx.await {
+            Ok(Ok(url)) => Ok((background, url)),
+            Ok(Err(e)) => {
+                background.join();
+                Err(e)
+            }
+            Err(_) => {
+                background.join();
+                Err(TestEnvError::Gone)
+            }
+        }
+    }
+
+    /// Stops everything and waits for it without blocking the caller's runtime.
+    pub(crate) async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+        self.join();
+    }
+
+    /// Stops everything, blocking the calling thread until it is down.
+    pub(crate) fn stop_blocking(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.join();
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the test environment's thread panicked");
+        }
+    }
+}
+
+async fn serve(
+    setup: Setup,
+    ready: oneshot::Sender<Result<String, TestEnvError>>,
+    stop: oneshot::Receiver<()>,
+) {
+    let server = match DevServer::builder()
+        .port(0)
+        .database(Database::InMemory)
+        .namespace(setup.namespace.clone())
+        .without_http_api()
+        .start()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(TestEnvError::Server(e)));
+            return;
+        }
+    };
+    let url = server.url();
+    let hourglass = match subsystem_config(&setup, &url) {
+        Ok(config) => Hourglass::start(config)
+            .await
+            .map_err(TestEnvError::Subsystem),
+        Err(e) => Err(e),
+    };
+    let hourglass = match hourglass {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            stop_server(server).await;
+            return;
+        }
+    };
+    tracing::info!(%url, task_queue = %setup.task_queue, "test environment started");
+    if ready.send(Ok(url)).is_ok() {
+        // Resolves on stop() and when the environment is dropped.
+        let _ = stop.await;
+    }
+    let exit = hourglass.shutdown().await;
+    tracing::info!(?exit, "test environment: hourglass stopped");
+    stop_server(server).await;
+}
+
+fn subsystem_config(setup: &Setup, url: &str) -> Result<SubsystemConfig, TestEnvError> {
+    let mut config = SubsystemConfig::new(setup.core.clone(), url, setup.namespace.clone())?;
+    config.task_queues = vec![setup.task_queue.clone()];
+    config.activities = setup.activities.clone();
+    config.drain_timeout = Duration::from_secs(10);
+    Ok(config)
+}
+
+async fn stop_server(server: hourglass_devserver::RunningServer) {
+    if let Err(e) = server.shutdown().await {
+        tracing::warn!(error = %e, "test environment: the dev server did not stop cleanly");
+    }
+}
