@@ -225,3 +225,136 @@ async fn environments_are_independent() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+mod time_skipping {
+    use super::*;
+    use hourglass_bridge::protos::temporal::api::enums::v1::EventType;
+    use hourglass_bridge::protos::temporal::api::history::v1::HistoryEvent;
+    use hourglass_bridge::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
+    use hourglass_worker::examples::TimerWorkflow;
+    use hourglass_worker::replay::server::fetch_history;
+    use std::time::{Instant, SystemTime};
+
+    const THIRTY_DAYS: u64 = 30 * 24 * 3600;
+
+    fn seconds(e: &HistoryEvent) -> i64 {
+        e.event_time.as_ref().map(|t| t.seconds).unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_thirty_day_timer_fires_at_once_and_the_history_shows_thirty_virtual_days() {
+        let env = TestEnvironment::builder()
+            .core(core())
+            .time_skipping()
+            .start()
+            .await
+            .unwrap();
+        assert!(env.is_time_skipping());
+        let wall = Instant::now();
+        let before = env.now().await.unwrap();
+        let done = env
+            .execute_workflow(TimerWorkflow::run, THIRTY_DAYS, "thirty-days")
+            .await
+            .unwrap();
+        assert_eq!(done, format!("timer of {THIRTY_DAYS}s fired"));
+        let virtual_elapsed = env.now().await.unwrap().duration_since(before).unwrap();
+        assert!(
+            virtual_elapsed >= Duration::from_secs(THIRTY_DAYS),
+            "{virtual_elapsed:?}"
+        );
+        // A correctness bound, not a benchmark: thirty days did not pass on the wall clock.
+        assert!(
+            wall.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            wall.elapsed()
+        );
+
+        let mut grpc = WorkflowServiceClient::connect(env.server_url().to_string())
+            .await
+            .unwrap();
+        let history = fetch_history(&mut grpc, "default", "thirty-days", None)
+            .await
+            .unwrap();
+        let events = &history.history().events;
+        let started = events
+            .iter()
+            .find(|e| e.event_type == EventType::TimerStarted as i32)
+            .unwrap();
+        let fired = events
+            .iter()
+            .find(|e| e.event_type == EventType::TimerFired as i32)
+            .unwrap();
+        let recorded = seconds(fired) - seconds(started);
+        assert!(
+            recorded >= THIRTY_DAYS as i64,
+            "history shows {recorded}s between the timer events"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn time_is_locked_until_a_helper_waits_and_sleep_advances_it() {
+        let env = TestEnvironment::builder()
+            .core(core())
+            .time_skipping()
+            .start()
+            .await
+            .unwrap();
+        let t0 = env.now().await.unwrap();
+        env.start_workflow(TimerWorkflow::run, 3600, "hour")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Nobody waits: the timer holds, time runs with the wall clock.
+        let t1 = env.now().await.unwrap();
+        assert!(
+            t1.duration_since(t0).unwrap() < Duration::from_secs(600),
+            "locked"
+        );
+        env.sleep(Duration::from_secs(2 * 3600)).await.unwrap();
+        let t2 = env.now().await.unwrap();
+        assert!(t2.duration_since(t1).unwrap() >= Duration::from_secs(2 * 3600));
+        // The hour passed during the sleep; the result is there.
+        assert_eq!(
+            env.result::<TimerWorkflow>("hour").await.unwrap(),
+            "timer of 3600s fired"
+        );
+        // Concurrent waiters keep the server's lock balanced.
+        let (a, b) = tokio::join!(
+            env.execute_workflow(TimerWorkflow::run, 7200, "two-hours"),
+            env.execute_workflow(TimerWorkflow::run, 60, "minute")
+        );
+        assert_eq!(a.unwrap(), "timer of 7200s fired");
+        assert_eq!(b.unwrap(), "timer of 60s fired");
+        let t3 = env.now().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t4 = env.now().await.unwrap();
+        assert!(
+            t4.duration_since(t3).unwrap() < Duration::from_secs(60),
+            "locked again"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_time_skipping_the_clock_is_the_wall_clock() {
+        let env = TestEnvironment::builder()
+            .core(core())
+            .start()
+            .await
+            .unwrap();
+        assert!(!env.is_time_skipping());
+        let now = env.now().await.unwrap();
+        let wall = SystemTime::now();
+        let skew = wall.duration_since(now).unwrap_or_else(|e| e.duration());
+        assert!(skew < Duration::from_secs(5), "{skew:?}");
+        let wall = Instant::now();
+        env.sleep(Duration::from_millis(300)).await.unwrap();
+        assert!(wall.elapsed() >= Duration::from_millis(300));
+        assert_eq!(
+            env.execute_workflow(TimerWorkflow::run, 1, "one-second")
+                .await
+                .unwrap(),
+            "timer of 1s fired"
+        );
+        env.shutdown().await;
+    }
+}

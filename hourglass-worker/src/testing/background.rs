@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hourglass_bridge::Core;
-use hourglass_devserver::{Database, DevServer};
+use hourglass_devserver::{Database, DevServer, TimeSkipping};
 use tokio::sync::oneshot;
 
 use super::TestEnvError;
@@ -19,6 +19,7 @@ pub(crate) struct Setup {
     pub namespace: String,
     pub task_queue: String,
     pub activities: ActivityDefinitions,
+    pub time_skipping: bool,
 }
 
 /// The running thread; stopping it shuts Hourglass down, then the server.
@@ -105,14 +106,17 @@ async fn serve(
     ready: oneshot::Sender<Result<String, TestEnvError>>,
     stop: oneshot::Receiver<()>,
 ) {
-    let server = match DevServer::builder()
+    let mut builder = DevServer::builder()
         .port(0)
         .database(Database::InMemory)
         .namespace(setup.namespace.clone())
-        .without_http_api()
-        .start()
-        .await
-    {
+        .without_http_api();
+    if setup.time_skipping {
+        // Locked from the start, as the official SDKs' test servers: the environment
+        // unlocks while it waits on results and sleeps.
+        builder = builder.time_skipping(TimeSkipping::Locked);
+    }
+    let server = match builder.start().await {
         Ok(s) => s,
         Err(e) => {
             let _ = ready.send(Err(TestEnvError::Server(e)));
@@ -134,7 +138,7 @@ async fn serve(
             return;
         }
     };
-    tracing::info!(%url, task_queue = %setup.task_queue, "test environment started");
+    tracing::info!(%url, task_queue = %setup.task_queue, time_skipping = setup.time_skipping, "test environment started");
     if ready.send(Ok(url)).is_ok() {
         // Resolves on stop() and when the environment is dropped.
         let _ = stop.await;

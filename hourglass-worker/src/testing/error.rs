@@ -91,4 +91,12 @@ pub enum TestEnvError {
         #[source]
         source: Box<WorkflowUpdateError>,
     },
+    /// A TestService call of a time-skipping environment failed.
+    #[error("time skipping: {call} failed: {status}")]
+    TimeSkipping {
+        /// The TestService call.
+        call: &'static str,
+        /// The server's answer.
+        status: Box<tonic::Status>,
+    },
 }

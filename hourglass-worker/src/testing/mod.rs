@@ -1,7 +1,9 @@
 //! Testing workflows: [`TestEnvironment`] runs an in-memory dev server, the Hourglass
 //! subsystem (the real core, the real poll loops and evaluators) serving the workflows and
 //! activities registered in the test binary, and an official Temporal client — in one call,
-//! torn down on drop.
+//! torn down on drop. [`TestEnvironment::start_time_skipping`] runs the server on a virtual
+//! clock instead, so timers of days fire in moments ([`TestEnvironment::sleep`],
+//! [`TestEnvironment::now`]).
 //!
 //! ```
 //! use hourglass_worker::examples::{CounterWorkflow, GreetingWorkflow};
@@ -50,6 +52,7 @@
 //! ```
 
 mod background;
+mod clock;
 mod error;
 mod mock;
 
@@ -70,6 +73,7 @@ pub use error::TestEnvError;
 
 use crate::activity::{ActivityContext, ActivityDefinitions, ActivityError, ActivityInvocation};
 use background::{Background, Setup};
+use clock::Clock;
 
 /// The task queue a [`TestEnvironment`]'s worker serves unless the builder names another.
 pub const TEST_TASK_QUEUE: &str = "hourglass-test";
@@ -88,6 +92,7 @@ pub struct TestEnvironment {
     url: String,
     namespace: String,
     task_queue: String,
+    clock: Clock,
     background: Background,
 }
 
@@ -97,6 +102,7 @@ impl std::fmt::Debug for TestEnvironment {
             .field("url", &self.url)
             .field("namespace", &self.namespace)
             .field("task_queue", &self.task_queue)
+            .field("time_skipping", &self.clock.is_skipping())
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +112,7 @@ pub struct TestEnvironmentBuilder {
     core: Option<Core>,
     namespace: String,
     task_queue: String,
+    time_skipping: bool,
     mocks: Vec<(String, ActivityInvocation)>,
 }
 
@@ -115,6 +122,7 @@ impl std::fmt::Debug for TestEnvironmentBuilder {
         f.debug_struct("TestEnvironmentBuilder")
             .field("namespace", &self.namespace)
             .field("task_queue", &self.task_queue)
+            .field("time_skipping", &self.time_skipping)
             .field("mocks", &mocks)
             .finish_non_exhaustive()
     }
@@ -136,6 +144,12 @@ impl TestEnvironmentBuilder {
     /// The task queue the worker serves and the helpers start workflows on.
     pub fn task_queue(mut self, task_queue: impl Into<String>) -> Self {
         self.task_queue = task_queue.into();
+        self
+    }
+
+    /// Runs the server on a virtual clock (see [`TestEnvironment::start_time_skipping`]).
+    pub fn time_skipping(mut self) -> Self {
+        self.time_skipping = true;
         self
     }
 
@@ -165,9 +179,19 @@ impl TestEnvironmentBuilder {
             namespace: self.namespace.clone(),
             task_queue: self.task_queue.clone(),
             activities,
+            time_skipping: self.time_skipping,
         })
         .await?;
-        let client = match connect(&url, &self.namespace).await {
+        let connected = async {
+            let client = connect(&url, &self.namespace).await?;
+            let clock = if self.time_skipping {
+                Clock::skipping(&url).await?
+            } else {
+                Clock::Wall
+            };
+            Ok::<_, TestEnvError>((client, clock))
+        };
+        let (client, clock) = match connected.await {
             Ok(c) => c,
             Err(e) => {
                 background.stop().await;
@@ -179,6 +203,7 @@ impl TestEnvironmentBuilder {
             url,
             namespace: self.namespace,
             task_queue: self.task_queue,
+            clock,
             background,
         })
     }
@@ -211,12 +236,45 @@ impl TestEnvironment {
         Self::builder().start().await
     }
 
+    /// Starts an environment whose server runs on a virtual clock with Temporal's test-server
+    /// semantics: while a helper waits on a workflow's result ([`Self::execute_workflow`],
+    /// [`Self::result`]) or in [`Self::sleep`], time jumps to the next timer whenever no
+    /// workflow task or activity is outstanding, so a workflow sleeping 30 days completes in
+    /// moments; otherwise time runs with the wall clock. Event times in histories, timeouts
+    /// and retry backoffs are virtual.
+    ///
+    /// ```
+    /// use hourglass_worker::examples::TimerWorkflow;
+    /// use hourglass_worker::testing::TestEnvironment;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), hourglass_worker::testing::TestEnvError> {
+    /// let env = TestEnvironment::start_time_skipping().await?;
+    /// let before = env.now().await?;
+    /// let thirty_days = 30 * 24 * 3600;
+    /// let done = env
+    ///     .execute_workflow(TimerWorkflow::run, thirty_days, "sleepy")
+    ///     .await?;
+    /// assert_eq!(done, format!("timer of {thirty_days}s fired"));
+    /// let elapsed = env.now().await?.duration_since(before).unwrap_or_default();
+    /// assert!(elapsed >= Duration::from_secs(thirty_days));
+    ///
+    /// env.sleep(Duration::from_secs(3600)).await?; // an hour, at once
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_time_skipping() -> Result<TestEnvironment, TestEnvError> {
+        Self::builder().time_skipping().start().await
+    }
+
     /// A builder for an environment with other settings or mocked activities.
     pub fn builder() -> TestEnvironmentBuilder {
         TestEnvironmentBuilder {
             core: None,
             namespace: TEST_NAMESPACE.to_owned(),
             task_queue: TEST_TASK_QUEUE.to_owned(),
+            time_skipping: false,
             mocks: Vec::new(),
         }
     }
@@ -275,9 +333,9 @@ impl TestEnvironment {
         W::Input: Send,
     {
         let handle = self.start_workflow(workflow, input, workflow_id).await?;
-        handle
-            .get_result(WorkflowGetResultOptions::default())
-            .await
+        self.clock
+            .unlocked(handle.get_result(WorkflowGetResultOptions::default()))
+            .await?
             .map_err(|e| result_err(workflow_id, e))
     }
 
@@ -290,10 +348,10 @@ impl TestEnvironment {
     where
         W: HasWorkflowDefinition,
     {
-        self.client
-            .get_workflow_handle::<W>(workflow_id)
-            .get_result(WorkflowGetResultOptions::default())
-            .await
+        let handle = self.client.get_workflow_handle::<W>(workflow_id);
+        self.clock
+            .unlocked(handle.get_result(WorkflowGetResultOptions::default()))
+            .await?
             .map_err(|e| result_err(workflow_id, e))
     }
 
@@ -368,6 +426,23 @@ impl TestEnvironment {
                 name,
                 source: Box::new(e),
             })
+    }
+
+    /// True if the server runs on a virtual clock ([`Self::start_time_skipping`]).
+    pub fn is_time_skipping(&self) -> bool {
+        self.clock.is_skipping()
+    }
+
+    /// The server's current time: virtual under time skipping, else the wall clock.
+    pub async fn now(&self) -> Result<std::time::SystemTime, TestEnvError> {
+        self.clock.now().await
+    }
+
+    /// Lets `duration` pass for the workflows: under time skipping the server's clock
+    /// advances (skipping to each timer on the way once nothing is outstanding) and this
+    /// returns when it reached `now + duration`; otherwise it sleeps on the wall clock.
+    pub async fn sleep(&self, duration: std::time::Duration) -> Result<(), TestEnvError> {
+        self.clock.sleep(duration).await
     }
 
     /// Stops the workers (draining), then the server, without blocking the caller's runtime.
