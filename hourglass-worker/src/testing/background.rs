@@ -9,7 +9,7 @@ use hourglass_bridge::Core;
 use hourglass_devserver::{Database, DevServer, TimeSkipping};
 use tokio::sync::oneshot;
 
-use super::TestEnvError;
+use super::{Connections, TestEnvError};
 use crate::activity::ActivityDefinitions;
 use crate::subsystem::{Hourglass, SubsystemConfig};
 
@@ -30,10 +30,14 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    /// Starts the thread and waits until the server listens and Hourglass's workers poll.
-    /// Returns the server's URL.
-    pub(crate) async fn start(setup: Setup) -> Result<(Background, String), TestEnvError> {
-        let (ready_tx, ready_rx) = oneshot::channel::<Result<String, TestEnvError>>();
+    /// Starts the thread and waits until the server listens, Hourglass's workers poll and
+    /// the connections are up. Returns the server's URL and the connections, whose I/O runs
+    /// on the environment's runtime (so they close even while the caller's thread blocks in
+    /// a drop).
+    pub(crate) async fn start(
+        setup: Setup,
+    ) -> Result<(Background, String, Connections), TestEnvError> {
+        let (ready_tx, ready_rx) = oneshot::channel::<Ready>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -61,7 +65,7 @@ impl Background {
             thread: Some(thread),
         };
         match ready_rx.await {
-            Ok(Ok(url)) => Ok((background, url)),
+            Ok(Ok((url, connections))) => Ok((background, url, connections)),
             Ok(Err(e)) => {
                 background.join();
                 Err(e)
@@ -101,11 +105,9 @@ impl Background {
     }
 }
 
-async fn serve(
-    setup: Setup,
-    ready: oneshot::Sender<Result<String, TestEnvError>>,
-    stop: oneshot::Receiver<()>,
-) {
+type Ready = Result<(String, Connections), TestEnvError>;
+
+async fn serve(setup: Setup, ready: oneshot::Sender<Ready>, stop: oneshot::Receiver<()>) {
     let mut builder = DevServer::builder()
         .port(0)
         .database(Database::InMemory)
@@ -138,8 +140,17 @@ async fn serve(
             return;
         }
     };
+    let connections = match Connections::open(&url, &setup.namespace, setup.time_skipping).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            hourglass.shutdown().await;
+            stop_server(server).await;
+            return;
+        }
+    };
     tracing::info!(%url, task_queue = %setup.task_queue, time_skipping = setup.time_skipping, "test environment started");
-    if ready.send(Ok(url)).is_ok() {
+    if ready.send(Ok((url, connections))).is_ok() {
         // Resolves on stop() and when the environment is dropped.
         let _ = stop.await;
     }

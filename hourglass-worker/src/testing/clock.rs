@@ -58,11 +58,6 @@ impl Clock {
         })))
     }
 
-    /// True on a time-skipping server.
-    pub(crate) fn is_skipping(&self) -> bool {
-        matches!(self, Clock::Skipping(_))
-    }
-
     /// The server's current time.
     pub(crate) async fn now(&self) -> Result<SystemTime, TestEnvError> {
         let Clock::Skipping(s) = self else {

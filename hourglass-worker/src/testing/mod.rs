@@ -88,12 +88,37 @@ pub const TEST_NAMESPACE: &str = "default";
 /// and blocks the dropping thread until both are down; [`TestEnvironment::shutdown`] does the
 /// same without blocking.
 pub struct TestEnvironment {
-    client: Client,
+    /// Taken (closing the connections) just before the server stops, so its graceful stop
+    /// does not wait on them; present at every other time.
+    connections: Option<Connections>,
     url: String,
     namespace: String,
     task_queue: String,
-    clock: Clock,
+    time_skipping: bool,
     background: Background,
+}
+
+/// The environment's connections to its server.
+pub(crate) struct Connections {
+    client: Client,
+    clock: Clock,
+}
+
+impl Connections {
+    /// Connects the client (and the TestService under time skipping) to `url`.
+    pub(crate) async fn open(
+        url: &str,
+        namespace: &str,
+        time_skipping: bool,
+    ) -> Result<Connections, TestEnvError> {
+        let client = connect(url, namespace).await?;
+        let clock = if time_skipping {
+            Clock::skipping(url).await?
+        } else {
+            Clock::Wall
+        };
+        Ok(Connections { client, clock })
+    }
 }
 
 impl std::fmt::Debug for TestEnvironment {
@@ -102,7 +127,7 @@ impl std::fmt::Debug for TestEnvironment {
             .field("url", &self.url)
             .field("namespace", &self.namespace)
             .field("task_queue", &self.task_queue)
-            .field("time_skipping", &self.clock.is_skipping())
+            .field("time_skipping", &self.time_skipping)
             .finish_non_exhaustive()
     }
 }
@@ -174,7 +199,7 @@ impl TestEnvironmentBuilder {
     /// client is connected; on any error nothing is left running.
     pub async fn start(self) -> Result<TestEnvironment, TestEnvError> {
         let activities = mock::with_mocks(&ActivityDefinitions::from_registered()?, &self.mocks)?;
-        let (mut background, url) = Background::start(Setup {
+        let (background, url, connections) = Background::start(Setup {
             core: self.core.unwrap_or_else(Core::linked),
             namespace: self.namespace.clone(),
             task_queue: self.task_queue.clone(),
@@ -182,28 +207,12 @@ impl TestEnvironmentBuilder {
             time_skipping: self.time_skipping,
         })
         .await?;
-        let connected = async {
-            let client = connect(&url, &self.namespace).await?;
-            let clock = if self.time_skipping {
-                Clock::skipping(&url).await?
-            } else {
-                Clock::Wall
-            };
-            Ok::<_, TestEnvError>((client, clock))
-        };
-        let (client, clock) = match connected.await {
-            Ok(c) => c,
-            Err(e) => {
-                background.stop().await;
-                return Err(e);
-            }
-        };
         Ok(TestEnvironment {
-            client,
+            connections: Some(connections),
             url,
             namespace: self.namespace,
             task_queue: self.task_queue,
-            clock,
+            time_skipping: self.time_skipping,
             background,
         })
     }
@@ -279,9 +288,17 @@ impl TestEnvironment {
         }
     }
 
+    fn connections(&self) -> &Connections {
+        match &self.connections {
+            Some(c) => c,
+            // Taken only by `shutdown(self)` and `drop`, after which `self` is gone.
+            None => unreachable!("test environment used after it was stopped"),
+        }
+    }
+
     /// The official Temporal client, connected to this environment's server.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.connections().client
     }
 
     /// The server's URL (`http://127.0.0.1:<port>`), for other clients (another SDK, the CLI).
@@ -311,7 +328,7 @@ impl TestEnvironment {
         W::Input: Send,
     {
         let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id).build();
-        self.client
+        self.client()
             .start_workflow(workflow, input, options)
             .await
             .map_err(|e| TestEnvError::Start {
@@ -333,7 +350,8 @@ impl TestEnvironment {
         W::Input: Send,
     {
         let handle = self.start_workflow(workflow, input, workflow_id).await?;
-        self.clock
+        self.connections()
+            .clock
             .unlocked(handle.get_result(WorkflowGetResultOptions::default()))
             .await?
             .map_err(|e| result_err(workflow_id, e))
@@ -348,8 +366,9 @@ impl TestEnvironment {
     where
         W: HasWorkflowDefinition,
     {
-        let handle = self.client.get_workflow_handle::<W>(workflow_id);
-        self.clock
+        let handle = self.client().get_workflow_handle::<W>(workflow_id);
+        self.connections()
+            .clock
             .unlocked(handle.get_result(WorkflowGetResultOptions::default()))
             .await?
             .map_err(|e| result_err(workflow_id, e))
@@ -368,7 +387,7 @@ impl TestEnvironment {
         S::Input: Send,
     {
         let name = signal.name().to_owned();
-        self.client
+        self.client()
             .get_workflow_handle::<S::Workflow>(workflow_id)
             .signal(signal, input, WorkflowSignalOptions::default())
             .await
@@ -392,7 +411,7 @@ impl TestEnvironment {
         Q::Input: Send,
     {
         let name = query.name().to_owned();
-        self.client
+        self.client()
             .get_workflow_handle::<Q::Workflow>(workflow_id)
             .query(query, input, WorkflowQueryOptions::default())
             .await
@@ -417,7 +436,7 @@ impl TestEnvironment {
         U::Input: Send,
     {
         let name = update.name().to_owned();
-        self.client
+        self.client()
             .get_workflow_handle::<U::Workflow>(workflow_id)
             .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
             .await
@@ -430,23 +449,24 @@ impl TestEnvironment {
 
     /// True if the server runs on a virtual clock ([`Self::start_time_skipping`]).
     pub fn is_time_skipping(&self) -> bool {
-        self.clock.is_skipping()
+        self.time_skipping
     }
 
     /// The server's current time: virtual under time skipping, else the wall clock.
     pub async fn now(&self) -> Result<std::time::SystemTime, TestEnvError> {
-        self.clock.now().await
+        self.connections().clock.now().await
     }
 
     /// Lets `duration` pass for the workflows: under time skipping the server's clock
     /// advances (skipping to each timer on the way once nothing is outstanding) and this
     /// returns when it reached `now + duration`; otherwise it sleeps on the wall clock.
     pub async fn sleep(&self, duration: std::time::Duration) -> Result<(), TestEnvError> {
-        self.clock.sleep(duration).await
+        self.connections().clock.sleep(duration).await
     }
 
     /// Stops the workers (draining), then the server, without blocking the caller's runtime.
     pub async fn shutdown(mut self) {
+        self.connections = None;
         self.background.stop().await;
     }
 }
@@ -464,6 +484,7 @@ fn result_err(
 impl Drop for TestEnvironment {
     fn drop(&mut self) {
         // A no-op after shutdown(); otherwise blocks until the workers and server are down.
+        self.connections = None;
         self.background.stop_blocking();
     }
 }
