@@ -388,6 +388,46 @@ async fn a_history_whose_input_the_code_cannot_decode_is_a_failed_workflow_task(
     );
 }
 
+/// `EVENT_TYPE_TIMER_STARTED` → `TimerStarted`, as older exports (tctl, earlier UIs) wrote.
+fn legacy_enum(value: &str, prefix: &str) -> String {
+    value
+        .trim_start_matches(prefix)
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let (head, tail) = w.split_at(1);
+            format!("{head}{}", tail.to_lowercase())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_exports_with_pascal_case_enums_and_extra_fields_replay() {
+    let rec = tokio::task::spawn_blocking(recorded).await.unwrap();
+    let replayer = Replayer::new(&core()).unwrap();
+    for h in [&rec.greeting, &rec.two_step, &rec.parent] {
+        let mut json = h.to_json().unwrap();
+        for event in json["events"].as_array_mut().unwrap() {
+            let t = event["eventType"].as_str().unwrap().to_string();
+            event["eventType"] = legacy_enum(&t, "EVENT_TYPE_").into();
+            event["uiDisplayName"] = "an export-only field".into();
+            if let Some(tq) = event
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+                .find_map(|v| v.get_mut("taskQueue"))
+                && let Some(kind) = tq.get("kind").and_then(|k| k.as_str()).map(str::to_owned)
+            {
+                tq["kind"] = legacy_enum(&kind, "TASK_QUEUE_KIND_").into();
+            }
+        }
+        assert_eq!(json["events"][0]["eventType"], "WorkflowExecutionStarted");
+        let back = WorkflowHistory::from_json(&json.to_string()).unwrap();
+        assert_eq!(&back, h, "legacy export of {}", h.workflow_id());
+        replayer.replay(&back).await.unwrap();
+    }
+}
+
 fn first_event_of(history: &WorkflowHistory, event_type: &str) -> i64 {
     (1..=history.history().events.len() as i64)
         .find(|id| history.event_type_of(*id).as_deref() == Some(event_type))

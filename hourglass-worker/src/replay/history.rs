@@ -130,15 +130,16 @@ impl WorkflowHistory {
             });
         }
         // Standard payloads first (what the CLI and UI export); then Temporal's shorthand,
-        // where payloads are plain JSON values.
+        // where payloads are plain JSON values; then older exports (PascalCase enum names,
+        // extra fields), read as the official Python SDK reads them.
         let history = match proto_json::from_json_typed::<History>(value.clone(), false) {
             Ok(h) => h,
-            Err(strict) => proto_json::from_json_typed::<History>(value, true).map_err(|_| {
-                ReplayError::NotAHistory {
+            Err(strict) => proto_json::from_json_typed::<History>(value.clone(), true)
+                .or_else(|_| super::legacy_json::parse(value))
+                .map_err(|_| ReplayError::NotAHistory {
                     origin: origin.to_owned(),
                     reason: strict.to_string(),
-                }
-            })?,
+                })?,
         };
         Self::checked(history, origin)
     }

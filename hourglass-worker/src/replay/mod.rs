@@ -14,6 +14,7 @@
 
 mod error;
 mod history;
+mod legacy_json;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
