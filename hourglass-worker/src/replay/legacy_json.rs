@@ -126,10 +126,8 @@ fn fix_enum(prefix: &str, parent: &mut Value, path: &[&str]) {
         return;
     };
     match child {
-        Value::String(s) if rest.is_empty() => {
-            if !s.starts_with(prefix) {
-                *s = legacy_name(prefix, s);
-            }
+        Value::String(s) if rest.is_empty() && !s.starts_with(prefix) => {
+            *s = legacy_name(prefix, s);
         }
         Value::Object(_) if !rest.is_empty() => fix_enum(prefix, child, rest),
         Value::Array(items) if !rest.is_empty() => {
