@@ -10,7 +10,8 @@ pub(crate) use crate::history::commands::{CmdCtx, CmdEffect, Deferred};
 pub(crate) use crate::history::describe::started_attrs;
 pub(crate) use crate::history::events::{dur, dur_ms, event, task_queue, ts, ts_ms};
 pub(crate) use crate::history::mutable_state::{
-    Activity, BufferedEvent, Child, ExecKey, Execution, Parent, Timer, Update, WorkflowTask,
+    Activity, ActivityPause, BufferedEvent, Child, ExecKey, Execution, Parent, Timer, Update,
+    WorkflowTask,
 };
 pub(crate) use crate::history::query::PendingQuery;
 pub(crate) use crate::history::retry::retry_decision;

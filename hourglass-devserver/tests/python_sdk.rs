@@ -1,6 +1,7 @@
 //! Conformance scenarios with the official Python SDK (`temporalio` from PyPI, pinned in
 //! `tests/python/requirements.txt`): each test starts a fresh dev server and runs one
-//! scenario of `tests/python/scenarios.py`, `schedules.py`, `visibility.py`, `reset.py` or
+//! scenario of `tests/python/scenarios.py`, `schedules.py`, `visibility.py`, `reset.py`,
+//! `activity_pause.py` or
 //! `speculative_workflow_task.py` (client +
 //! worker, sharing `harness.py`), which asserts in Python.
 use hourglass_devserver::{Database, DevServer};
@@ -108,4 +109,11 @@ scenarios!(
     visibility,
     external,
     upsert,
+);
+
+scenarios!(
+    "activity_pause.py":
+    activity_pause_unpause,
+    activity_reset,
+    activity_pause_errors,
 );

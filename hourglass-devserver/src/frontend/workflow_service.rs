@@ -414,6 +414,30 @@ impl WorkflowService for Service {
             .map(Response::new)
     }
 
+    async fn pause_activity(
+        &self,
+        r: Request<ws::PauseActivityRequest>,
+    ) -> R<ws::PauseActivityResponse> {
+        self.engine.pause_activity(r.into_inner()).await?;
+        Ok(Response::new(ws::PauseActivityResponse {}))
+    }
+
+    async fn unpause_activity(
+        &self,
+        r: Request<ws::UnpauseActivityRequest>,
+    ) -> R<ws::UnpauseActivityResponse> {
+        self.engine.unpause_activity(r.into_inner()).await?;
+        Ok(Response::new(ws::UnpauseActivityResponse {}))
+    }
+
+    async fn reset_activity(
+        &self,
+        r: Request<ws::ResetActivityRequest>,
+    ) -> R<ws::ResetActivityResponse> {
+        self.engine.reset_activity(r.into_inner()).await?;
+        Ok(Response::new(ws::ResetActivityResponse {}))
+    }
+
     async fn record_activity_task_heartbeat(
         &self,
         r: Request<ws::RecordActivityTaskHeartbeatRequest>,
@@ -436,10 +460,11 @@ impl WorkflowService for Service {
                 ..Default::default()
             }));
         }
-        let cancel_requested = self.engine.heartbeat(&r.task_token, r.details).await?;
+        let reply = self.engine.heartbeat(&r.task_token, r.details).await?;
         Ok(Response::new(ws::RecordActivityTaskHeartbeatResponse {
-            cancel_requested,
-            ..Default::default()
+            cancel_requested: reply.cancel_requested,
+            activity_paused: reply.activity_paused,
+            activity_reset: reply.activity_reset,
         }))
     }
 
@@ -470,7 +495,7 @@ impl WorkflowService for Service {
                 ..Default::default()
             }));
         }
-        let cancel_requested = self
+        let reply = self
             .engine
             .heartbeat_by_id(
                 &r.namespace,
@@ -481,8 +506,9 @@ impl WorkflowService for Service {
             )
             .await?;
         Ok(Response::new(ws::RecordActivityTaskHeartbeatByIdResponse {
-            cancel_requested,
-            ..Default::default()
+            cancel_requested: reply.cancel_requested,
+            activity_paused: reply.activity_paused,
+            activity_reset: reply.activity_reset,
         }))
     }
 

@@ -5,8 +5,12 @@ use crate::history::activity_timeouts::normalize_schedule_activity;
 use crate::prelude::*;
 
 impl Engine {
-    /// RecordActivityTaskHeartbeat: returns whether cancellation was requested.
-    pub async fn heartbeat(&self, token: &[u8], details: Option<Payloads>) -> RpcResult<bool> {
+    /// RecordActivityTaskHeartbeat: what the worker is told (cancel requested, paused, reset).
+    pub async fn heartbeat(
+        &self,
+        token: &[u8],
+        details: Option<Payloads>,
+    ) -> RpcResult<HeartbeatReply> {
         self.with(|g| {
             let (key, sid) = g.started_activity(token)?;
             g.heartbeat(&key, sid, details)
@@ -22,7 +26,7 @@ impl Engine {
         run: &str,
         activity_id: &str,
         details: Option<Payloads>,
-    ) -> RpcResult<bool> {
+    ) -> RpcResult<HeartbeatReply> {
         self.with(|g| {
             let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
             g.heartbeat(&key, sid, details)
@@ -188,7 +192,8 @@ impl Inner {
             let Some(act) = ex.st.activities.get_mut(&sid) else {
                 continue;
             };
-            if act.attempt != attempt || act.started_ms.is_some() {
+            // A paused activity's task is dropped; unpausing dispatches it again.
+            if act.attempt != attempt || act.started_ms.is_some() || act.paused.is_some() {
                 continue;
             }
             act.started_ms = Some(now);
@@ -301,7 +306,7 @@ impl Inner {
         key: &ExecKey,
         sid: i64,
         details: Option<Payloads>,
-    ) -> RpcResult<bool> {
+    ) -> RpcResult<HeartbeatReply> {
         let ex = self
             .execs
             .get_mut(key)
@@ -315,9 +320,13 @@ impl Inner {
         if details.is_some() {
             a.heartbeat_details = details;
         }
-        let c = a.cancel_requested;
+        let reply = HeartbeatReply {
+            cancel_requested: a.cancel_requested,
+            activity_paused: a.paused.is_some(),
+            activity_reset: a.reset,
+        };
         self.dirty.insert(key.clone());
-        Ok(c)
+        Ok(reply)
     }
 
     pub(crate) fn finish_activity(
@@ -385,11 +394,22 @@ impl Inner {
         let Some(act) = ex.st.activities.get(&sid).cloned() else {
             return;
         };
-        let (retry_state, delay) = retry_decision(&act, failure.as_ref(), timeout, now);
+        let (retry_state, delay) = match act.reset {
+            // ResetActivity while it ran: the next attempt is attempt 1, at once.
+            true => (RetryState::InProgress, Some(0)),
+            false => retry_decision(&act, failure.as_ref(), timeout, now),
+        };
         if let Some(delay) = delay {
             let Some(a) = ex.st.activities.get_mut(&sid) else {
                 return;
             };
+            if a.reset {
+                a.reset = false;
+                a.attempt = 0;
+                if std::mem::take(&mut a.reset_heartbeats) {
+                    a.heartbeat_details = None;
+                }
+            }
             a.attempt += 1;
             a.started_ms = None;
             // Temporal's RetryActivity keeps the attempt's failure, for a timeout the server's
@@ -450,6 +470,10 @@ impl Inner {
             return;
         };
         if kind != ActTimer::ScheduleToClose && act.attempt != attempt {
+            return;
+        }
+        // A paused activity is neither dispatched nor timed out before it starts.
+        if act.paused.is_some() && matches!(kind, ActTimer::Retry | ActTimer::ScheduleToStart) {
             return;
         }
         match kind {
@@ -527,6 +551,17 @@ impl Inner {
     }
 }
 
+/// What a heartbeat answers the worker (RecordActivityTaskHeartbeatResponse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    /// The workflow requested cancellation.
+    pub cancel_requested: bool,
+    /// PauseActivity paused it: the worker should stop this attempt.
+    pub activity_paused: bool,
+    /// ResetActivity reset it: the worker should stop this attempt.
+    pub activity_reset: bool,
+}
+
 /// How an activity attempt ended, as reported by a worker.
 pub enum ActivityResult {
     /// Completed with a result.
@@ -571,6 +606,9 @@ pub(crate) fn scheduled_activity(
         start_to_close_ms: dur_ms(&a.start_to_close_timeout),
         heartbeat_ms: dur_ms(&a.heartbeat_timeout),
         last_failure: None,
+        paused: None,
+        reset: false,
+        reset_heartbeats: false,
     }
 }
 

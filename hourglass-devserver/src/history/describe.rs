@@ -26,6 +26,10 @@ impl Engine {
                     }),
                     state: if a.cancel_requested {
                         PendingActivityState::CancelRequested as i32
+                    } else if a.paused.is_some() && a.started_ms.is_some() {
+                        PendingActivityState::PauseRequested as i32
+                    } else if a.paused.is_some() {
+                        PendingActivityState::Paused as i32
                     } else if a.started_ms.is_some() {
                         PendingActivityState::Started as i32
                     } else {
@@ -39,6 +43,8 @@ impl Engine {
                     scheduled_time: Some(ts(a.attempt_scheduled_ms)),
                     last_failure: a.last_failure.clone(),
                     last_worker_identity: a.started_identity.clone(),
+                    paused: a.paused.is_some(),
+                    pause_info: a.paused.as_ref().map(pause_info),
                     ..Default::default()
                 })
                 .collect();
@@ -106,5 +112,19 @@ pub(crate) fn started_attrs(ex: &Exec) -> Option<h::WorkflowExecutionStartedEven
     match ex.events.first().and_then(|e| e.attributes.clone()) {
         Some(A::WorkflowExecutionStartedEventAttributes(s)) => Some(s),
         _ => None,
+    }
+}
+
+/// Temporal's `PendingActivityInfo.PauseInfo` of a manual pause.
+fn pause_info(
+    p: &ActivityPause,
+) -> temporalio_protos::temporal::api::workflow::v1::pending_activity_info::PauseInfo {
+    use temporalio_protos::temporal::api::workflow::v1::pending_activity_info::pause_info;
+    temporalio_protos::temporal::api::workflow::v1::pending_activity_info::PauseInfo {
+        pause_time: Some(ts(p.time_ms)),
+        paused_by: Some(pause_info::PausedBy::Manual(pause_info::Manual {
+            identity: p.identity.clone(),
+            reason: p.reason.clone(),
+        })),
     }
 }

@@ -3,6 +3,7 @@
 use crate::prelude::*;
 
 pub(crate) mod activity;
+pub(crate) mod activity_pause;
 pub(crate) mod activity_timeouts;
 pub(crate) mod cache;
 pub(crate) mod cancel_terminate;

@@ -112,6 +112,29 @@ pub struct Activity {
     /// Last failure of a previous attempt.
     #[serde(with = "pb_opt")]
     pub last_failure: Option<Failure>,
+    /// Set by PauseActivity: no attempt is dispatched or retried until unpaused.
+    #[serde(default)]
+    pub paused: Option<ActivityPause>,
+    /// Set by ResetActivity while an attempt runs: the worker is told on its next
+    /// heartbeat, and the attempt after it starts again at 1.
+    #[serde(default)]
+    pub reset: bool,
+    /// With `reset`: the heartbeat details are cleared too.
+    #[serde(default)]
+    pub reset_heartbeats: bool,
+}
+
+/// Who paused an activity, when and why (Temporal's `ActivityInfo.PauseInfo`, manual).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityPause {
+    /// When it was paused (ms).
+    pub time_ms: i64,
+    /// The caller's identity.
+    pub identity: String,
+    /// The reason given.
+    pub reason: String,
+    /// The request id (a repeated pause with it is not an error).
+    pub request_id: String,
 }
 
 /// A running user timer.

@@ -106,6 +106,9 @@ mod tests {
             start_to_close_ms: 1000,
             heartbeat_ms: 0,
             last_failure: None,
+            paused: None,
+            reset: false,
+            reset_heartbeats: false,
         }
     }
 

@@ -22,7 +22,10 @@ impl Inner {
                     .st
                     .activities
                     .values()
-                    .filter(|a| a.started_ms.is_some() || a.attempt_scheduled_ms <= now)
+                    .filter(|a| {
+                        a.started_ms.is_some()
+                            || (a.paused.is_none() && a.attempt_scheduled_ms <= now)
+                    })
                     .count();
                 wft + activities
             })
