@@ -394,18 +394,19 @@ impl Inner {
         let Some(act) = ex.st.activities.get(&sid).cloned() else {
             return;
         };
-        let (retry_state, delay) = match act.reset {
-            // ResetActivity while it ran: the next attempt is attempt 1, at once.
-            true => (RetryState::InProgress, Some(0)),
-            false => retry_decision(&act, failure.as_ref(), timeout, now),
-        };
+        // ResetActivity while it ran set the attempt count back to 1 (Temporal's
+        // `ResetActivity`): the retry is decided, and numbered, from there.
+        let mut counted = act.clone();
+        if counted.reset {
+            counted.attempt = 1;
+        }
+        let (retry_state, delay) = retry_decision(&counted, failure.as_ref(), timeout, now);
         if let Some(delay) = delay {
             let Some(a) = ex.st.activities.get_mut(&sid) else {
                 return;
             };
-            if a.reset {
-                a.reset = false;
-                a.attempt = 0;
+            if std::mem::take(&mut a.reset) {
+                a.attempt = 1;
                 if std::mem::take(&mut a.reset_heartbeats) {
                     a.heartbeat_details = None;
                 }

@@ -7,9 +7,9 @@
 //!   `activity_paused`, so the SDKs stop it) and the retry waits for the unpause.
 //! - Unpausing dispatches a waiting attempt at once (optionally at attempt 1, without its
 //!   heartbeat details).
-//! - Resetting sets the attempt to 1: a waiting attempt is dispatched at once (unless it
-//!   stays paused); a running one is told on its next heartbeat (`activity_reset`) and the
-//!   attempt after it starts again at 1.
+//! - Resetting sets the attempt count to 1: a waiting attempt is dispatched at once as
+//!   attempt 1 (unless it stays paused); a running one is told on its next heartbeat
+//!   (`activity_reset`), and its retry is decided and numbered as after attempt 1.
 use crate::prelude::*;
 use temporalio_protos::temporal::api::workflowservice::v1::{
     pause_activity_request, reset_activity_request, unpause_activity_request,
@@ -173,7 +173,8 @@ impl Inner {
         }
         let running = a.started_ms.is_some();
         if running {
-            // The attempt goes on; the next one starts at 1 (see `activity_attempt_failed`).
+            // The attempt goes on under its own number (its task token names it); its
+            // retry counts from 1 (see `activity_attempt_failed`).
             a.reset = true;
             a.reset_heartbeats = reset_heartbeats;
         } else {

@@ -116,7 +116,7 @@ pub struct Activity {
     #[serde(default)]
     pub paused: Option<ActivityPause>,
     /// Set by ResetActivity while an attempt runs: the worker is told on its next
-    /// heartbeat, and the attempt after it starts again at 1.
+    /// heartbeat, and the attempt's retry is decided as after attempt 1.
     #[serde(default)]
     pub reset: bool,
     /// With `reset`: the heartbeat details are cleared too.
