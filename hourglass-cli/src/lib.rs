@@ -21,6 +21,7 @@ pub mod payload_json;
 pub mod run;
 pub mod schedule_args;
 pub mod schedule_commands;
+pub mod ui_tree;
 pub mod workflow_commands;
 pub mod workflow_reset;
 pub mod workflow_update;

@@ -114,6 +114,55 @@ async fn start_dev_server(builder: DevServerBuilder, port: u16) -> Result<Runnin
     })
 }
 
+/// The Web UI and HTTP API flags as given to `start-dev` and `run`.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpFlags {
+    /// `--ui-port`.
+    pub ui_port: Option<u16>,
+    /// `--headless`.
+    pub headless: bool,
+    /// `--http-port`.
+    pub http_port: Option<u16>,
+}
+
+impl HttpFlags {
+    /// Applies the flags: the Web UI on `--ui-port` or the gRPC port + 1000 (a free port
+    /// when gRPC's is 0) unless `--headless`; the HTTP API on `--http-port` or a free port.
+    pub fn apply(
+        self,
+        mut builder: DevServerBuilder,
+        port: u16,
+    ) -> Result<DevServerBuilder, CliError> {
+        if !self.headless {
+            let ui = match self.ui_port {
+                Some(p) => p,
+                None if port == 0 => 0,
+                None => port.checked_add(1000).ok_or_else(|| CliError::InvalidValue {
+                    what: "--ui-port".into(),
+                    message: format!(
+                        "the default (port {port} + 1000) is past 65535; pass --ui-port or --headless"
+                    ),
+                })?,
+            };
+            builder = builder.ui_port(ui);
+        }
+        if let Some(p) = self.http_port {
+            builder = builder.http_port(p);
+        }
+        Ok(builder)
+    }
+}
+
+/// The start-up lines naming the Web UI and HTTP API addresses.
+fn print_http(server: &RunningServer) {
+    if let Some(ui) = server.ui_addr() {
+        println!("  web UI       http://{ui}");
+    }
+    if let Some(api) = server.http_addr() {
+        println!("  HTTP API     http://{api}");
+    }
+}
+
 fn database_for(
     data_dir: Option<PathBuf>,
     ephemeral: bool,
@@ -151,6 +200,7 @@ fn free_loopback_port() -> Result<u16, CliError> {
 /// Everything `hourglass run` started, stopped in reverse on the way out.
 struct Started {
     server: Option<RunningServer>,
+    tree: crate::ui_tree::TreeSource,
     app: Option<Arc<Hourglass>>,
     _watcher: Option<CoreWatcher>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -247,6 +297,7 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
 
     let mut started = Started {
         server: None,
+        tree: crate::ui_tree::TreeSource::default(),
         app: None,
         _watcher: None,
         tasks: Vec::new(),
@@ -283,6 +334,9 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         );
     } else {
         println!("  server       {}", conn.address);
+    }
+    if let Some(server) = &started.server {
+        print_http(server);
     }
     println!("  namespace    {}", conn.namespace);
     println!("  task queues  {}", task_queues.join(", "));
@@ -345,7 +399,11 @@ async fn start_all(
     started: &mut Started,
 ) -> Result<(Connection, SocketAddr), CliError> {
     let default_address = if embedded {
-        let server = start_dev_server(DevServer::builder().database(database), port).await?;
+        let builder = args
+            .http_flags()
+            .apply(DevServer::builder().database(database), port)?;
+        let builder = builder.ui_extension(crate::ui_tree::extension(started.tree.clone()));
+        let server = start_dev_server(builder, port).await?;
         let address = server.addr().to_string();
         started.server = Some(server);
         address
@@ -404,6 +462,7 @@ async fn start_all(
     })?;
     let app = Arc::new(app);
     started.app = Some(app.clone());
+    started.tree.set(app.clone(), core_metrics);
     if watch_core {
         let watcher = core
             .watch(DEFAULT_SETTLE)
@@ -483,11 +542,13 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         builder = builder.search_attribute(name.trim(), ty.trim());
     }
     let (builder, security) = secure_dev_server(builder, &args)?;
+    let builder = args.http_flags().apply(builder, port)?;
     let server = start_dev_server(builder, port).await?;
     println!(
         "Temporal dev server listening on {} (database {shown}{security})",
         server.addr()
     );
+    print_http(&server);
     let name = termination_signal().await;
     force_exit_on_second_signal();
     println!("Received {name}: stopping the dev server");

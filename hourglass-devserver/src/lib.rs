@@ -87,3 +87,4 @@ pub use frontend::tls::ServerTls;
 pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;
 pub use server::{DevServer, DevServerBuilder, RunningServer};
+pub use ui::UiExtension;
