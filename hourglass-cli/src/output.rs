@@ -2,21 +2,14 @@
 //! CLI's) and `--output json` (Temporal's proto-JSON: camelCase field names, enum value
 //! names, RFC 3339 timestamps, 64-bit integers as strings).
 //!
-//! Proto-JSON is produced from the Temporal API descriptors that `temporalio-protos` compiles
-//! (see `build.rs`): a prost message is re-encoded to bytes, decoded as a
-//! [`prost_reflect::DynamicMessage`] and serialized with its proto-JSON rules. As in the
-//! Temporal CLI, payloads are shown in "shorthand" (a `json/plain` payload as its JSON value,
-//! a `Payloads` list as an array) except where a replayable history is wanted.
+//! Proto-JSON is the dev server's ([`hourglass_devserver::proto_json`], Temporal's own rules
+//! read through the API descriptors). As in the Temporal CLI, payloads are shown in
+//! "shorthand" (a `json/plain` payload as its JSON value, a `Payloads` list as an array)
+//! except where a replayable history is wanted.
 
 use crate::error::CliError;
-use base64::Engine;
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::Write;
-use std::sync::OnceLock;
-
-/// The descriptor set `temporalio-protos` wrote at build time.
-static DESCRIPTORS: &[u8] = include_bytes!(env!("HOURGLASS_TEMPORAL_DESCRIPTORS"));
 
 /// Output format of a client command, as the Temporal CLI's `--output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -43,88 +36,21 @@ pub struct OutputArgs {
     pub output: OutputFormat,
 }
 
-fn pool() -> Result<&'static DescriptorPool, CliError> {
-    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| CliError::Json(format!("cannot load the Temporal API descriptors: {e}")))
-}
-
-/// A Temporal API message as proto-JSON. With `shorthand`, payloads are replaced by their
-/// JSON values (see [`payload_shorthand`]).
+/// A Temporal API message as proto-JSON, as the dev server's HTTP API writes it. With
+/// `shorthand`, payloads are written as their JSON values where Temporal's shorthand applies.
 pub fn proto_json<M: prost::Message + prost::Name>(
     msg: &M,
     shorthand: bool,
 ) -> Result<Value, CliError> {
-    let name = M::full_name();
-    let desc = pool()?
-        .get_message_by_name(&name)
-        .ok_or_else(|| CliError::Json(format!("no descriptor for {name}")))?;
-    let dynamic = DynamicMessage::decode(desc, msg.encode_to_vec().as_slice())
-        .map_err(|e| CliError::Json(format!("cannot re-read {name}: {e}")))?;
-    let mut value = dynamic
-        .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
-        .map_err(|e| CliError::Json(format!("cannot render {name} as JSON: {e}")))?;
-    if shorthand {
-        payload_shorthand(&mut value);
-    }
-    Ok(value)
+    hourglass_devserver::proto_json::to_json(msg, shorthand)
+        .map_err(|e| CliError::Json(format!("cannot render {} as JSON: {e}", M::full_name())))
 }
 
 /// Parses proto-JSON text (camelCase or snake_case field names) as a Temporal API message;
 /// unknown fields are an error. The error is the parser's message.
 pub fn from_proto_json<M: prost::Message + prost::Name + Default>(text: &str) -> Result<M, String> {
-    let name = M::full_name();
-    let desc = pool()
-        .map_err(|e| e.to_string())?
-        .get_message_by_name(&name)
-        .ok_or_else(|| format!("no descriptor for {name}"))?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let dynamic = DynamicMessage::deserialize(desc, &mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    dynamic.transcode_to::<M>().map_err(|e| e.to_string())
-}
-
-/// Rewrites proto-JSON payloads in place as the Temporal CLI's shorthand: a payload whose
-/// only metadata is `encoding: json/plain` becomes its JSON value, `binary/null` becomes
-/// `null`, and a `Payloads` object (`{"payloads": [...]}`) becomes the array of its values.
-pub fn payload_shorthand(value: &mut Value) {
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(payload_shorthand),
-        Value::Object(map) => {
-            map.values_mut().for_each(payload_shorthand);
-            if let Some(short) = shorthand_of_payload(map) {
-                *value = short;
-            } else if map.len() == 1
-                && let Some(Value::Array(items)) = map.get_mut("payloads")
-            {
-                *value = Value::Array(std::mem::take(items));
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The shorthand of one proto-JSON payload object, if it is a payload that has one.
-fn shorthand_of_payload(map: &Map<String, Value>) -> Option<Value> {
-    if map.keys().any(|k| k != "metadata" && k != "data") {
-        return None;
-    }
-    let metadata = map.get("metadata")?.as_object()?;
-    if metadata.len() != 1 {
-        return None;
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let encoding = b64.decode(metadata.get("encoding")?.as_str()?).ok()?;
-    let data = match map.get("data") {
-        Some(d) => b64.decode(d.as_str()?).ok()?,
-        None => Vec::new(),
-    };
-    match encoding.as_slice() {
-        b"json/plain" => serde_json::from_slice(&data).ok(),
-        b"binary/null" => Some(Value::Null),
-        _ => None,
-    }
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    hourglass_devserver::proto_json::from_json_typed(value, false).map_err(|e| e.to_string())
 }
 
 /// Prints a JSON value indented, as the Temporal CLI does, followed by a newline.
@@ -333,14 +259,19 @@ mod tests {
             data: vec![1],
             ..Default::default()
         };
-        let ps = Payloads {
+        let json_only = Payloads {
+            payloads: vec![p.clone()],
+        };
+        let short = proto_json(&json_only, true).unwrap();
+        assert_eq!(short, serde_json::json!([{"a": 1}]));
+        let long = proto_json(&json_only, false).unwrap();
+        assert!(long["payloads"][0]["data"].is_string(), "{long}");
+        // As in Temporal: one payload without a shorthand keeps the whole list standard.
+        let mixed = Payloads {
             payloads: vec![p, other],
         };
-        let short = proto_json(&ps, true).unwrap();
-        assert_eq!(short[0], serde_json::json!({"a": 1}));
-        assert_eq!(short[1]["data"], "AQ==");
-        let long = proto_json(&ps, false).unwrap();
-        assert!(long["payloads"][0]["data"].is_string(), "{long}");
+        let v = proto_json(&mixed, true).unwrap();
+        assert_eq!(v["payloads"][1]["data"], "AQ==");
     }
 
     #[test]

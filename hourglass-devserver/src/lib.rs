@@ -25,13 +25,17 @@
 //! 2 MiB blobs), and a history over [`HistoryLimits`] terminates its workflow. Eager workflow
 //! start returns the first workflow task in the start response.
 //!
+//! Temporal's HTTP API is served on its own port ([`DevServerBuilder::http_port`]): every
+//! `google.api.http` route of WorkflowService and OperatorService, in Temporal's proto-JSON
+//! with payload shorthand ([`proto_json`]), through the same API-key check as gRPC.
+//!
 //! Memory stays bounded on a durable server: open runs are in memory, closed runs only while
 //! among the most recently closed ([`DevServerBuilder::closed_cache_capacity`]); older ones
 //! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
 //! are deleted once their namespace's retention passed ([`DevServerBuilder::retention`]).
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored):
-//! Nexus, batch operations, reset, worker versioning, cron, workflow-level retry policies,
+//! Nexus, batch operations, worker versioning, cron, workflow-level retry policies,
 //! eager activity dispatch, archival.
 //!
 //! ```no_run
@@ -83,6 +87,7 @@ pub mod generated_operator {
 
 pub use error::{DevServerError, Result};
 pub use frontend::authorization::ApiKeys;
+pub use frontend::http_api::proto_json;
 pub use frontend::tls::ServerTls;
 pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;

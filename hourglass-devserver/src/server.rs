@@ -187,8 +187,6 @@ impl DevServerBuilder {
             .local_addr()
             .map_err(|source| DevServerError::Bind { addr, source })?;
         engine.set_host_address(local);
-        let stop = Arc::new(Notify::new());
-        let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
         let svc = WorkflowServiceServer::new(Service::new(engine.clone()))
             .max_decoding_message_size(128 * 1024 * 1024)
             .max_encoding_message_size(128 * 1024 * 1024)
@@ -203,6 +201,9 @@ impl DevServerBuilder {
         let http = self
             .start_http(&engine, svc.clone(), operator.clone(), auth.clone())
             .await?;
+        // Timers start once every listener is bound: a failed start leaves nothing running.
+        let stop = Arc::new(Notify::new());
+        let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
         let serve = tokio::spawn(async move {
             transport
                 .layer(auth)
