@@ -280,12 +280,20 @@ pub(crate) struct EventRow {
     pub(crate) attributes: String,
 }
 
-/// The attributes of one event as text (Rust's view of the message until the HTTP API's
-/// proto-JSON lands).
+/// The attributes of one event as Temporal's proto-JSON (payloads in the HTTP API's
+/// shorthand), pretty-printed.
 fn attributes(e: &HistoryEvent) -> String {
-    match &e.attributes {
-        Some(a) => format!("{a:#?}"),
-        None => String::new(),
+    match crate::frontend::http_api::proto_json::to_json(e, true) {
+        Ok(serde_json::Value::Object(fields)) => {
+            let attrs = fields
+                .iter()
+                .find(|(k, _)| k.ends_with("Attributes"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or(serde_json::Value::Object(fields));
+            serde_json::to_string_pretty(&attrs).unwrap_or_default()
+        }
+        Ok(other) => other.to_string(),
+        Err(err) => format!("(cannot show as proto-JSON: {err})"),
     }
 }
 

@@ -81,7 +81,7 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> PageResult {
     let params = Params::of(&uri);
-    let query = params.get("query").trim().to_string();
+    let query = params.get("query").to_string();
     let token = params.page_token()?;
     let paged = !token.is_empty();
     let listed = state
@@ -132,7 +132,7 @@ pub(crate) async fn list(
 /// The total and per-status counts of `query` (`None` and none when the server cannot
 /// group it, e.g. a query with ORDER BY).
 async fn counts(state: &UiState, ns: &str, query: &str) -> (Option<i64>, Vec<Count>) {
-    let grouped = if query.is_empty() {
+    let grouped = if query.trim().is_empty() {
         "GROUP BY ExecutionStatus".to_string()
     } else {
         format!("{query} GROUP BY ExecutionStatus")
@@ -161,7 +161,7 @@ async fn counts(state: &UiState, ns: &str, query: &str) -> (Option<i64>, Vec<Cou
                 .and_then(|p| serde_json::from_slice::<String>(&p.data).ok())
                 .unwrap_or_default();
             let status_query = format!("ExecutionStatus = '{status}'");
-            let q = if query.is_empty() {
+            let q = if query.trim().is_empty() {
                 status_query
             } else {
                 format!("({query}) AND {status_query}")

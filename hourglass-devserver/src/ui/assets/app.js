@@ -106,8 +106,8 @@ function liveRegions() {
   document.querySelectorAll("[data-sse]").forEach(function (el) {
     var src = new EventSource(el.dataset.sse);
     var status = document.getElementById(el.dataset.sseStatus || "");
-    src.onopen = function () { if (status) status.textContent = "live"; };
-    src.onerror = function () { if (status) status.textContent = "reconnecting…"; };
+    src.onopen = function () { if (status) { status.textContent = "live"; status.className = "badge live"; } };
+    src.onerror = function () { if (status) { status.textContent = "reconnecting…"; status.className = "badge"; } };
     src.onmessage = function (m) {
       el.innerHTML = m.data;
       el.dataset.updates = String((+el.dataset.updates || 0) + 1);
