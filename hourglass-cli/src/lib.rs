@@ -14,6 +14,7 @@ pub mod args;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod exit_log;
 pub mod logging;
 pub mod operator_commands;
 pub mod output;

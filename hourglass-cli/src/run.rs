@@ -606,3 +606,39 @@ fn secure_dev_server(
     }
     Ok((builder.api_keys(keys), shown))
 }
+
+#[cfg(test)]
+mod http_flag_tests {
+    use super::*;
+
+    fn flags(ui_port: Option<u16>, headless: bool) -> HttpFlags {
+        HttpFlags {
+            ui_port,
+            headless,
+            http_port: None,
+        }
+    }
+
+    #[test]
+    fn the_default_ui_port_past_65535_is_a_clear_error() {
+        let err = flags(None, false)
+            .apply(DevServer::builder(), 65_000)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("--ui-port") && text.contains("65535"),
+            "{text}"
+        );
+        // An explicit port or --headless avoids it.
+        assert!(
+            flags(Some(8233), false)
+                .apply(DevServer::builder(), 65_000)
+                .is_ok()
+        );
+        assert!(
+            flags(None, true)
+                .apply(DevServer::builder(), 65_000)
+                .is_ok()
+        );
+    }
+}

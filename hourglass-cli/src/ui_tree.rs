@@ -12,6 +12,7 @@ use axum::routing::get;
 use hourglass_devserver::UiExtension;
 use hourglass_supervise::{ChildState, SupervisorSnapshot};
 use hourglass_worker::subsystem::Hourglass;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -49,6 +50,8 @@ struct Row {
     state: &'static str,
     restarts: u64,
     incarnation: String,
+    /// The last abnormal exit (`reason (at HH:MM:SS)`), `""` when none or ambiguous.
+    last_exit: String,
 }
 
 fn state_name(s: ChildState) -> &'static str {
@@ -82,13 +85,37 @@ fn rows(root: &SupervisorSnapshot) -> Vec<Row> {
         state: "running",
         restarts: root.restarts,
         incarnation: String::new(),
+        last_exit: String::new(),
     }];
-    walk(root, &root.id, 1, &mut out);
+    let mut keys = HashMap::new();
+    count_keys(root, &mut keys);
+    walk(root, &root.id, 1, &keys, &mut out);
     out
 }
 
-fn walk(s: &SupervisorSnapshot, path: &str, depth: usize, out: &mut Vec<Row>) {
+/// How often each (supervisor id, child id) occurs in the tree.
+fn count_keys(s: &SupervisorSnapshot, keys: &mut HashMap<(String, String), usize>) {
     for c in &s.children {
+        *keys.entry((s.id.clone(), c.id.clone())).or_default() += 1;
+        if let Some(sup) = &c.supervisor {
+            count_keys(sup, keys);
+        }
+    }
+}
+
+fn walk(
+    s: &SupervisorSnapshot,
+    path: &str,
+    depth: usize,
+    keys: &HashMap<(String, String), usize>,
+    out: &mut Vec<Row>,
+) {
+    for c in &s.children {
+        let unique = keys.get(&(s.id.clone(), c.id.clone())) == Some(&1);
+        let last_exit = match crate::exit_log::last_exit(&s.id, &c.id) {
+            Some(e) if unique => format!("{} (at {} UTC)", e.reason, e.at),
+            _ => String::new(),
+        };
         let child_path = format!("{path}/{}", c.id);
         out.push(Row {
             depth,
@@ -108,9 +135,10 @@ fn walk(s: &SupervisorSnapshot, path: &str, depth: usize, out: &mut Vec<Row>) {
             state: state_name(c.state),
             restarts: c.restarts,
             incarnation: c.incarnation.map(|i| i.to_string()).unwrap_or_default(),
+            last_exit,
         });
         if let Some(sup) = &c.supervisor {
-            walk(sup, &child_path, depth + 1, out);
+            walk(sup, &child_path, depth + 1, keys, out);
         }
     }
 }

@@ -245,6 +245,10 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
         "a restart was shown: {r}"
     );
     assert!(!r["restarted"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        !r["lastExits"].as_array().unwrap().is_empty(),
+        "the crash's reason is shown: {r}"
+    );
     assert_eq!(r["sameDocument"], true, "pushed live, not reloaded: {r}");
     assert_eq!(r["metricsHasRestarts"], true, "{r}");
     let after = python_workers(run.child.id());

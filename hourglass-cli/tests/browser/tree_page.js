@@ -7,7 +7,12 @@ const PID = parseInt(process.env.CRASH_PID, 10);
 
 async function rows(page) {
   return await page.$$eval("#tree-table tr.tree-row", (trs) =>
-    trs.map((tr) => ({ path: tr.dataset.path, state: tr.dataset.state, restarts: +tr.dataset.restarts })));
+    trs.map((tr) => ({
+      path: tr.dataset.path,
+      state: tr.dataset.state,
+      restarts: +tr.dataset.restarts,
+      lastExit: tr.querySelector(".last-exit").innerText.trim(),
+    })));
 }
 
 function total(rs) {
@@ -40,6 +45,7 @@ scenario(async (page) => {
   out.restarted = after
     .filter((r) => r.restarts > (before.find((b) => b.path === r.path) || { restarts: 0 }).restarts)
     .map((r) => r.path);
+  out.lastExits = after.filter((r) => r.lastExit).map((r) => r.path + ": " + r.lastExit);
   out.sameDocument = await page.evaluate(() => window.__hourglassMarker === 42);
   out.updates = +(await page.getAttribute("#tree", "data-updates"));
   await shot(page, "tree-after-crash");
