@@ -106,7 +106,7 @@ async fn start_dev_server(builder: DevServerBuilder, port: u16) -> Result<Runnin
         let text = e.to_string();
         if text.to_lowercase().contains("address already in use") || text.contains("in use") {
             CliError::Run(format!(
-                "port {port} is already in use: {text} (stop the other server or pass --port)"
+                "a port is already in use: {text} (stop the other server, or pass --port, --ui-port, --http-port or --headless; gRPC asked for {port})"
             ))
         } else {
             CliError::Run(format!("cannot start the embedded dev server: {text}"))

@@ -256,3 +256,50 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
     assert_ne!(after[0].to_string(), pid, "a new process: {after:?}");
     run.stop();
 }
+
+#[test]
+fn start_dev_serves_the_ui_where_told_and_names_a_busy_ui_port() {
+    let (port, ui_port) = (free_port(), free_port());
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["server", "start-dev", "--port", &port.to_string()])
+            .args(["--ui-port", &ui_port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = LineReader::new(child.stdout.take().unwrap());
+    let line = stdout.wait_for("web UI", Duration::from_secs(60));
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{ui_port}")),
+        "{line}"
+    );
+    stdout.wait_for("HTTP API", Duration::from_secs(5));
+
+    // The UI port is now taken: a second server fails, naming the address and the flags.
+    let out = Command::new(BIN)
+        .args(["server", "start-dev", "--port", &free_port().to_string()])
+        .args(["--ui-port", &ui_port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("127.0.0.1:{ui_port}"))
+            && err.contains("already in use")
+            && err.contains("--ui-port"),
+        "{err}"
+    );
+    // --headless and --ui-port contradict each other.
+    let out = Command::new(BIN)
+        .args(["server", "start-dev", "--headless", "--ui-port", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--headless"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
