@@ -153,6 +153,20 @@ fn workflow_pages_in_a_browser_list_follow_signal_and_refuse_bad_input() {
         "-w",
         "counter-1",
     ]);
+    run.ok(&[
+        "schedule",
+        "create",
+        "-s",
+        "sched-1",
+        "--interval",
+        "1h",
+        "--type",
+        "GreetingWorkflow",
+        "-t",
+        "default",
+        "--input",
+        "\"Sched\"",
+    ]);
     // What gRPC itself says about the bad query, to compare with the page.
     let grpc = run.hourglass(&["workflow", "list", "--query", "WorkflowType = "]);
     assert!(!grpc.status.success());
@@ -186,6 +200,22 @@ fn workflow_pages_in_a_browser_list_follow_signal_and_refuse_bad_input() {
         "history grew: {r}"
     );
     assert_eq!(n(&r, "signaledEvents"), 1, "{r}");
+    assert!(!s(&r, "stackTrace").is_empty(), "{r}");
+    assert!(
+        s(&r, "updateAnswer").contains("No update handler"),
+        "the workflow's refusal: {r}"
+    );
+    assert_eq!(r["updateIsError"], true, "{r}");
+    // 7 from the signal, then 2 more.
+    assert_eq!(s(&r, "updateResult"), "9", "{r}");
+    assert_eq!(s(&r, "terminatedStatus"), "Terminated", "{r}");
+    assert!(
+        s(&r, "failureText").contains("from the browser test"),
+        "{r}"
+    );
+    assert!(n(&r, "futureRuns") >= 1, "{r}");
+    assert_eq!(r["pausedShown"], true, "{r}");
+    assert!(n(&r, "recentRuns") >= 1, "the triggered run is listed: {r}");
     run.stop();
 }
 

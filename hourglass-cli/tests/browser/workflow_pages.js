@@ -73,5 +73,55 @@ scenario(async (page) => {
   out.eventsAfterSignal = await eventCount(page);
   out.signaledEvents = await page.locator("#event-rows").getByText("WorkflowExecutionSignaled").count();
   await shot(page, "workflow-signaled");
+
+  // The query box: the server's answer (or its refusal) shown beside it.
+  await page.fill("#query-form [name=query_type]", "__stack_trace");
+  await page.click("#query-form button[type=submit]");
+  await page.waitForFunction(() => {
+    const t = document.querySelector("#query-result").textContent;
+    return t && t !== "…";
+  });
+  out.stackTrace = (await page.locator("#query-result").innerText()).trim();
+  out.stackTraceOk = await page.locator("#query-result.ok").count() === 1;
+  // An unknown update is refused by the workflow, shown beside the field.
+  await page.fill("#update-form [name=update_name]", "no_such_update");
+  await page.click("#update-form button[type=submit]");
+  await page.waitForFunction(() => {
+    const t = document.querySelector("#update-msg").textContent;
+    return t && t !== "…";
+  });
+  out.updateAnswer = (await page.locator("#update-msg").innerText()).trim();
+  out.updateIsError = (await page.locator("#update-msg.error").count()) === 1;
+  // A good update: its result shown beside the field.
+  await page.fill("#update-form [name=update_name]", "add_and_get");
+  await page.fill("#update-form [name=update_args]", "2");
+  await page.click("#update-form button[type=submit]");
+  await page.locator("#update-msg.ok").waitFor();
+  out.updateResult = (await page.locator("#update-msg").innerText()).trim();
+
+  // Terminate, confirmed: the page reloads showing the new status.
+  await page.fill("#terminate-form [name=terminate_reason]", "from the browser test");
+  await Promise.all([page.waitForEvent("load"), page.click("#terminate-form button[type=submit]")]);
+  await page.locator("#status").getByText("Terminated").waitFor();
+  out.terminatedStatus = (await page.locator("#status").innerText()).trim();
+  out.failureText = (await page.locator("#failure").innerText()).trim();
+  await shot(page, "workflow-terminated");
+
+  // Schedules: list, detail with next runs, pause, trigger.
+  await page.goto(UI + "/namespaces/default/schedules");
+  await page.locator("#schedules").getByText("sched-1").click();
+  await page.waitForSelector("#future li");
+  out.futureRuns = await page.locator("#future li").count();
+  await Promise.all([page.waitForEvent("load"), page.click("#pause-form button[type=submit]")]);
+  await page.getByText("Paused").first().waitFor();
+  out.pausedShown = true;
+  await Promise.all([page.waitForEvent("load"), page.click("#trigger-form button[type=submit]")]);
+  const deadline = Date.now() + 15000;
+  while ((await page.locator("#recent td a").count()) === 0 && Date.now() < deadline) {
+    await page.waitForTimeout(300);
+    await page.reload();
+  }
+  out.recentRuns = await page.locator("#recent td a").count();
+  await shot(page, "schedule-page");
   return out;
 });

@@ -61,13 +61,23 @@ async function submitApiForm(ev) {
     return;
   }
   var shown = "done";
+  var ok = true;
   try {
     var j = JSON.parse(text);
     var pick = form.dataset.show;
     var v = pick ? pick.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, j) : null;
-    shown = v == null ? "done" : JSON.stringify(v, null, 2);
+    if (v && v.failure) {
+      // An update's outcome can be a failure the workflow answered.
+      ok = false;
+      shown = v.failure.message || JSON.stringify(v.failure, null, 2);
+    } else {
+      if (v && v.success !== undefined) v = v.success;
+      // Payloads in shorthand: one value is shown as itself.
+      if (Array.isArray(v) && v.length === 1) v = v[0];
+      shown = v == null ? "done" : JSON.stringify(v, null, 2);
+    }
   } catch (e) { /* empty body */ }
-  showMessage(form, shown, true);
+  showMessage(form, shown, ok);
   if (form.dataset.reload) setTimeout(function () { window.location.reload(); }, 600);
 }
 
