@@ -411,6 +411,7 @@ async fn start_all(
         DEFAULT_ADDRESS.to_string()
     };
     let conn = Connection::resolve(&args.connection, file, &default_address)?;
+    started.tree.set_core(core.clone());
     let mut config = SubsystemConfig::new(core.clone(), conn.url.clone(), conn.namespace.clone())
         .map_err(|e| CliError::Run(format!("workflow/activity registrations: {e}")))?;
     config.task_queues = task_queues;

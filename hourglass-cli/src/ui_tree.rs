@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use hourglass_bridge::{Core, CoreMode};
 use hourglass_devserver::UiExtension;
 use hourglass_supervise::{ChildState, SupervisorSnapshot};
 use hourglass_worker::subsystem::Hourglass;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How often the live page looks at the tree (a change is pushed at once).
@@ -23,19 +24,69 @@ const POLL: Duration = Duration::from_millis(200);
 /// Where the page reads the tree: set once the subsystem has started (the dev server, and so
 /// the page, starts first).
 #[derive(Clone, Default)]
-pub struct TreeSource(Arc<OnceLock<(Arc<Hourglass>, Option<SocketAddr>)>>);
+pub struct TreeSource {
+    app: Arc<OnceLock<(Arc<Hourglass>, Option<SocketAddr>)>>,
+    core: Arc<OnceLock<Core>>,
+    /// Every generation the core has had, with when it began (UTC `HH:MM:SS`).
+    generations: Arc<Mutex<Vec<(u64, String)>>>,
+}
 
 impl TreeSource {
     /// Points the page at the running subsystem (and the core's metrics endpoint, if any).
     pub fn set(&self, app: Arc<Hourglass>, core_metrics: Option<SocketAddr>) {
-        let _ = self.0.set((app, core_metrics));
+        let _ = self.app.set((app, core_metrics));
+    }
+
+    /// Points the page at the core library, and records its reloads from now on.
+    pub fn set_core(&self, core: Core) {
+        let mut rx = core.subscribe();
+        let now = || chrono::Utc::now().format("%H:%M:%S").to_string();
+        if let Ok(mut g) = self.generations.lock() {
+            g.push((core.generation(), now()));
+        }
+        if self.core.set(core).is_err() {
+            return;
+        }
+        let generations = self.generations.clone();
+        // Ends when the core (the sender) is dropped.
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let number = *rx.borrow_and_update();
+                tracing::info!(generation = number, "web UI: core generation recorded");
+                if let Ok(mut g) = generations.lock() {
+                    g.push((number, now()));
+                }
+            }
+        });
     }
 
     async fn snapshot(&self) -> Result<SupervisorSnapshot, String> {
-        match self.0.get() {
+        match self.app.get() {
             Some((app, _)) => app.snapshot().await.map_err(|e| e.to_string()),
             None => Err("the worker subsystem is starting".into()),
         }
+    }
+
+    /// The core's mode and generation, and the generations it has had.
+    fn core_info(&self) -> (String, Vec<(u64, String)>) {
+        let Some(core) = self.core.get() else {
+            return (String::new(), Vec::new());
+        };
+        let mode = match core.mode() {
+            CoreMode::Linked => "linked into this binary (not reloadable)".to_string(),
+            CoreMode::Dynamic(p) => format!("{} (reloadable)", p.display()),
+        };
+        let text = format!(
+            "{mode}, generation {} (instance {:x})",
+            core.generation(),
+            core.instance_id()
+        );
+        let history = self
+            .generations
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        (text, history)
     }
 }
 
@@ -148,6 +199,10 @@ fn walk(
 struct TreeRows {
     rows: Vec<Row>,
     error: String,
+    /// The core library: mode, generation, instance.
+    core: String,
+    /// Its generations with their start times.
+    generations: Vec<(u64, String)>,
 }
 
 #[derive(Template)]
@@ -167,15 +222,16 @@ struct MetricsPage {
 }
 
 async fn tree_rows(src: &TreeSource) -> TreeRows {
-    match src.snapshot().await {
-        Ok(snap) => TreeRows {
-            rows: rows(&snap),
-            error: String::new(),
-        },
-        Err(e) => TreeRows {
-            rows: Vec::new(),
-            error: e,
-        },
+    let (core, generations) = src.core_info();
+    let (rows, error) = match src.snapshot().await {
+        Ok(snap) => (rows(&snap), String::new()),
+        Err(e) => (Vec::new(), e),
+    };
+    TreeRows {
+        rows,
+        error,
+        core,
+        generations,
     }
 }
 
@@ -219,7 +275,7 @@ async fn tree_events(
 }
 
 async fn metrics_page(State(src): State<TreeSource>) -> Response {
-    let text = match src.0.get() {
+    let text = match src.app.get() {
         Some((app, core)) => crate::admin::metrics_text(app, *core).await,
         None => "the worker subsystem is starting".to_string(),
     };

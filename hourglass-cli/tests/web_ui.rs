@@ -262,6 +262,7 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
 
     let r = scenario("tree_page.js", &run.ui, &[("CRASH_PID", pid.as_str())]);
     assert!(n(&r, "rowsBefore") > 5, "{r}");
+    assert!(s(&r, "coreInfo").contains("generation 1"), "{r}");
     assert!(
         r["paths"]
             .as_array()

@@ -29,6 +29,7 @@ scenario(async (page) => {
   out.rowsBefore = before.length;
   out.restartsBefore = total(before);
   out.paths = before.map((r) => r.path);
+  out.coreInfo = (await page.locator("#core-info").innerText()).trim();
   await shot(page, "tree-before-crash");
 
   check(PID > 0, "CRASH_PID names a process");
