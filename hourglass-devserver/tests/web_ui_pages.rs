@@ -237,3 +237,117 @@ async fn an_extension_adds_routes_and_header_links() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_activity_and_a_timer_show_as_pending_work_and_timeline_bars() {
+    use temporalio_common::protos::temporal::api::command::v1::StartTimerCommandAttributes;
+    use temporalio_common::protos::temporal::api::common::v1::RetryPolicy;
+    use temporalio_common::protos::temporal::api::failure::v1::Failure;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::{
+        RecordActivityTaskHeartbeatRequest, RespondActivityTaskFailedRequest,
+    };
+    let (server, mut c, ui) = ui_server(None).await;
+    let run = start_with_input(&mut c, "busy").await;
+    let task = poll(&mut c).await;
+    let acts = TaskQueue {
+        name: "acts".into(),
+        ..Default::default()
+    };
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        task_token: task.task_token,
+        namespace: "default".into(),
+        commands: vec![
+            Command {
+                command_type: CommandType::ScheduleActivityTask as i32,
+                attributes: Some(Attributes::ScheduleActivityTaskCommandAttributes(
+                    ScheduleActivityTaskCommandAttributes {
+                        activity_id: "charge".into(),
+                        activity_type: Some(ActivityType {
+                            name: "Charge".into(),
+                        }),
+                        task_queue: Some(acts.clone()),
+                        start_to_close_timeout: dur(30_000),
+                        retry_policy: Some(RetryPolicy {
+                            initial_interval: dur(60_000),
+                            maximum_attempts: 5,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            },
+            Command {
+                command_type: CommandType::StartTimer as i32,
+                attributes: Some(Attributes::StartTimerCommandAttributes(
+                    StartTimerCommandAttributes {
+                        timer_id: "reminder".into(),
+                        start_to_fire_timeout: dur(3_600_000),
+                    },
+                )),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let act = c
+        .poll_activity_task_queue(PollActivityTaskQueueRequest {
+            namespace: "default".into(),
+            task_queue: Some(acts),
+            identity: "raw-activity".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    c.record_activity_task_heartbeat(RecordActivityTaskHeartbeatRequest {
+        task_token: act.task_token.clone(),
+        details: Some(json_payload(r#"{"progress":40}"#)),
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.respond_activity_task_failed(RespondActivityTaskFailedRequest {
+        task_token: act.task_token,
+        failure: Some(Failure {
+            message: "card declined".into(),
+            ..Default::default()
+        }),
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    let (status, _, body) = get(ui, &format!("/namespaces/default/workflows/busy/{run}")).await;
+    assert_eq!(status, 200, "{body}");
+    let pending = body
+        .split("id=\"pending-activities\"")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+        .unwrap_or_else(|| panic!("a pending activities table: {body}"));
+    assert!(
+        pending.contains("charge") && pending.contains("Charge"),
+        "{pending}"
+    );
+    assert!(pending.contains("card declined"), "last failure: {pending}");
+    assert!(
+        pending.contains("<td>2 / 5</td>"),
+        "attempt 2 of 5: {pending}"
+    );
+    let timeline = body
+        .split("id=\"timeline\"")
+        .nth(1)
+        .and_then(|r| r.split("tl-axis").next())
+        .unwrap();
+    assert!(timeline.contains("Activity: Charge (charge)"), "{timeline}");
+    assert!(
+        timeline.contains("Timer: timer reminder (1h 00m)"),
+        "{timeline}"
+    );
+    assert_eq!(timeline.matches("tl-bar Pending").count(), 2, "{timeline}");
+    server.shutdown().await.unwrap();
+}
