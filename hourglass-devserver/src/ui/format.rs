@@ -163,7 +163,8 @@ mod tests {
         assert_eq!(span(12_340), "12.3 s");
         assert_eq!(span(245_000), "4m 05s");
         assert_eq!(status(1), "Running");
-        assert_eq!(status(7), "ContinuedAsNew");
+        assert_eq!(status(6), "ContinuedAsNew");
+        assert_eq!(status(99), "Status99");
         assert_eq!(
             enum_name("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", "EVENT_TYPE_"),
             "ActivityTaskScheduled"
