@@ -228,6 +228,8 @@ pub enum WorkflowCommand {
     Delete(DeleteArgs),
     /// Reset a workflow execution to a workflow task of its history, as a new run.
     Reset(ResetArgs),
+    /// Replay histories against the workflows in this binary; fails on nondeterminism.
+    Replay(crate::workflow_replay::ReplayArgs),
 }
 
 impl WorkflowCommand {
@@ -246,6 +248,7 @@ impl WorkflowCommand {
             W::Update(u) => u.connection(),
             W::Delete(a) => &a.execution.connection,
             W::Reset(a) => &a.execution.connection,
+            W::Replay(a) => &a.connection,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod schedule_args;
 pub mod schedule_commands;
 pub mod ui_tree;
 pub mod workflow_commands;
+pub mod workflow_replay;
 pub mod workflow_reset;
 pub mod workflow_update;
 pub mod workflow_view;
@@ -86,6 +87,10 @@ pub async fn run_cli(cli: Cli) -> Result<(), CliError> {
 async fn workflow(cmd: WorkflowCommand, file: &FileConfig) -> Result<(), CliError> {
     use WorkflowCommand as W;
     let conn = Connection::resolve(cmd.connection(), file, DEFAULT_ADDRESS)?;
+    if let W::Replay(a) = &cmd {
+        // Connects only for histories on the server; `--file` replays offline.
+        return workflow_replay::cmd_replay(a, &conn, &mut std::io::stdout().lock()).await;
+    }
     // Bad input is reported before anything touches the server.
     match &cmd {
         W::Start(a) | W::Execute(a) => drop(payload_json::input_payloads(&a.input)?),
@@ -123,6 +128,7 @@ async fn workflow(cmd: WorkflowCommand, file: &FileConfig) -> Result<(), CliErro
         W::Count(a) => wv::cmd_count(&mut client, ns, a, &mut out).await,
         W::Show(a) => wv::cmd_show(&mut client, ns, a, &mut out).await,
         W::Reset(a) => workflow_reset::cmd_reset(&mut client, ns, a, &mut out).await,
+        W::Replay(a) => workflow_replay::cmd_replay(a, &conn, &mut out).await,
         W::Update(u) => {
             use args::UpdateCommand as U;
             use workflow_update as wu;

@@ -44,6 +44,9 @@ pub(crate) struct Inner {
     pub(crate) dirty_schedules: HashSet<ScheduleKey>,
     /// The address the frontend listens on: the owner of every task-queue partition.
     pub(crate) host_address: String,
+    /// The clock every event time, deadline and timer is read from (virtual when the
+    /// server skips time).
+    pub(crate) time: Arc<TimeSource>,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -53,11 +56,29 @@ pub struct Engine {
     pub(crate) closing: watch::Sender<bool>,
     pub(crate) durable: Arc<watch::Sender<Durable>>,
     pub(crate) shut_down_workers: ShutDownWorkers,
+    /// The server's clock (the same one `Inner` reads).
+    pub(crate) time: Arc<TimeSource>,
 }
 
 impl Engine {
+    /// Now, in milliseconds since the Unix epoch, on the server's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.time.now_ms()
+    }
+
     /// Opens the store, loads all state, and rebuilds queues and timers.
+    #[cfg(test)]
     pub fn open(db: &Database, default_namespace: &str) -> crate::error::Result<Arc<Self>> {
+        Self::open_with_clock(db, default_namespace, Arc::new(TimeSource::wall()))
+    }
+
+    /// [`Self::open`] on a given clock (a virtual one for time skipping).
+    pub(crate) fn open_with_clock(
+        db: &Database,
+        default_namespace: &str,
+        time: Arc<TimeSource>,
+    ) -> crate::error::Result<Arc<Self>> {
+        let clock = time.clone();
         // In memory nothing is written anywhere: the state in `Inner` is all there is.
         let store = match db {
             Database::Path(_) => Some(Store::open(db)?),
@@ -89,6 +110,7 @@ impl Engine {
             schedules: BTreeMap::new(),
             dirty_schedules: HashSet::new(),
             host_address: String::new(),
+            time: time.clone(),
         };
         for (name, data) in inner
             .store
@@ -143,6 +165,7 @@ impl Engine {
             closing: watch::Sender::new(false),
             durable,
             shut_down_workers: ShutDownWorkers::new(),
+            time: clock,
         }))
     }
 
@@ -228,6 +251,11 @@ impl Engine {
 }
 
 impl Inner {
+    /// Now, in milliseconds since the Unix epoch, on the server's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.time.now_ms()
+    }
+
     /// The pending changes as one batch; marks them persisted.
     pub(crate) fn take_batch(&mut self) -> Batch {
         let mut batch = Batch {
@@ -261,6 +289,11 @@ impl Inner {
             && self.dirty_schedules.is_empty()
         {
             return Ok(self.seq);
+        }
+        if self.time.is_skipping() {
+            // A change may have ended the last outstanding work: let the timer loop decide
+            // at once whether the clock can jump.
+            self.timer_notify.notify_one();
         }
         if !self.persistent {
             // In memory: the changes are already all the state there is.

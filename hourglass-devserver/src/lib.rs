@@ -29,6 +29,11 @@
 //! `google.api.http` route of WorkflowService and OperatorService, in Temporal's proto-JSON
 //! with payload shorthand ([`proto_json`]), through the same API-key check as gRPC.
 //!
+//! With [`DevServerBuilder::time_skipping`] (or the binary's Temporal test-server command
+//! line, `hourglass-devserver <port> [--enable-time-skipping]`) the server runs on a
+//! virtual clock with the Java test server's semantics and serves Temporal's TestService,
+//! so the official SDKs' time-skipping environments can use it as their test server.
+//!
 //! Memory stays bounded on a durable server: open runs are in memory, closed runs only while
 //! among the most recently closed ([`DevServerBuilder::closed_cache_capacity`]); older ones
 //! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
@@ -85,11 +90,17 @@ pub mod generated_operator {
     ));
 }
 
+/// The TestService server stub (time-skipping mode), from the same descriptor set.
+#[allow(clippy::all, missing_docs)]
+pub mod generated_test {
+    include!(concat!(env!("OUT_DIR"), "/temporal.api.testservice.v1.rs"));
+}
+
 pub use error::{DevServerError, Result};
 pub use frontend::authorization::ApiKeys;
 pub use frontend::http_api::proto_json;
 pub use frontend::tls::ServerTls;
 pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;
-pub use server::{DevServer, DevServerBuilder, RunningServer};
+pub use server::{DevServer, DevServerBuilder, RunningServer, TimeSkipping};
 pub use ui::UiExtension;

@@ -8,7 +8,7 @@ pub(crate) use crate::history::activity::{
 pub(crate) use crate::history::close::Close;
 pub(crate) use crate::history::commands::{CmdCtx, CmdEffect, Deferred};
 pub(crate) use crate::history::describe::started_attrs;
-pub(crate) use crate::history::events::{dur, dur_ms, event, now_ms, task_queue, ts, ts_ms};
+pub(crate) use crate::history::events::{dur, dur_ms, event, task_queue, ts, ts_ms};
 pub(crate) use crate::history::mutable_state::{
     Activity, BufferedEvent, Child, ExecKey, Execution, Parent, Timer, Update, WorkflowTask,
 };
@@ -26,6 +26,7 @@ pub(crate) use crate::persistence::store::{Batch, Database, Store};
 pub(crate) use crate::persistence::writer::{Durable, writer_loop};
 pub(crate) use crate::schedules::{BufferedStart, ScheduleKey, ScheduleRec};
 pub(crate) use crate::status;
+pub(crate) use crate::timers::time_source::TimeSource;
 pub(crate) use crate::timers::{ActTimer, TimerTask};
 pub(crate) use crate::token::TaskToken;
 pub(crate) use crate::visibility::{exec_info, page_offset, status_name};

@@ -5,12 +5,15 @@ use crate::frontend::authorization::ApiKeys;
 use crate::frontend::http_api::{Bindings, HttpApi};
 use crate::frontend::http_server;
 use crate::frontend::operator_service::Operator;
+use crate::frontend::test_service::TimeSkipping as TimeSkippingService;
 use crate::frontend::tls::ServerTls;
 use crate::frontend::workflow_service::Service;
 use crate::generated::workflow_service_server::WorkflowServiceServer;
 use crate::generated_operator::operator_service_server::OperatorServiceServer;
+use crate::generated_test::test_service_server::TestServiceServer;
 use crate::history::limits::HistoryLimits;
 use crate::persistence::store::Database;
+use crate::timers::time_source::TimeSource;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +36,19 @@ pub struct DevServerBuilder {
     http_port: Option<u16>,
     ui_port: Option<u16>,
     ui_extension: Option<crate::ui::UiExtension>,
+    time_skipping: Option<TimeSkipping>,
+}
+
+/// How a time-skipping server's clock starts (see [`DevServerBuilder::time_skipping`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSkipping {
+    /// The clock jumps to the next timer whenever nothing is outstanding (Temporal's test
+    /// server with `--enable-time-skipping`).
+    Unlocked,
+    /// One lock is held from the start: time runs with the wall clock until a client calls
+    /// UnlockTimeSkipping (Temporal's test server by default, and what the SDKs'
+    /// time-skipping environments expect: they unlock while they wait on a result).
+    Locked,
 }
 
 /// Entry point: `DevServer::builder()`.
@@ -55,6 +71,7 @@ impl DevServer {
             http_port: Some(0),
             ui_port: None,
             ui_extension: None,
+            time_skipping: None,
         }
     }
 }
@@ -154,6 +171,16 @@ impl DevServerBuilder {
         self
     }
 
+    /// Runs the server on a virtual clock with Temporal's test-server semantics, and serves
+    /// Temporal's TestService (LockTimeSkipping, UnlockTimeSkipping, Sleep, SleepUntil,
+    /// UnlockTimeSkippingWithSleep, GetCurrentTime): when no workflow task, activity or
+    /// query is outstanding and no lock is held, time jumps to the next timer. Event times,
+    /// timeouts, retry backoffs, run timeouts and schedules all follow the virtual clock.
+    pub fn time_skipping(mut self, start: TimeSkipping) -> Self {
+        self.time_skipping = Some(start);
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database, unusable TLS files), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -168,7 +195,11 @@ impl DevServerBuilder {
         self.warn_if_exposed();
         let db = self.database.clone();
         let ns = self.namespace.clone();
-        let engine = tokio::task::spawn_blocking(move || Engine::open(&db, &ns))
+        let clock = Arc::new(match self.time_skipping {
+            None => TimeSource::wall(),
+            Some(start) => TimeSource::skipping(start == TimeSkipping::Locked),
+        });
+        let engine = tokio::task::spawn_blocking(move || Engine::open_with_clock(&db, &ns, clock))
             .await
             .map_err(|e| DevServerError::Corrupt {
                 what: "startup".into(),
@@ -195,6 +226,12 @@ impl DevServerBuilder {
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         let operator = OperatorServiceServer::new(Operator::new(engine.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        // Only Temporal's test server serves the TestService; a dev server answers
+        // Unimplemented for it.
+        let test_service = self.time_skipping.map(|_| {
+            TestServiceServer::new(TimeSkippingService::new(engine.clone()))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        });
         let eng2 = engine.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let auth = tonic::service::InterceptorLayer::new(self.api_keys.clone());
@@ -209,6 +246,7 @@ impl DevServerBuilder {
                 .layer(auth)
                 .add_service(svc)
                 .add_service(operator)
+                .add_optional_service(test_service)
                 .serve_with_incoming_shutdown(incoming, async move { eng2.closed().await })
                 .await
         });
@@ -216,6 +254,7 @@ impl DevServerBuilder {
             addr = %local,
             database = ?self.database,
             tls = self.tls.is_some(),
+            time_skipping = ?self.time_skipping,
             mutual_tls = self.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
             api_keys = self.api_keys.len(),
             http_api = ?http.api_addr,

@@ -12,6 +12,10 @@
 //! * [`activity`]: activities are written with [`macro@activities`] (same shape as the official
 //!   `#[activities]`); [`activity::ActivityExecutor`] runs activity tasks.
 //! * [`payload`]: JSON payload helpers (`encoding: json/plain`).
+//! * [`replay`]: [`Replayer`] checks workflow code against recorded histories (Temporal's JSON
+//!   format, protobuf, or a server) and reports nondeterminism with the mismatching event.
+//! * [`testing`]: [`testing::TestEnvironment`], an in-memory dev server, Hourglass and a client
+//!   in one call, for workflow tests.
 //! * [`examples`]: built-in example workflows and activities.
 
 // Lets the macros' `::hourglass_worker::..` paths resolve inside this crate (for `examples`).
@@ -23,11 +27,14 @@ pub mod examples;
 pub mod external;
 mod panic_message;
 pub mod payload;
+pub mod replay;
 pub mod subsystem;
+pub mod testing;
 pub mod workflow;
 
 pub use error::WorkerError;
 pub use hourglass_macros::{activities, register};
+pub use replay::{ReplayError, Replayer, WorkflowHistory};
 
 /// Items used by macro-generated code. Not a stable API.
 #[doc(hidden)]

@@ -6,6 +6,7 @@ pub(crate) mod http_api;
 pub(crate) mod http_server;
 pub(crate) mod multi_operation;
 pub(crate) mod operator_service;
+pub(crate) mod test_service;
 pub mod tls;
 pub(crate) mod validation;
 pub(crate) mod workflow_service;

@@ -178,7 +178,7 @@ impl Inner {
             else {
                 continue;
             };
-            let now = now_ms();
+            let now = self.now_ms();
             let Some(ex) = self.execs.get_mut(&key) else {
                 continue;
             };
@@ -311,7 +311,7 @@ impl Inner {
             .activities
             .get_mut(&sid)
             .ok_or_else(|| status::not_found("activity task not found"))?;
-        a.last_heartbeat_ms = Some(now_ms());
+        a.last_heartbeat_ms = Some(ex.time.now_ms());
         if details.is_some() {
             a.heartbeat_details = details;
         }
@@ -378,7 +378,7 @@ impl Inner {
         timeout: Option<TimeoutType>,
         identity: &str,
     ) {
-        let now = now_ms();
+        let now = self.now_ms();
         let Some(ex) = self.execs.get_mut(key) else {
             return;
         };

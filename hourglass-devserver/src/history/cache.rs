@@ -21,8 +21,10 @@ impl Inner {
         match reader.load_execution(key) {
             Ok(Some(se)) => {
                 let closed = !se.state.is_open();
-                self.execs
-                    .insert(key.clone(), Exec::new(se.state, se.events));
+                self.execs.insert(
+                    key.clone(),
+                    Exec::new(se.state, se.events, self.time.clone()),
+                );
                 if closed {
                     self.closed_cache.push_back(key.clone());
                 }

@@ -125,7 +125,7 @@ impl Inner {
                 root_workflow_id: root.workflow_id,
                 root_run_id: root.run_id,
             }),
-            execution_deadline_ms: (exec_timeout > 0).then(|| now_ms() + exec_timeout),
+            execution_deadline_ms: (exec_timeout > 0).then(|| self.now_ms() + exec_timeout),
             ..Default::default()
         });
         if let Some(ex) = self.execs.get_mut(key) {

@@ -138,7 +138,7 @@ impl Inner {
             Close::ContinuedAsNew => WorkflowExecutionStatus::ContinuedAsNew,
         };
         ex.st.status = status_v as i32;
-        ex.st.close_ms = Some(now_ms());
+        ex.st.close_ms = Some(ex.time.now_ms());
         ex.st.wft = None;
         ex.st.buffered.clear();
         ex.st.activities.clear();

@@ -158,14 +158,6 @@ pub fn event(event_id: i64, time_ms: i64, attrs: Attributes) -> HistoryEvent {
     }
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// A protobuf timestamp from epoch milliseconds.
 pub fn ts(ms: i64) -> Timestamp {
     Timestamp {

@@ -47,10 +47,12 @@ pub(crate) struct Exec {
     pub(crate) limit_warned: bool,
     /// The commit that last wrote this run (0: nothing queued since it was loaded).
     pub(crate) written_seq: u64,
+    /// The server's clock, for event times.
+    pub(crate) time: Arc<TimeSource>,
 }
 
 impl Exec {
-    pub(crate) fn new(st: Execution, events: Vec<HistoryEvent>) -> Self {
+    pub(crate) fn new(st: Execution, events: Vec<HistoryEvent>, time: Arc<TimeSource>) -> Self {
         let persisted = events.len();
         Self {
             st,
@@ -61,7 +63,13 @@ impl Exec {
             attached_queries: vec![],
             limit_warned: false,
             written_seq: 0,
+            time,
         }
+    }
+
+    /// Now on the server's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.time.now_ms()
     }
 
     pub(crate) fn bump(&self) {
@@ -71,7 +79,7 @@ impl Exec {
     pub(crate) fn add(&mut self, attrs: A) -> i64 {
         let id = self.st.next_event_id;
         self.st.next_event_id += 1;
-        let ev = event(id, now_ms(), attrs);
+        let ev = event(id, self.now_ms(), attrs);
         self.st.history_size_bytes += ev.encoded_len() as i64;
         self.events.push(ev);
         self.bump();
@@ -81,7 +89,7 @@ impl Exec {
     /// Adds the event now, or buffers it while a workflow task is running.
     pub(crate) fn add_or_buffer(&mut self, attrs: A) {
         if self.st.wft_started() {
-            let ev = event(0, now_ms(), attrs);
+            let ev = event(0, self.now_ms(), attrs);
             self.st.buffered.push(BufferedEvent {
                 bytes: ev.encode_to_vec(),
                 link_prev: false,
@@ -97,13 +105,13 @@ impl Exec {
         if self.st.wft_started() {
             let has_started = started.is_some();
             if let Some(s) = started {
-                let ev = event(0, now_ms(), s);
+                let ev = event(0, self.now_ms(), s);
                 self.st.buffered.push(BufferedEvent {
                     bytes: ev.encode_to_vec(),
                     link_prev: false,
                 });
             }
-            let ev = event(0, now_ms(), result);
+            let ev = event(0, self.now_ms(), result);
             self.st.buffered.push(BufferedEvent {
                 bytes: ev.encode_to_vec(),
                 link_prev: has_started,
@@ -149,7 +157,8 @@ pub(crate) fn set_started_id(a: &mut A, id: i64) {
 /// A new id (run ids, request ids) as Temporal's `primitives.NewUUID`: a UUID v7, so ids
 /// sort by creation time. The 74 random bits come from a v4 UUID's random bytes.
 pub(crate) fn new_id() -> String {
-    let millis = u64::try_from(now_ms()).unwrap_or(0);
+    // Ids sort by wall-clock creation time, also under a virtual clock.
+    let millis = u64::try_from(crate::timers::time_source::wall_ms()).unwrap_or(0);
     let random = uuid::Uuid::new_v4().into_bytes();
     let mut bytes = [0u8; 10];
     bytes.copy_from_slice(&random[6..16]);

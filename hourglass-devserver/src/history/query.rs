@@ -188,8 +188,8 @@ impl Inner {
             }),
             query: Some(query),
             workflow_execution_task_queue: Some(task_queue(&ex.st.task_queue)),
-            scheduled_time: Some(ts(now_ms())),
-            started_time: Some(ts(now_ms())),
+            scheduled_time: Some(ts(self.now_ms())),
+            started_time: Some(ts(self.now_ms())),
             ..Default::default()
         })
     }

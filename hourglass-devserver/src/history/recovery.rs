@@ -30,8 +30,10 @@ impl Inner {
         let mut keys = Vec::with_capacity(count);
         for se in open {
             let key = se.state.key();
-            self.execs
-                .insert(key.clone(), Exec::new(se.state, se.events));
+            self.execs.insert(
+                key.clone(),
+                Exec::new(se.state, se.events, self.time.clone()),
+            );
             keys.push(key);
         }
         for key in &keys {
@@ -54,7 +56,7 @@ impl Inner {
             return;
         }
         let st = ex.st.clone();
-        let now = now_ms();
+        let now = self.now_ms();
         match &st.wft {
             Some(w) if w.started_event_id.is_none() => self.push_task(
                 QueueKey {

@@ -87,7 +87,7 @@ impl Inner {
                 "Workflow task finish ID must be > 1 && <= workflow last event ID.",
             ));
         }
-        let now = now_ms();
+        let now = base.time.now_ms();
         let run_id = new_id();
         let prefix = base.events.get(..(finish - 1) as usize).unwrap_or_default();
         let mut st = rebuild(&base.st, prefix, &run_id, now).ok_or_else(|| {
@@ -116,7 +116,7 @@ impl Inner {
             run_id: run_id.clone(),
             ..base_key.clone()
         };
-        let mut ex = Exec::new(st, events);
+        let mut ex = Exec::new(st, events, self.time.clone());
         ex.persisted = 0;
         fail_workflow_task(&mut ex, &req.reason, &base_key.run_id, &run_id);
         fail_inflight_activities(&mut ex, &req.reason, now);

@@ -283,7 +283,8 @@ impl Inner {
             }
         }
         let run_id = new_id();
-        let exec_deadline = (a.execution_timeout_ms > 0).then(|| now_ms() + a.execution_timeout_ms);
+        let exec_deadline =
+            (a.execution_timeout_ms > 0).then(|| self.now_ms() + a.execution_timeout_ms);
         self.create_run(NewRun {
             namespace: a.namespace,
             workflow_id: a.workflow_id,
@@ -312,7 +313,7 @@ impl Inner {
     }
 
     pub(crate) fn create_run(&mut self, r: NewRun) -> ExecKey {
-        let now = now_ms();
+        let now = self.now_ms();
         let wft_timeout = if r.wft_timeout_ms > 0 {
             r.wft_timeout_ms.min(120_000)
         } else {
@@ -349,7 +350,7 @@ impl Inner {
             ..Default::default()
         };
         let root = st.root();
-        let mut ex = Exec::new(st, vec![]);
+        let mut ex = Exec::new(st, vec![], self.time.clone());
         ex.persisted = 0;
         ex.add(A::WorkflowExecutionStartedEventAttributes(
             h::WorkflowExecutionStartedEventAttributes {

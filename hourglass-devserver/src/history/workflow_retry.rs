@@ -85,7 +85,7 @@ impl Inner {
                 ex.st.execution_deadline_ms,
                 failure,
                 timeout,
-                now_ms(),
+                self.now_ms(),
             ),
             None => WorkflowRetry {
                 state: RetryState::RetryPolicyNotSet,

@@ -186,7 +186,7 @@ impl Inner {
         ex.st.wft_retry_at_ms = None;
         let normal = ex.st.task_queue.clone();
         let timeout = wft_start_to_close_ms(ex.st.wft_timeout_ms, attempt);
-        let now = now_ms();
+        let now = ex.time.now_ms();
         let id = if attempt > 1 || speculative {
             ex.st.next_event_id
         } else {
@@ -322,7 +322,7 @@ impl Inner {
             ));
             ex.st.next_wft_attempt = 1;
         }
-        let now = now_ms();
+        let now = ex.time.now_ms();
         w.started_ms = now;
         let started_id = if w.unwritten() {
             w.scheduled_event_id + 1

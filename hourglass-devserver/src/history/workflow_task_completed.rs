@@ -76,8 +76,12 @@ impl Inner {
             .as_ref()
             .map(|v| v.build_id.as_str())
             .unwrap_or_default();
-        ex.st
-            .add_reset_point(&req.binary_checksum, build_id, completed_id, now_ms());
+        ex.st.add_reset_point(
+            &req.binary_checksum,
+            build_id,
+            completed_id,
+            ex.time.now_ms(),
+        );
         self.dirty.insert(key.clone());
         let mut messages: BTreeMap<String, ProtocolMessage> = req
             .messages
@@ -88,7 +92,7 @@ impl Inner {
         let mut cx = CmdCtx {
             completed_id,
             identity: &identity,
-            now: now_ms(),
+            now: self.now_ms(),
             eff: CmdEffect {
                 need_wft: req.force_create_new_workflow_task,
                 closed: false,

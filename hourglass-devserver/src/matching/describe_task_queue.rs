@@ -68,7 +68,7 @@ impl Engine {
             name: req.task_queue.map(|t| t.name).unwrap_or_default(),
             activity: req.task_queue_type == TaskQueueType::Activity as i32,
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let Some(q) = g.queues.get(&qk) else {
             return Ok(ws::DescribeTaskQueueResponse {
                 stats: req.report_stats.then(TaskQueueStats::default),

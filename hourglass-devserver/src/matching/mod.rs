@@ -180,7 +180,8 @@ impl Engine {
             g.namespace(poll.namespace)?;
             let q = g.queue(&qk);
             q.scaling.saw_poller(poll.identity, poll_started);
-            q.pollers.saw(poll.identity, now_ms(), poll.rate_per_second);
+            q.pollers
+                .saw(poll.identity, self.now_ms(), poll.rate_per_second);
             q.waiting_polls += 1;
             q.last_poller_seen = Some(poll_started);
         }

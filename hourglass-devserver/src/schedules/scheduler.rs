@@ -185,8 +185,12 @@ impl ScheduleRec {
 
     /// Applies a patch (Temporal's `processPatch`): trigger now (or at its scheduled time),
     /// backfills (start inclusive), pause or unpause with a note.
-    pub(crate) fn apply_patch(&mut self, spec: Option<&CompiledSpec>, patch: SchedulePatch) {
-        let now = now_ms();
+    pub(crate) fn apply_patch(
+        &mut self,
+        spec: Option<&CompiledSpec>,
+        patch: SchedulePatch,
+        now: i64,
+    ) {
         if let Some(trigger) = patch.trigger_immediately {
             let t = trigger
                 .scheduled_time
@@ -335,7 +339,7 @@ impl Inner {
         let Some(mut rec) = self.schedules.get(key).cloned() else {
             return;
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let spec = rec
             .schedule
             .spec
@@ -481,7 +485,7 @@ impl Inner {
                 rec.info.action_count += 1;
                 rec.info.recent_actions.push(ScheduleActionResult {
                     schedule_time: Some(ts(start.actual_ms)),
-                    actual_time: Some(ts(now_ms())),
+                    actual_time: Some(ts(self.now_ms())),
                     start_workflow_result: Some(started.clone()),
                     start_workflow_status: OPEN,
                 });

@@ -92,7 +92,7 @@ impl ScheduleRec {
         }
     }
 
-    fn compiled(&self) -> Option<CompiledSpec> {
+    pub(crate) fn compiled(&self) -> Option<CompiledSpec> {
         self.schedule
             .spec
             .as_ref()
@@ -148,7 +148,7 @@ impl Engine {
                 }
                 return Err(status::schedule_already_registered(&req.schedule_id));
             }
-            let now = now_ms();
+            let now = self.now_ms();
             let mut rec = ScheduleRec::empty(schedule);
             rec.namespace = req.namespace.clone();
             rec.namespace_id = namespace_id;
@@ -161,7 +161,7 @@ impl Engine {
             rec.info.create_time = Some(ts(now));
             if let Some(patch) = req.initial_patch {
                 let compiled = rec.compiled();
-                rec.apply_patch(compiled.as_ref(), patch);
+                rec.apply_patch(compiled.as_ref(), patch, now);
             }
             let token = rec.token();
             tracing::info!(namespace = %req.namespace, schedule_id = %req.schedule_id, "schedule created");
@@ -239,7 +239,7 @@ impl Engine {
             if let Some(memo) = req.memo {
                 rec.memo = Some(memo);
             }
-            let now = now_ms();
+            let now = self.now_ms();
             rec.info.update_time = Some(ts(now));
             rec.conflict_token += 1;
             tracing::info!(schedule_id = %req.schedule_id, "schedule updated");
@@ -260,7 +260,8 @@ impl Engine {
             let k = key(&req.namespace, &req.schedule_id);
             let mut rec = g.schedules.get(&k).cloned().ok_or_else(not_found)?;
             let compiled = rec.compiled();
-            rec.apply_patch(compiled.as_ref(), req.patch.unwrap_or_default());
+            let now = g.now_ms();
+            rec.apply_patch(compiled.as_ref(), req.patch.unwrap_or_default(), now);
             g.put_schedule(rec);
             g.advance_schedule(&k);
             Ok(ws::PatchScheduleResponse {})

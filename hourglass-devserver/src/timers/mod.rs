@@ -1,6 +1,9 @@
 //! The durable timer queue: user timers, workflow-task and activity timeouts, retry backoffs and run timeouts, ordered by due time.
 use crate::prelude::*;
 
+pub(crate) mod time_skipping;
+pub(crate) mod time_source;
+
 #[derive(Debug, Clone)]
 pub(crate) enum TimerTask {
     User {
@@ -45,28 +48,31 @@ pub(crate) enum ActTimer {
 }
 
 impl Engine {
-    /// Runs durable timers until `stop` is notified.
+    /// Runs durable timers until `stop` is notified. On a time-skipping server it also
+    /// wakes TestService sleepers, and jumps the clock when nothing is outstanding.
     pub async fn run_timers(self: Arc<Self>, stop: Arc<Notify>) {
         loop {
-            let next = {
+            let (next, skipped) = {
                 let mut g = self.inner.lock();
-                let now = now_ms();
-                while let Some((&(at, seq), _)) = g.timers.first_key_value() {
-                    if at > now {
-                        break;
-                    }
-                    if let Some(t) = g.timers.remove(&(at, seq)) {
-                        g.fire(t);
-                    }
-                }
+                g.fire_due_timers();
                 g.run_schedules();
                 if let Err(e) = g.commit() {
                     tracing::error!(error = %e.message(), "persisting timer and schedule effects failed");
                 }
-                g.timers.first_key_value().map(|(&(at, _), _)| at)
+                let skipped = g.time_skip_target().is_some_and(|at| g.time.skip_to(at));
+                g.time.wake_sleepers();
+                let timer = g.timers.first_key_value().map(|(&(at, _), _)| at);
+                (
+                    timer.into_iter().chain(g.time.next_sleeper()).min(),
+                    skipped,
+                )
             };
+            if skipped {
+                // The clock moved: fire what came due before waiting on anything.
+                continue;
+            }
             let wait = next
-                .map(|at| (at - now_ms()).clamp(1, 1000))
+                .map(|at| (at - self.now_ms()).clamp(1, 1000))
                 .unwrap_or(1000);
             tokio::select! {
                 _ = stop.notified() => return,
@@ -78,6 +84,19 @@ impl Engine {
 }
 
 impl Inner {
+    /// Fires every timer task whose time has come.
+    fn fire_due_timers(&mut self) {
+        let now = self.now_ms();
+        while let Some((&(at, seq), _)) = self.timers.first_key_value() {
+            if at > now {
+                break;
+            }
+            if let Some(t) = self.timers.remove(&(at, seq)) {
+                self.fire(t);
+            }
+        }
+    }
+
     pub(crate) fn arm(&mut self, at_ms: i64, t: TimerTask) {
         // Wake the timer loop only when this timer becomes the earliest one.
         let earliest = self
@@ -93,7 +112,7 @@ impl Inner {
 
     /// Fires one due timer task.
     pub(crate) fn fire(&mut self, t: TimerTask) {
-        let now = now_ms();
+        let now = self.now_ms();
         match t {
             TimerTask::User {
                 key,

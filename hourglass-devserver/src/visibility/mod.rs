@@ -35,12 +35,17 @@ impl Engine {
                 .filter(|st| row::matches(&q.expr, *st))
                 .filter(|st| after.as_ref().is_none_or(|t| t.key() < sort_key(st)))
                 .collect();
-            all.sort_by_key(|st| sort_key(st));
             let size = if req.page_size > 0 {
                 req.page_size as usize
             } else {
                 1000
             };
+            // Only the page (and the one after it, for the token) needs ordering.
+            if all.len() > size + 1 {
+                all.select_nth_unstable_by_key(size, |st| sort_key(st));
+                all.truncate(size + 1);
+            }
+            all.sort_by_key(|st| sort_key(st));
             let next = match all.get(size) {
                 Some(_) => PageToken::of(all[size - 1]).encode(),
                 None => vec![],

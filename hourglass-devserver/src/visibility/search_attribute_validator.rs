@@ -34,6 +34,16 @@ impl Inner {
         check_size(s)?;
         let mut names: Vec<&String> = s.indexed_fields.keys().collect();
         names.sort();
+        // Temporal's SQL visibility first maps custom names to their columns
+        // (`searchattribute.UnaliasFields`): a name it cannot map fails before validation.
+        for name in &names {
+            let mappable = system_type(name).is_none() && predefined_type(name).is_none();
+            if mappable && !ns.search_attributes.contains_key(name.as_str()) {
+                return Err(status::invalid(format!(
+                    "Namespace {namespace} has no mapping defined for search attribute {name}"
+                )));
+            }
+        }
         for name in names {
             if system_type(name).is_some() {
                 return Err(status::invalid(format!(
@@ -51,7 +61,7 @@ impl Inner {
                 }
                 (None, None) => {
                     return Err(status::invalid(format!(
-                        "search attribute {name} is not defined"
+                        "Namespace {namespace} has no mapping defined for search attribute {name}"
                     )));
                 }
             };

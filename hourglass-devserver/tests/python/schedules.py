@@ -344,7 +344,7 @@ async def s_schedule_errors(client: Client) -> None:
     with_sa = ScheduleActionStartWorkflow(
         Greet.run, "x", id="err-sa-wf", task_queue=TQ, typed_search_attributes=unknown
     )
-    sa_error = "search attribute NoSuchAttr is not defined"
+    sa_error = "Namespace default has no mapping defined for search attribute NoSuchAttr"
     await expect_rpc_error(
         RPCStatusCode.INVALID_ARGUMENT,
         sa_error,

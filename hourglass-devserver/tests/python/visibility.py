@@ -233,7 +233,7 @@ async def s_visibility_errors(client: Client) -> None:
         assert part in message, f"{query}: {message!r} lacks {part!r}"
     # Start refuses attributes the namespace does not define, or of the wrong type.
     refused = {
-        "search attribute VisUnknown is not defined": [
+        "Namespace default has no mapping defined for search attribute VisUnknown": [
             SearchAttributePair(SearchAttributeKey.for_keyword("VisUnknown"), "x")
         ],
         "invalid value for search attribute VisSize of type Int": [
@@ -290,7 +290,7 @@ async def s_visibility_upsert(client: Client) -> None:
         await asyncio.sleep(0.1)
     assert failed is not None, "no WorkflowTaskFailed event"
     assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, failed
-    assert "search attribute VisNotThere is not defined" in failed.failure.message, failed.failure
+    assert "Namespace default has no mapping defined for search attribute VisNotThere" in failed.failure.message, failed.failure
     events = [e.event_type async for e in bad.fetch_history_events()]
     assert EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES not in events, events
     await bad.terminate("scenario over")

@@ -1,0 +1,70 @@
+//! When a time-skipping server jumps its clock: as Temporal's test server, only when its
+//! lock counter is at zero — outstanding work (a workflow task scheduled or running, an
+//! activity scheduled or running but not backing off before a retry, a query waiting for
+//! its task) holds one lock each, LockTimeSkipping callers one each —; then virtual time
+//! jumps to the next timer, sleeper or schedule action.
+use crate::prelude::*;
+
+impl Inner {
+    /// How many locks outstanding work holds: one per workflow task scheduled, running
+    /// or about to be retried, per activity scheduled or running (not backing off before
+    /// a retry), and per query waiting for its task. Time must not skip past a worker
+    /// that is about to act.
+    pub(crate) fn outstanding_work(&self) -> i64 {
+        let now = self.now_ms();
+        let per_run: usize = self
+            .execs
+            .values()
+            .filter(|ex| ex.st.is_open())
+            .map(|ex| {
+                let wft = usize::from(ex.st.wft.is_some() || ex.st.wft_retry_at_ms.is_some());
+                let activities = ex
+                    .st
+                    .activities
+                    .values()
+                    .filter(|a| a.started_ms.is_some() || a.attempt_scheduled_ms <= now)
+                    .count();
+                wft + activities
+            })
+            .sum();
+        i64::try_from(per_run + self.queries.len()).unwrap_or(i64::MAX)
+    }
+
+    /// The virtual time to jump to, if the clock may skip now: the earliest of the next
+    /// timer (retention aside: the test server keeps closed runs), the next sleeper and
+    /// the next schedule action, when it is in the future.
+    pub(crate) fn time_skip_target(&self) -> Option<i64> {
+        if !self.time.is_skipping() || self.time.locked(self.outstanding_work()) {
+            return None;
+        }
+        let timer = self
+            .timers
+            .iter()
+            .find(|(_, t)| !matches!(t, TimerTask::Retention { .. }))
+            .map(|(&(at, _), _)| at);
+        let schedule = self.next_schedule_action_ms();
+        let target = [timer, self.time.next_sleeper(), schedule]
+            .into_iter()
+            .flatten()
+            .min()?;
+        (target > self.now_ms()).then_some(target)
+    }
+
+    /// When the next schedule action is due (unpaused schedules with actions left).
+    fn next_schedule_action_ms(&self) -> Option<i64> {
+        self.schedules
+            .values()
+            .filter(|rec| {
+                rec.schedule
+                    .state
+                    .as_ref()
+                    .is_none_or(|s| !s.paused && (!s.limited_actions || s.remaining_actions > 0))
+            })
+            .filter_map(|rec| {
+                let spec = rec.compiled()?;
+                let next = rec.future_action_times(&spec, 1).into_iter().next()?;
+                Some(ts_ms(&next))
+            })
+            .min()
+    }
+}
