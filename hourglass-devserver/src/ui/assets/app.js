@@ -20,11 +20,13 @@ function newId() {
   return "ui-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
 }
 
+// Shows `text` in the form's message element; `ok` is true, false, or "pending" while the
+// request is in flight.
 function showMessage(form, text, ok) {
   var el = form.querySelector(".field-msg");
   if (!el) return;
   el.textContent = text;
-  el.className = "field-msg " + (ok ? "ok" : "error");
+  el.className = "field-msg " + (ok === "pending" ? "pending muted" : ok ? "ok" : "error");
 }
 
 // The server's message from an error answer: Temporal's error JSON {code, message, details}.
@@ -43,7 +45,7 @@ async function submitApiForm(ev) {
   if (form.dataset.confirm && !window.confirm(fillTemplate(form.dataset.confirm, form))) return;
   var url = fillTemplate(form.dataset.api, form);
   var body = form.dataset.body ? fillTemplate(form.dataset.body, form) : "{}";
-  showMessage(form, "…", true);
+  showMessage(form, "…", "pending");
   var res, text;
   try {
     res = await fetch(url, {
