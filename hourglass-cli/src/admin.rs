@@ -102,7 +102,7 @@ async fn handle(
     stream.shutdown().await
 }
 
-async fn metrics_text(app: &Hourglass, core_metrics: Option<SocketAddr>) -> String {
+pub(crate) async fn metrics_text(app: &Hourglass, core_metrics: Option<SocketAddr>) -> String {
     let mut out = metrics::prometheus_text();
     if let Ok(snap) = app.snapshot().await {
         out.push_str("# HELP hourglass_child_restarts_total Restarts of each supervised child.\n");
@@ -185,7 +185,7 @@ pub async fn http_get(addr: &str, path: &str) -> Result<String, CliError> {
     Ok(body.to_string())
 }
 
-fn strategy_name(s: &hourglass_supervise::Strategy) -> &'static str {
+pub(crate) fn strategy_name(s: &hourglass_supervise::Strategy) -> &'static str {
     match s {
         hourglass_supervise::Strategy::OneForOne => "one_for_one",
         hourglass_supervise::Strategy::OneForAll => "one_for_all",

@@ -115,6 +115,15 @@ pub struct RunArgs {
     /// Loopback address of the admin endpoint `hourglass tree` reads.
     #[arg(long)]
     pub admin: Option<String>,
+    /// Port of the Web UI (default: the gRPC port + 1000, as `temporal server start-dev`).
+    #[arg(long)]
+    pub ui_port: Option<u16>,
+    /// Do not serve the Web UI.
+    #[arg(long, conflicts_with = "ui_port")]
+    pub headless: bool,
+    /// Port of Temporal's HTTP API (default: a free port, printed at start-up).
+    #[arg(long)]
+    pub http_port: Option<u16>,
 }
 
 /// `hourglass server ...`.
@@ -165,6 +174,15 @@ pub struct StartDevArgs {
     /// Text, Keyword, Int, Double, Bool, Datetime or KeywordList.
     #[arg(long = "search-attribute")]
     pub search_attributes: Vec<String>,
+    /// Port of the Web UI (default: the gRPC port + 1000, as `temporal server start-dev`).
+    #[arg(long)]
+    pub ui_port: Option<u16>,
+    /// Do not serve the Web UI.
+    #[arg(long, conflicts_with = "ui_port")]
+    pub headless: bool,
+    /// Port of Temporal's HTTP API (default: a free port, printed at start-up).
+    #[arg(long)]
+    pub http_port: Option<u16>,
 }
 
 /// `hourglass tree`.
@@ -487,4 +505,26 @@ pub struct UpdateTargetArgs {
     /// Output format.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl RunArgs {
+    /// The Web UI and HTTP API flags.
+    pub fn http_flags(&self) -> crate::run::HttpFlags {
+        crate::run::HttpFlags {
+            ui_port: self.ui_port,
+            headless: self.headless,
+            http_port: self.http_port,
+        }
+    }
+}
+
+impl StartDevArgs {
+    /// The Web UI and HTTP API flags.
+    pub fn http_flags(&self) -> crate::run::HttpFlags {
+        crate::run::HttpFlags {
+            ui_port: self.ui_port,
+            headless: self.headless,
+            http_port: self.http_port,
+        }
+    }
 }

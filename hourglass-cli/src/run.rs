@@ -106,12 +106,61 @@ async fn start_dev_server(builder: DevServerBuilder, port: u16) -> Result<Runnin
         let text = e.to_string();
         if text.to_lowercase().contains("address already in use") || text.contains("in use") {
             CliError::Run(format!(
-                "port {port} is already in use: {text} (stop the other server or pass --port)"
+                "a port is already in use: {text} (stop the other server, or pass --port, --ui-port, --http-port or --headless; gRPC asked for {port})"
             ))
         } else {
             CliError::Run(format!("cannot start the embedded dev server: {text}"))
         }
     })
+}
+
+/// The Web UI and HTTP API flags as given to `start-dev` and `run`.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpFlags {
+    /// `--ui-port`.
+    pub ui_port: Option<u16>,
+    /// `--headless`.
+    pub headless: bool,
+    /// `--http-port`.
+    pub http_port: Option<u16>,
+}
+
+impl HttpFlags {
+    /// Applies the flags: the Web UI on `--ui-port` or the gRPC port + 1000 (a free port
+    /// when gRPC's is 0) unless `--headless`; the HTTP API on `--http-port` or a free port.
+    pub fn apply(
+        self,
+        mut builder: DevServerBuilder,
+        port: u16,
+    ) -> Result<DevServerBuilder, CliError> {
+        if !self.headless {
+            let ui = match self.ui_port {
+                Some(p) => p,
+                None if port == 0 => 0,
+                None => port.checked_add(1000).ok_or_else(|| CliError::InvalidValue {
+                    what: "--ui-port".into(),
+                    message: format!(
+                        "the default (port {port} + 1000) is past 65535; pass --ui-port or --headless"
+                    ),
+                })?,
+            };
+            builder = builder.ui_port(ui);
+        }
+        if let Some(p) = self.http_port {
+            builder = builder.http_port(p);
+        }
+        Ok(builder)
+    }
+}
+
+/// The start-up lines naming the Web UI and HTTP API addresses.
+fn print_http(server: &RunningServer) {
+    if let Some(ui) = server.ui_addr() {
+        println!("  web UI       http://{ui}");
+    }
+    if let Some(api) = server.http_addr() {
+        println!("  HTTP API     http://{api}");
+    }
 }
 
 fn database_for(
@@ -151,6 +200,7 @@ fn free_loopback_port() -> Result<u16, CliError> {
 /// Everything `hourglass run` started, stopped in reverse on the way out.
 struct Started {
     server: Option<RunningServer>,
+    tree: crate::ui_tree::TreeSource,
     app: Option<Arc<Hourglass>>,
     _watcher: Option<CoreWatcher>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -247,6 +297,7 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
 
     let mut started = Started {
         server: None,
+        tree: crate::ui_tree::TreeSource::default(),
         app: None,
         _watcher: None,
         tasks: Vec::new(),
@@ -283,6 +334,9 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         );
     } else {
         println!("  server       {}", conn.address);
+    }
+    if let Some(server) = &started.server {
+        print_http(server);
     }
     println!("  namespace    {}", conn.namespace);
     println!("  task queues  {}", task_queues.join(", "));
@@ -345,7 +399,11 @@ async fn start_all(
     started: &mut Started,
 ) -> Result<(Connection, SocketAddr), CliError> {
     let default_address = if embedded {
-        let server = start_dev_server(DevServer::builder().database(database), port).await?;
+        let builder = args
+            .http_flags()
+            .apply(DevServer::builder().database(database), port)?;
+        let builder = builder.ui_extension(crate::ui_tree::extension(started.tree.clone()));
+        let server = start_dev_server(builder, port).await?;
         let address = server.addr().to_string();
         started.server = Some(server);
         address
@@ -353,6 +411,7 @@ async fn start_all(
         DEFAULT_ADDRESS.to_string()
     };
     let conn = Connection::resolve(&args.connection, file, &default_address)?;
+    started.tree.set_core(core.clone());
     let mut config = SubsystemConfig::new(core.clone(), conn.url.clone(), conn.namespace.clone())
         .map_err(|e| CliError::Run(format!("workflow/activity registrations: {e}")))?;
     config.task_queues = task_queues;
@@ -404,6 +463,7 @@ async fn start_all(
     })?;
     let app = Arc::new(app);
     started.app = Some(app.clone());
+    started.tree.set(app.clone(), core_metrics);
     if watch_core {
         let watcher = core
             .watch(DEFAULT_SETTLE)
@@ -483,11 +543,13 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         builder = builder.search_attribute(name.trim(), ty.trim());
     }
     let (builder, security) = secure_dev_server(builder, &args)?;
+    let builder = args.http_flags().apply(builder, port)?;
     let server = start_dev_server(builder, port).await?;
     println!(
         "Temporal dev server listening on {} (database {shown}{security})",
         server.addr()
     );
+    print_http(&server);
     let name = termination_signal().await;
     force_exit_on_second_signal();
     println!("Received {name}: stopping the dev server");
@@ -544,4 +606,40 @@ fn secure_dev_server(
         n => shown.push_str(&format!(", {n} API keys")),
     }
     Ok((builder.api_keys(keys), shown))
+}
+
+#[cfg(test)]
+mod http_flag_tests {
+    use super::*;
+
+    fn flags(ui_port: Option<u16>, headless: bool) -> HttpFlags {
+        HttpFlags {
+            ui_port,
+            headless,
+            http_port: None,
+        }
+    }
+
+    #[test]
+    fn the_default_ui_port_past_65535_is_a_clear_error() {
+        let err = flags(None, false)
+            .apply(DevServer::builder(), 65_000)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("--ui-port") && text.contains("65535"),
+            "{text}"
+        );
+        // An explicit port or --headless avoids it.
+        assert!(
+            flags(Some(8233), false)
+                .apply(DevServer::builder(), 65_000)
+                .is_ok()
+        );
+        assert!(
+            flags(None, true)
+                .apply(DevServer::builder(), 65_000)
+                .is_ok()
+        );
+    }
 }

@@ -103,3 +103,4 @@ pub use frontend::tls::ServerTls;
 pub use history::limits::HistoryLimits;
 pub use persistence::store::Database;
 pub use server::{DevServer, DevServerBuilder, RunningServer, TimeSkipping};
+pub use ui::UiExtension;

@@ -35,6 +35,7 @@ pub struct DevServerBuilder {
     search_attributes: Vec<(String, String)>,
     http_port: Option<u16>,
     ui_port: Option<u16>,
+    ui_extension: Option<crate::ui::UiExtension>,
     time_skipping: Option<TimeSkipping>,
 }
 
@@ -69,6 +70,7 @@ impl DevServer {
             search_attributes: Vec::new(),
             http_port: Some(0),
             ui_port: None,
+            ui_extension: None,
             time_skipping: None,
         }
     }
@@ -159,6 +161,13 @@ impl DevServerBuilder {
     /// unless set: the command line sets it to the gRPC port + 1000 unless `--headless`.
     pub fn ui_port(mut self, port: u16) -> Self {
         self.ui_port = Some(port);
+        self
+    }
+
+    /// Pages an embedding program adds to the Web UI (see [`crate::UiExtension`]); used
+    /// only when [`DevServerBuilder::ui_port`] is set.
+    pub fn ui_extension(mut self, extension: crate::UiExtension) -> Self {
+        self.ui_extension = Some(extension);
         self
     }
 
@@ -299,7 +308,8 @@ impl DevServerBuilder {
             let listener = bind(SocketAddr::new(self.ip, port)).await?;
             out.ui_addr = listener.local_addr().ok();
             let state = crate::ui::UiState::new(engine.clone(), api.clone());
-            let router = crate::ui::router(state).merge(api.router(Bindings::ApiV1));
+            let router = crate::ui::router(state, self.ui_extension.clone())
+                .merge(api.router(Bindings::ApiV1));
             out.tasks
                 .push(http_server::serve("Web UI", listener, router, stopped));
         }

@@ -4,6 +4,7 @@
 //! library), created idempotently and cached under `target/`; and TLS certificates generated
 //! per test (none are checked in).
 
+pub mod browser;
 pub mod certs;
 pub mod child_output;
 pub mod core_lib;
