@@ -16,6 +16,9 @@ pub struct Cli {
     /// Log format for stderr (`RUST_LOG` sets the filter).
     #[arg(long, global = true, value_enum, env = "HOURGLASS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Log level for stderr when `RUST_LOG` is not set, as the Temporal CLI's `--log-level`.
+    #[arg(long, global = true, value_enum)]
+    pub log_level: Option<LogLevel>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +32,34 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// Log levels, named as the Temporal CLI's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything down to debug.
+    Debug,
+    /// Informational and above.
+    Info,
+    /// Warnings and errors.
+    Warn,
+    /// Errors only.
+    Error,
+    /// Nothing.
+    Never,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive of the level.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Never => "off",
+        }
+    }
 }
 
 /// Top-level commands.
@@ -183,6 +214,11 @@ pub struct StartDevArgs {
     /// Port of Temporal's HTTP API (default: a free port, printed at start-up).
     #[arg(long)]
     pub http_port: Option<u16>,
+    /// Run on a virtual clock with Temporal's test-server rules: time jumps to the next
+    /// timer whenever no workflow task, activity or query is outstanding, and Temporal's
+    /// TestService (LockTimeSkipping, Sleep, GetCurrentTime, ...) is served.
+    #[arg(long)]
+    pub time_skipping: bool,
 }
 
 /// `hourglass tree`.

@@ -65,6 +65,7 @@ pub async fn run_cli(cli: Cli) -> Result<(), CliError> {
         cli.log_format
             .or(file.log_format)
             .unwrap_or(LogFormat::Pretty),
+        cli.log_level,
     );
     match cli.command {
         Command::Workflow(cmd) => workflow(cmd, &file).await,

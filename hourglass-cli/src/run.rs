@@ -542,11 +542,19 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
             })?;
         builder = builder.search_attribute(name.trim(), ty.trim());
     }
+    if args.time_skipping {
+        builder = builder.time_skipping(hourglass_devserver::TimeSkipping::Unlocked);
+    }
     let (builder, security) = secure_dev_server(builder, &args)?;
     let builder = args.http_flags().apply(builder, port)?;
     let server = start_dev_server(builder, port).await?;
+    let clock = if args.time_skipping {
+        ", time skipping"
+    } else {
+        ""
+    };
     println!(
-        "Temporal dev server listening on {} (database {shown}{security})",
+        "Temporal dev server listening on {} (database {shown}{security}{clock})",
         server.addr()
     );
     print_http(&server);
