@@ -2,13 +2,15 @@
 //! `tests/python/http_api.py` (a worker of the official Python SDK runs the workflows while
 //! the script drives them over HTTP), and the listener's own rules checked from Rust: API
 //! keys, turning the API off, a port in use, and the Web UI listener's `/api/v1` routes.
+mod common;
+
 use bytes::Bytes;
+use common::python_scenario;
 use hourglass_devserver::{ApiKeys, Database, DevServer, DevServerError};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 async fn run_scenario(name: &str) {
@@ -24,23 +26,10 @@ async fn run_scenario(name: &str) {
         .http_addr()
         .expect("the HTTP API is on by default")
         .to_string();
-    let name = name.to_string();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/http_api.py");
-    let out = tokio::task::spawn_blocking(move || {
-        hourglass_tests::python_env::run_script_ok(
-            &script,
-            &[&name, &grpc],
-            &[("HOURGLASS_HTTP_API", &http)],
-            Duration::from_secs(180),
-        )
-    })
-    .await
-    .unwrap();
+    let args = vec![name.to_string(), grpc];
+    let envs = vec![("HOURGLASS_HTTP_API".to_string(), http)];
+    python_scenario("http_api.py", args, envs, Duration::from_secs(180)).await;
     server.shutdown().await.unwrap();
-    match out {
-        Ok(text) => assert!(text.contains("ok"), "{text}"),
-        Err(e) => panic!("{e}"),
-    }
 }
 
 macro_rules! scenarios {

@@ -4,15 +4,11 @@
 //! `activity_pause.py` or
 //! `speculative_workflow_task.py` (client +
 //! worker, sharing `harness.py`), which asserts in Python.
-use hourglass_devserver::{Database, DevServer};
-use std::path::PathBuf;
-use std::time::Duration;
+mod common;
 
-fn script(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(file)
-}
+use common::python_scenario;
+use hourglass_devserver::{Database, DevServer};
+use std::time::Duration;
 
 async fn run_scenario(file: &'static str, name: &str) {
     let server = DevServer::builder()
@@ -24,22 +20,9 @@ async fn run_scenario(file: &'static str, name: &str) {
         .await
         .unwrap();
     let addr = server.addr().to_string();
-    let name = name.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        hourglass_tests::python_env::run_script_ok(
-            &script(file),
-            &[&name, &addr],
-            &[],
-            Duration::from_secs(180),
-        )
-    })
-    .await
-    .unwrap();
+    let args = vec![name.to_string(), addr];
+    python_scenario(file, args, vec![], Duration::from_secs(180)).await;
     server.shutdown().await.unwrap();
-    match out {
-        Ok(text) => assert!(text.contains("ok"), "{text}"),
-        Err(e) => panic!("{e}"),
-    }
 }
 
 macro_rules! scenarios {

@@ -3,8 +3,10 @@
 //! retry backoffs and activity timeouts on the virtual clock, auto skipping disabled), and
 //! Temporal's TestService is checked from Rust: the clock, sleeps, lock balance, and that a
 //! plain dev server does not serve it.
+mod common;
+
+use common::python_scenario;
 use hourglass_devserver::{DevServer, TimeSkipping};
-use std::path::PathBuf;
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::testservice::v1::{
     LockTimeSkippingRequest, SleepRequest, UnlockTimeSkippingRequest,
@@ -12,27 +14,11 @@ use temporalio_common::protos::temporal::api::testservice::v1::{
 };
 
 async fn run_scenario(name: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/time_skipping.py");
     let binary = env!("CARGO_BIN_EXE_hourglass-devserver").to_string();
-    let name = name.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        hourglass_tests::python_env::run_script_ok(
-            &script,
-            &[&name, &binary],
-            &[],
-            Duration::from_secs(240),
-        )
-    })
-    .await
-    .unwrap();
-    match out {
-        Ok(text) => {
-            assert!(text.contains("ok"), "{text}");
-            for line in text.lines().filter(|l| l.starts_with("wall=")) {
-                println!("{line}");
-            }
-        }
-        Err(e) => panic!("{e}"),
+    let args = vec![name.to_string(), binary];
+    let text = python_scenario("time_skipping.py", args, vec![], Duration::from_secs(240)).await;
+    for line in text.lines().filter(|l| l.starts_with("wall=")) {
+        println!("{line}");
     }
 }
 

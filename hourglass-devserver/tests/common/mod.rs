@@ -137,3 +137,28 @@ pub fn complete_cmd() -> Command {
         ..Default::default()
     }
 }
+
+/// Runs a Python script of `tests/python/` off the async runtime and answers its output;
+/// panics with that output when the script fails or does not report `ok`.
+pub async fn python_scenario(
+    file: &str,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    timeout: std::time::Duration,
+) -> String {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(file);
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        hourglass_tests::python_env::run_script_ok(&script, &args, &envs, timeout)
+    })
+    .await
+    .expect("the script's task panicked");
+    match out {
+        Ok(text) if text.contains("ok") => text,
+        Ok(text) => panic!("the script did not report ok:\n{text}"),
+        Err(e) => panic!("{e}"),
+    }
+}
