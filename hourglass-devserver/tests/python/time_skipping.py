@@ -155,7 +155,30 @@ async def s_auto_skipping_disabled(env: WorkflowEnvironment) -> None:
     assert wall >= 2, f"time skipped although auto skipping was disabled: {wall}"
 
 
+async def s_schedule(env: WorkflowEnvironment) -> None:
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
+
+    sid = "daily-" + uuid.uuid4().hex[:8]
+    handle = await env.client.create_schedule(
+        sid,
+        Schedule(
+            action=ScheduleActionStartWorkflow(LongSleep.run, 0, id=sid + "-wf", task_queue=TQ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+        ),
+    )
+    wall = time.monotonic()
+    await env.sleep(3 * DAY + 3600)
+    wall = time.monotonic() - wall
+    desc = await handle.describe()
+    # Every virtual day fired once, each started workflow ran, and it took seconds.
+    assert desc.info.num_actions >= 3, desc.info
+    print(f"wall={wall:.3f} for three daily schedule actions")
+    assert wall < 60, wall
+    await handle.delete()
+
+
 SCENARIOS = {
+    "ts_schedule": s_schedule,
     "ts_thirty_days": s_thirty_days,
     "ts_manual_sleep": s_manual_sleep,
     "ts_retry_backoff": s_retry_backoff,
