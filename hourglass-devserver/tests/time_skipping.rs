@@ -1,6 +1,6 @@
 //! Time-skipping mode: the official Python SDK's time-skipping environment runs our binary
 //! as its test server (`tests/python/time_skipping.py`: a 30-day sleep, manual sleeps,
-//! retry backoffs, activity timeouts and a daily schedule on the virtual clock, auto skipping
+//! retry backoffs, activity timeouts, a run timeout and a daily schedule on the virtual clock, auto skipping
 //! disabled), and
 //! Temporal's TestService is checked from Rust: the clock, sleeps, lock balance, and that a
 //! plain dev server does not serve it.
@@ -39,6 +39,7 @@ scenarios!(
     ts_activity_timeouts,
     ts_auto_skipping_disabled,
     ts_schedule,
+    ts_run_timeout,
 );
 
 async fn client(url: String) -> TestServiceClient<tonic::transport::Channel> {

@@ -34,8 +34,8 @@ impl Inner {
     }
 
     /// The virtual time to jump to, if the clock may skip now: the earliest of the next
-    /// timer (retention aside: the test server keeps closed runs), the next sleeper and
-    /// the next schedule action, when it is in the future.
+    /// timer of an open run, the next sleeper and the next schedule action, when it is in
+    /// the future. (Retention never fires on a skipping clock: the test server keeps runs.)
     pub(crate) fn time_skip_target(&self) -> Option<i64> {
         if !self.time.is_skipping() || self.time.locked(self.outstanding_work()) {
             return None;
@@ -43,7 +43,7 @@ impl Inner {
         let timer = self
             .timers
             .iter()
-            .find(|(_, t)| !matches!(t, TimerTask::Retention { .. }))
+            .find(|(_, t)| self.timer_of_open_run(t))
             .map(|(&(at, _), _)| at);
         let schedule = self.next_schedule_action_ms();
         let target = [timer, self.time.next_sleeper(), schedule]
@@ -51,6 +51,21 @@ impl Inner {
             .flatten()
             .min()?;
         (target > self.now_ms()).then_some(target)
+    }
+
+    /// Whether a timer task belongs to a run still open: the timers a closed run leaves
+    /// behind (a user timer, a timeout) and retention are not worth a jump.
+    fn timer_of_open_run(&self, t: &TimerTask) -> bool {
+        let key = match t {
+            TimerTask::Retention { .. } => return false,
+            TimerTask::User { key, .. }
+            | TimerTask::WftTimeout { key, .. }
+            | TimerTask::WftRetry { key }
+            | TimerTask::StickyTimeout { key, .. }
+            | TimerTask::Activity { key, .. }
+            | TimerTask::RunTimeout { key } => key,
+        };
+        self.execs.get(key).is_some_and(|ex| ex.st.is_open())
     }
 
     /// When the next schedule action is due (unpaused schedules with actions left).

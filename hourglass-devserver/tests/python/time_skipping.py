@@ -177,7 +177,23 @@ async def s_schedule(env: WorkflowEnvironment) -> None:
     await handle.delete()
 
 
+async def s_run_timeout(env: WorkflowEnvironment) -> None:
+    wall = time.monotonic()
+    try:
+        await env.client.execute_workflow(
+            LongSleep.run, 30 * DAY, id="rto-" + uuid.uuid4().hex[:8], task_queue=TQ,
+            run_timeout=timedelta(days=1),
+        )
+        raise AssertionError("the run did not time out")
+    except WorkflowFailureError as err:
+        assert isinstance(err.cause, TimeoutError), err.cause
+    wall = time.monotonic() - wall
+    print(f"wall={wall:.3f} for a 1-day run timeout")
+    assert wall < 60, wall
+
+
 SCENARIOS = {
+    "ts_run_timeout": s_run_timeout,
     "ts_schedule": s_schedule,
     "ts_thirty_days": s_thirty_days,
     "ts_manual_sleep": s_manual_sleep,
