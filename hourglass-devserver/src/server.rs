@@ -307,7 +307,7 @@ impl DevServerBuilder {
         if let Some(port) = self.ui_port {
             let listener = bind(SocketAddr::new(self.ip, port)).await?;
             out.ui_addr = listener.local_addr().ok();
-            let state = crate::ui::UiState::new(engine.clone(), api.clone());
+            let state = crate::ui::UiState::new(engine.clone());
             let router = crate::ui::router(state, self.ui_extension.clone())
                 .merge(api.router(Bindings::ApiV1));
             out.tasks

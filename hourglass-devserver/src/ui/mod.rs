@@ -5,9 +5,8 @@
 //! compiled by askama, CSS and JS are embedded: nothing is fetched from elsewhere at run
 //! time. An embedding program adds its own pages with [`UiExtension`].
 use crate::engine::Engine;
-use crate::frontend::http_api::HttpApi;
-use crate::frontend::operator_service::Operator;
 use crate::frontend::workflow_service::Service;
+use crate::timers::time_source::TimeSource;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -64,23 +63,18 @@ impl UiExtension {
 pub(crate) struct UiState {
     /// WorkflowService, called in process.
     pub(crate) workflow: Service,
-    /// OperatorService, called in process.
-    #[allow(dead_code)]
-    pub(crate) operator: Operator,
-    /// The HTTP API (for transcoding to proto-JSON).
-    #[allow(dead_code)]
-    pub(crate) api: HttpApi,
+    /// The server's clock (virtual on a time-skipping server), for "now" on the pages.
+    pub(crate) time: Arc<TimeSource>,
     /// Header links added by an extension.
     pub(crate) links: Arc<Vec<(String, String)>>,
 }
 
 impl UiState {
     /// The state over an engine.
-    pub(crate) fn new(engine: Arc<Engine>, api: HttpApi) -> Self {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
         Self {
-            workflow: Service::new(engine.clone()),
-            operator: Operator::new(engine),
-            api,
+            time: engine.time.clone(),
+            workflow: Service::new(engine),
             links: Arc::new(Vec::new()),
         }
     }

@@ -169,7 +169,11 @@ pub(crate) async fn page_handler(state: &UiState, ns: &str, id: &str, run: &str)
     let mut scan = history::scan(state, ns, &ex).await?;
     let close_ms = format::ms(info.close_time.as_ref());
     let running = close_ms == 0;
-    let end_ms = if running { now_ms() } else { close_ms };
+    let end_ms = if running {
+        state.time.now_ms()
+    } else {
+        close_ms
+    };
     scan.layout(end_ms);
     let (events, next) = history::events_page(state, ns, &ex, Vec::new()).await?;
     let start_ms = format::ms(info.start_time.as_ref());
@@ -232,11 +236,4 @@ pub(crate) async fn page_route(
     Path((ns, id, run)): Path<(String, String, String)>,
 ) -> PageResult {
     page_handler(&state, &ns, &id, &run).await
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
