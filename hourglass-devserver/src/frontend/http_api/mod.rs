@@ -77,13 +77,13 @@ impl HttpApi {
     ) -> Result<Self> {
         let routes = tonic::service::Routes::new(svc).add_service(operator);
         let grpc = tower::Layer::layer(&auth, routes);
-        let load =
-            |b| RouteTable::load(b).map_err(|e| DevServerError::Config(format!("HTTP API: {e}")));
+        let all =
+            RouteTable::load().map_err(|e| DevServerError::Config(format!("HTTP API: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 grpc,
-                all: load(Bindings::All)?,
-                api_v1: load(Bindings::ApiV1)?,
+                api_v1: all.only(Bindings::ApiV1),
+                all,
             }),
         })
     }

@@ -65,8 +65,8 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
-    /// Reads every rule from the descriptors; `bindings` chooses which paths are kept.
-    pub(crate) fn load(bindings: Bindings) -> Result<Self, ProtoJsonError> {
+    /// Reads every rule from the descriptors.
+    pub(crate) fn load() -> Result<Self, ProtoJsonError> {
         let pool = pool()?;
         let http = pool
             .get_extension_by_name("google.api.http")
@@ -86,11 +86,21 @@ impl RouteTable {
                 }
             }
         }
-        routes.retain(|r| match bindings {
-            Bindings::All => true,
-            Bindings::ApiV1 => r.template.starts_with("/api/v1/"),
-        });
         Ok(Self { routes })
+    }
+
+    /// The routes whose paths `bindings` serves.
+    pub(crate) fn only(&self, bindings: Bindings) -> Self {
+        let routes = self
+            .routes
+            .iter()
+            .filter(|r| match bindings {
+                Bindings::All => true,
+                Bindings::ApiV1 => r.template.starts_with("/api/v1/"),
+            })
+            .cloned()
+            .collect();
+        Self { routes }
     }
 
     /// Every route, in the order the rules are declared.
@@ -223,8 +233,8 @@ mod tests {
 
     #[test]
     fn every_rule_of_both_services_is_read() {
-        let all = RouteTable::load(Bindings::All).unwrap();
-        let v1 = RouteTable::load(Bindings::ApiV1).unwrap();
+        let all = RouteTable::load().unwrap();
+        let v1 = all.only(Bindings::ApiV1);
         assert!(all.routes().len() > 150, "{}", all.routes().len());
         assert!(
             v1.routes()
@@ -236,7 +246,7 @@ mod tests {
 
     #[test]
     fn paths_bind_their_variables_and_prefer_literals() {
-        let t = RouteTable::load(Bindings::All).unwrap();
+        let t = RouteTable::load().unwrap();
         let Match::Found(r, vars) = t.find(
             &http::Method::POST,
             "/api/v1/namespaces/default/workflows/a%2Fb/signal/go",
@@ -266,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_known_path_with_another_method_is_told_apart_from_an_unknown_path() {
-        let t = RouteTable::load(Bindings::All).unwrap();
+        let t = RouteTable::load().unwrap();
         assert!(matches!(
             t.find(&http::Method::DELETE, "/system-info"),
             Match::MethodNotAllowed

@@ -192,7 +192,6 @@ fn scalar_from_text(field: &FieldDescriptor, text: &str) -> Result<Value, String
 
 #[cfg(test)]
 mod tests {
-    use super::super::Bindings;
     use super::super::route_table::{Match, RouteTable};
     use super::*;
 
@@ -202,7 +201,7 @@ mod tests {
         query: Option<&str>,
         body: &str,
     ) -> Result<DynamicMessage, String> {
-        let t = RouteTable::load(Bindings::All).unwrap();
+        let t = RouteTable::load().unwrap();
         let Match::Found(route, vars) = t.find(&method, path) else {
             panic!("no route for {path}")
         };
