@@ -186,6 +186,11 @@ pub(crate) fn json_field(json: serde_json::Value, ty: T) -> Option<Field> {
                 .collect(),
         )),
         (_, serde_json::Value::String(s)) => Some(Field::Str(s)),
+        // Temporal's `decodeValueTyped` without a list allowed (SQL visibility): a list of
+        // one value of another type stands for that value.
+        (ty, serde_json::Value::Array(mut items)) if items.len() == 1 => {
+            items.pop().and_then(|v| json_field(v, ty))
+        }
         _ => None,
     }
 }

@@ -156,9 +156,11 @@ fn decodes_as(payload: &temporalio_protos::temporal::api::common::v1::Payload, t
     };
     match json {
         serde_json::Value::Null => true,
-        // A list of values is accepted for a KeywordList and, as Temporal still allows, as
-        // an empty list for any type.
-        serde_json::Value::Array(items) if ty != T::KeywordList => items.is_empty(),
+        // A list of values is accepted for a KeywordList and, as Temporal's SQL visibility
+        // still allows, as an empty list (unset) or a list of one value for any type.
+        serde_json::Value::Array(items) if ty != T::KeywordList && items.len() != 1 => {
+            items.is_empty()
+        }
         json => matches!(
             (ty, json_field(json, ty)),
             (T::Keyword | T::Text, Some(Field::Str(_)))
@@ -209,5 +211,23 @@ mod tests {
             "{msg}"
         );
         assert!(g.validate_search_attributes("default", &None).is_ok());
+    }
+
+    #[test]
+    fn a_list_of_one_value_stands_for_the_value_as_in_sql_visibility() {
+        let p = |json: &str| temporalio_protos::temporal::api::common::v1::Payload {
+            data: json.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        assert!(decodes_as(&p(r#"["a"]"#), T::Keyword));
+        assert!(decodes_as(&p("[]"), T::Keyword));
+        assert!(decodes_as(&p("[7]"), T::Int));
+        assert!(!decodes_as(&p(r#"["a", "b"]"#), T::Keyword));
+        assert!(!decodes_as(&p(r#"["x"]"#), T::Int));
+        assert!(decodes_as(&p(r#"["a", "b"]"#), T::KeywordList));
+        assert_eq!(
+            crate::visibility::row::json_field(serde_json::json!(["a"]), T::Keyword),
+            Some(crate::visibility::row::Field::Str("a".into()))
+        );
     }
 }
