@@ -721,3 +721,20 @@ async fn evaluator_thread_serves_activations_from_any_task() {
     evaluator.clear().await.unwrap();
     assert_eq!(evaluator.cached_runs().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_stopped_evaluator_is_gone_for_every_handle() {
+    let evaluator = WorkflowEvaluator::spawn(
+        WorkflowDefinitions::from_registered().unwrap(),
+        RunInit::new("default", "tq-stop"),
+    )
+    .unwrap();
+    let other = evaluator.clone();
+    evaluator.stop().await.unwrap();
+    let err = other.cached_runs().await.unwrap_err();
+    assert!(err.to_string().contains("tq-stop"), "{err}");
+    assert!(
+        evaluator.stop().await.is_err(),
+        "a second stop finds no thread"
+    );
+}

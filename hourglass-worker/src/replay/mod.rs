@@ -303,6 +303,8 @@ impl ReplaySession {
             .finalize_shutdown()
             .await
             .map_err(core_err("finalizing the replay worker"))?;
+        // Joined here, so nothing of the session logs after the caller reports its result.
+        self.evaluator.stop().await?;
         tracing::debug!(replayed = self.replayed, "replay session finished");
         Ok(())
     }

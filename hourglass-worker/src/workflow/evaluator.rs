@@ -18,6 +18,7 @@ enum Request {
     ),
     Len(oneshot::Sender<usize>),
     Clear(oneshot::Sender<()>),
+    Stop(oneshot::Sender<()>),
 }
 
 /// `Send + Sync + Clone` handle to a dedicated OS thread that owns one task queue's
@@ -56,6 +57,12 @@ impl WorkflowEvaluator {
                         Request::Clear(reply) => {
                             cache.clear();
                             let _ = reply.send(());
+                        }
+                        Request::Stop(reply) => {
+                            tracing::info!(task_queue = %thread_tq, cached_runs = cache.len(), "workflow evaluator stopped on request");
+                            drop(cache);
+                            let _ = reply.send(());
+                            return;
                         }
                     }
                 }
@@ -97,6 +104,16 @@ impl WorkflowEvaluator {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request::Clear(reply))
+            .map_err(|_| self.stopped())?;
+        rx.await.map_err(|_| self.stopped())
+    }
+
+    /// Stops the evaluator thread (dropping every cached run) and returns once it has: its
+    /// last log line is written before this returns. Other handles' calls fail afterwards.
+    pub async fn stop(&self) -> Result<(), WorkerError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Stop(reply))
             .map_err(|_| self.stopped())?;
         rx.await.map_err(|_| self.stopped())
     }
