@@ -27,6 +27,7 @@ pub struct DynamicSupervisorSpec {
     id: String,
     limit: IntensityLimit,
     max_children: Option<usize>,
+    concurrent_starts: bool,
     registry: Option<Registry>,
     register_as: Option<String>,
 }
@@ -38,6 +39,7 @@ impl DynamicSupervisorSpec {
             id: id.into(),
             limit: IntensityLimit::default(),
             max_children: None,
+            concurrent_starts: false,
             registry: None,
             register_as: None,
         }
@@ -58,6 +60,19 @@ impl DynamicSupervisorSpec {
         self
     }
 
+    /// Runs the start phases of `start_child` concurrently instead of one at a time inside the
+    /// supervisor's loop (default off, as in OTP).
+    ///
+    /// A child is then *starting* (reported as `Restarting` by `which_children`) until its start
+    /// phase ends; the caller of `start_child` gets its answer then, while other requests —
+    /// further starts included — are served meanwhile. Bound the number of starts under way on
+    /// the caller's side. A child terminated while starting (or at shutdown) is signalled through
+    /// its context and waited for per its shutdown mode. Restarts still run inside the loop.
+    pub fn concurrent_starts(mut self, enabled: bool) -> Self {
+        self.concurrent_starts = enabled;
+        self
+    }
+
     /// Uses `registry` (default: new at top level, the parent's when nested).
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
@@ -75,6 +90,7 @@ impl DynamicSupervisorSpec {
             Arc::from(self.id.as_str()),
             Mode::Dynamic {
                 max_children: self.max_children,
+                concurrent_starts: self.concurrent_starts,
             },
             self.limit,
             registry,

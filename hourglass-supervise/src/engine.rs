@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::child::{ChildFuture, ChildKind, ChildSpec, Restart, Shutdown};
+use crate::child::{ChildFuture, ChildKind, ChildSpec, Restart, Shutdown, StartFuture};
 use crate::context::{ChildContext, ContextInner, IncarnationGuard};
 use crate::error::{StartError, SuperviseError};
 use crate::exit::{Exit, panic_message};
@@ -23,6 +23,8 @@ use crate::snapshot::{
     ChildCounts, ChildInfo, ChildRef, ChildSnapshot, ChildState, FlatSnapshot, SupervisorSnapshot,
 };
 use crate::supervisor::Strategy;
+
+mod concurrent;
 
 /// Requests from handles to the loop.
 pub(crate) enum Request {
@@ -51,7 +53,11 @@ struct Event {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Mode {
     Static(Strategy),
-    Dynamic { max_children: Option<usize> },
+    Dynamic {
+        max_children: Option<usize>,
+        /// Start phases of `start_child` run off the loop, several at once (see `concurrent`).
+        concurrent_starts: bool,
+    },
 }
 
 struct Running {
@@ -71,6 +77,8 @@ impl Drop for Running {
 
 enum State {
     Running(Running),
+    /// A concurrent start phase is under way (dynamic supervisors with concurrent starts).
+    Starting(concurrent::Starting),
     Restarting,
     Terminated,
 }
@@ -80,6 +88,14 @@ struct Entry {
     state: State,
     restarts: u64,
     consecutive: u32,
+}
+
+/// A new incarnation whose start phase has not run yet.
+struct Prepared {
+    incarnation: u64,
+    ctx: Arc<ContextInner>,
+    guard: IncarnationGuard,
+    init: StartFuture,
 }
 
 struct Pending {
@@ -103,6 +119,9 @@ pub(crate) struct Engine {
     pending: Vec<Pending>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    /// Concurrent start phases report here when they end.
+    started_tx: mpsc::UnboundedSender<Event>,
+    started_rx: mpsc::UnboundedReceiver<Event>,
     pub(crate) requests_tx: mpsc::UnboundedSender<Request>,
     requests_rx: mpsc::UnboundedReceiver<Request>,
     pub(crate) shutdown: CancellationToken,
@@ -244,6 +263,7 @@ impl Engine {
     ) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let (started_tx, started_rx) = mpsc::unbounded_channel();
         Self {
             id,
             mode,
@@ -257,6 +277,8 @@ impl Engine {
             pending: Vec::new(),
             events_tx,
             events_rx,
+            started_tx,
+            started_rx,
             requests_tx,
             requests_rx,
             shutdown,
@@ -318,6 +340,26 @@ impl Engine {
 
     /// Runs the start phase of a new incarnation of `seq` and spawns its task.
     async fn start_incarnation(&mut self, seq: u64) -> Result<(), StartError> {
+        let prepared = self.prepare_incarnation(seq)?;
+        let Prepared {
+            incarnation,
+            ctx,
+            guard,
+            init,
+        } = prepared;
+        match init.await {
+            Ok(fut) => self.launch_incarnation(seq, incarnation, ctx, guard, fut),
+            Err(e) => {
+                ctx.shutdown.cancel();
+                drop(guard);
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds a new incarnation's context and calls the child's start function; the returned
+    /// start phase ends early (with an error) when the supervisor is shut down.
+    fn prepare_incarnation(&mut self, seq: u64) -> Result<Prepared, StartError> {
         let Some(entry) = self.children.get(&seq) else {
             return Err(StartError::new("child was removed before it could start"));
         };
@@ -336,35 +378,49 @@ impl Engine {
         });
         let guard = IncarnationGuard(ctx.clone());
         let child_ctx = ChildContext { inner: ctx.clone() };
-        let started = match std::panic::catch_unwind(AssertUnwindSafe(|| start(child_ctx))) {
-            Ok(init) => {
-                let init = AssertUnwindSafe(init).catch_unwind();
-                let sup_shutdown = self.shutdown.clone();
-                // Init first: a start phase that is ready at once never touches the token.
-                tokio::select! {
-                    biased;
-                    r = init => r.unwrap_or_else(|p| Err(StartError::new(format!(
-                        "start function panicked: {}",
-                        panic_message(&*p)
-                    )))),
-                    _ = sup_shutdown.cancelled() => Err(StartError::new(
-                        "the supervisor was shut down while the child was starting",
-                    )),
-                }
-            }
-            Err(p) => Err(StartError::new(format!(
-                "start function panicked: {}",
-                panic_message(&*p)
-            ))),
-        };
-        let fut = match started {
-            Ok(fut) => fut,
-            Err(e) => {
+        let init = match std::panic::catch_unwind(AssertUnwindSafe(|| start(child_ctx))) {
+            Ok(init) => init,
+            Err(p) => {
                 ctx.shutdown.cancel();
                 drop(guard);
-                return Err(e);
+                return Err(StartError::new(format!(
+                    "start function panicked: {}",
+                    panic_message(&*p)
+                )));
             }
         };
+        let sup_shutdown = self.shutdown.clone();
+        let init = Box::pin(async move {
+            let init = AssertUnwindSafe(init).catch_unwind();
+            // Init first: a start phase that is ready at once never touches the token.
+            tokio::select! {
+                biased;
+                r = init => r.unwrap_or_else(|p| Err(StartError::new(format!(
+                    "start function panicked: {}",
+                    panic_message(&*p)
+                )))),
+                _ = sup_shutdown.cancelled() => Err(StartError::new(
+                    "the supervisor was shut down while the child was starting",
+                )),
+            }
+        });
+        Ok(Prepared {
+            incarnation,
+            ctx,
+            guard,
+            init,
+        })
+    }
+
+    /// Spawns the running phase of an incarnation whose start phase succeeded.
+    fn launch_incarnation(
+        &mut self,
+        seq: u64,
+        incarnation: u64,
+        ctx: Arc<ContextInner>,
+        guard: IncarnationGuard,
+        fut: ChildFuture,
+    ) -> Result<(), StartError> {
         let handle = tokio::spawn(run_child(
             fut,
             guard,
@@ -407,6 +463,7 @@ impl Engine {
                         break exit;
                     }
                 }
+                Some(ev) = self.started_rx.recv() => self.on_started(ev).await,
                 Some(req) = self.requests_rx.recv() => self.on_request(req).await,
                 _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {
                     if let Some(exit) = self.fire_pending().await {
@@ -646,18 +703,30 @@ impl Engine {
         let seqs: Vec<u64> = self.children.keys().rev().copied().collect();
         if self.is_dynamic() {
             let mut stops = Vec::new();
+            let mut starts = Vec::new();
             for seq in seqs {
                 if let Some(entry) = self.children.get_mut(&seq) {
                     let shutdown = entry.spec.shutdown_mode();
-                    if let State::Running(running) =
-                        std::mem::replace(&mut entry.state, State::Terminated)
-                    {
-                        signal(&running, shutdown);
-                        stops.push((running, shutdown));
+                    match std::mem::replace(&mut entry.state, State::Terminated) {
+                        State::Running(running) => {
+                            signal(&running, shutdown);
+                            stops.push((running, shutdown));
+                        }
+                        State::Starting(starting) => {
+                            starting.signal();
+                            starts.push(concurrent::stop_starting(
+                                &self.id,
+                                self.events_tx.clone(),
+                                seq,
+                                starting,
+                                shutdown,
+                            ));
+                        }
+                        State::Restarting | State::Terminated => {}
                     }
                 }
             }
-            stop_all(&self.id, stops).await;
+            futures::join!(stop_all(&self.id, stops), futures::future::join_all(starts));
             self.children.clear();
         } else {
             for seq in seqs {
@@ -697,7 +766,7 @@ impl Engine {
     fn state_of(state: &State) -> ChildState {
         match state {
             State::Running(_) => ChildState::Running,
-            State::Restarting => ChildState::Restarting,
+            State::Starting(_) | State::Restarting => ChildState::Restarting,
             State::Terminated => ChildState::Terminated,
         }
     }
@@ -779,8 +848,18 @@ impl Engine {
                 });
             }
             Request::StartChild(spec, reply) => {
-                let r = self.start_child(spec).await;
-                let _ = reply.send(r);
+                if matches!(
+                    self.mode,
+                    Mode::Dynamic {
+                        concurrent_starts: true,
+                        ..
+                    }
+                ) {
+                    self.start_child_concurrently(spec, reply);
+                } else {
+                    let r = self.start_child(spec).await;
+                    let _ = reply.send(r);
+                }
             }
             Request::TerminateChild(target, reply) => {
                 let r = self.terminate_child(target).await;
@@ -805,6 +884,7 @@ impl Engine {
         match self.mode {
             Mode::Dynamic {
                 max_children: Some(max),
+                ..
             } if self.children.len() >= max => {
                 return Err(SuperviseError::MaxChildren {
                     supervisor: self.id.to_string(),
@@ -846,8 +926,15 @@ impl Engine {
         };
         let shutdown = entry.spec.shutdown_mode();
         let temporary = entry.spec.restart == Restart::Temporary;
-        if let State::Running(running) = std::mem::replace(&mut entry.state, State::Terminated) {
-            stop_running(&self.id, running, shutdown).await;
+        match std::mem::replace(&mut entry.state, State::Terminated) {
+            State::Running(running) => {
+                stop_running(&self.id, running, shutdown).await;
+            }
+            State::Starting(starting) => {
+                let events = self.events_tx.clone();
+                concurrent::stop_starting(&self.id, events, seq, starting, shutdown).await;
+            }
+            State::Restarting | State::Terminated => {}
         }
         if dynamic || temporary {
             self.children.remove(&seq);

@@ -61,6 +61,8 @@ pub struct ProcessInfo {
     pub pid: u32,
     /// The program that was started.
     pub program: String,
+    /// When it was spawned (before its readiness was awaited).
+    pub spawned_at: std::time::Instant,
 }
 
 /// How to run an external program as a supervised child.
@@ -335,6 +337,7 @@ async fn start_process(
         }
     }
     let mut child = spawn(&spec).await?;
+    let spawned_at = std::time::Instant::now();
     let Some(pid) = child.id() else {
         return Err(StartError::new(format!(
             "process `{program}` exited before its pid could be read"
@@ -396,6 +399,7 @@ async fn start_process(
                 ProcessInfo {
                     pid,
                     program: program.clone(),
+                    spawned_at,
                 },
             )
             .map_err(|e| e.to_string()),

@@ -304,3 +304,120 @@ async fn detached_starts_keep_order_and_refusals_drop_the_spec() {
     let err = dsup.start_child_detached(spec(4)).await.unwrap_err();
     assert!(matches!(err, SuperviseError::NotRunning(_)), "{err}");
 }
+
+/// A child whose start phase takes `delay` (or fails after it when `fail`), counting how many
+/// start phases run at once.
+fn slow_start(
+    id: &str,
+    delay: Duration,
+    fail: bool,
+    now: Arc<AtomicU32>,
+    peak: Arc<AtomicU32>,
+) -> ChildSpec {
+    ChildSpec::with_init(id, move |ctx| {
+        let (now, peak) = (now.clone(), peak.clone());
+        async move {
+            let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(running, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            if fail {
+                return Err(StartError::new("broken on purpose"));
+            }
+            Ok(async move {
+                ctx.cancelled().await;
+                Exit::Shutdown
+            })
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_starts_overlap_and_a_failing_start_holds_up_no_other() {
+    let dsup = DynamicSupervisorSpec::new("pool")
+        .concurrent_starts(true)
+        .max_children(8)
+        .start()
+        .await
+        .unwrap();
+    let (now, peak) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let starts: Vec<_> = (0..8)
+        .map(|i| {
+            // The broken one is the slowest, so any serialisation would show in the peak.
+            let (delay, fail) = if i == 3 {
+                (Duration::from_secs(5), true)
+            } else {
+                (Duration::from_secs(1), false)
+            };
+            dsup.start_child_detached(slow_start(
+                &format!("w{i}"),
+                delay,
+                fail,
+                now.clone(),
+                peak.clone(),
+            ))
+        })
+        .collect();
+    // The loop still answers while every start phase is under way.
+    tokio::task::yield_now().await;
+    let which = dsup.which_children().await.unwrap();
+    assert_eq!(which.len(), 8);
+    assert!(
+        which.iter().all(|c| c.state == ChildState::Restarting),
+        "{which:?}"
+    );
+    let results = futures::future::join_all(starts).await;
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        8,
+        "start phases did not overlap"
+    );
+    for (i, r) in results.iter().enumerate() {
+        if i == 3 {
+            let err = r.as_ref().unwrap_err().to_string();
+            assert!(
+                err.contains("broken on purpose") && err.contains("w3"),
+                "{err}"
+            );
+        } else {
+            assert!(r.is_ok(), "w{i}: {r:?}");
+        }
+    }
+    let counts = dsup.count_children().await.unwrap();
+    assert_eq!((counts.specs, counts.active), (7, 7));
+    assert_eq!(dsup.shutdown().await, Exit::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn children_still_starting_are_stopped_at_shutdown_and_by_terminate() {
+    let dsup = DynamicSupervisorSpec::new("pool")
+        .concurrent_starts(true)
+        .start()
+        .await
+        .unwrap();
+    let cancelled = Arc::new(AtomicU32::new(0));
+    let waiting = |id: &str| {
+        let cancelled = cancelled.clone();
+        ChildSpec::with_init(id, move |ctx| {
+            let cancelled = cancelled.clone();
+            async move {
+                ctx.cancelled().await;
+                cancelled.fetch_add(1, Ordering::SeqCst);
+                Err::<futures::future::BoxFuture<'static, Exit>, _>(StartError::new(
+                    "stopped while starting",
+                ))
+            }
+        })
+    };
+    let a = dsup.start_child_detached(waiting("a"));
+    let b = dsup.start_child_detached(waiting("b"));
+    tokio::task::yield_now().await;
+    let which = dsup.which_children().await.unwrap();
+    dsup.terminate_child(which[0].child).await.unwrap();
+    assert!(a.await.is_err());
+    assert_eq!(cancelled.load(Ordering::SeqCst), 1);
+    assert_eq!(dsup.shutdown().await, Exit::Shutdown);
+    // At shutdown the start phase is abandoned like a sequential one (the supervisor's token
+    // ends it); the caller hears of it either way.
+    assert!(b.await.is_err());
+}

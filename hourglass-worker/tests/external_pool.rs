@@ -772,3 +772,62 @@ async fn python_worker_exits_by_itself_when_its_parent_dies() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_workers_start_concurrently_and_a_broken_one_does_not_stop_the_pool() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = fixture_pool("wide", 16)
+        .startup_concurrency(16)
+        .env("FIXTURE_BROKEN_WORKER", "wide-5");
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let stats = pools.stats().remove(0);
+    let report = stats
+        .startup
+        .clone()
+        .expect("a ready pool has a startup report");
+    assert_eq!((report.size, report.started), (16, 15), "{report:#?}");
+    assert_eq!(stats.workers.len(), 15);
+    assert_eq!(report.failures.len(), 1, "{report:#?}");
+    assert_eq!(report.failures[0].worker, "wide-5");
+    assert!(
+        report.failures[0]
+            .reason
+            .contains("exited before becoming ready"),
+        "{}",
+        report.failures[0].reason
+    );
+    // The starts overlapped: every process was spawned before the first handshake answered
+    // (one at a time, each would be spawned after the previous one was ready).
+    let last_spawn = report
+        .workers
+        .iter()
+        .map(|w| w.spawned_after)
+        .max()
+        .unwrap();
+    let first_ready = report.workers.iter().map(|w| w.ready_after).min().unwrap();
+    assert!(
+        last_spawn < first_ready,
+        "last spawn at {last_spawn:?}, first handshake at {first_ready:?}: {report:#?}"
+    );
+    // Every worker that came up serves.
+    let calls: Vec<_> = (0..15)
+        .map(|_| {
+            pools.execute(
+                activity("Sleep", vec![json(0.2.into())]),
+                CancellationToken::new(),
+                no_heartbeat,
+            )
+        })
+        .collect();
+    for out in futures::future::join_all(calls).await {
+        assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    }
+    let pids: Vec<u32> = stats.workers.iter().map(|w| w.1).collect();
+    let exit = running.shutdown().await;
+    assert!(!exit.is_abnormal(), "{exit}");
+    for pid in pids {
+        assert!(is_dead(pid), "worker {pid} survived shutdown");
+    }
+    assert!(marked(&stats.run_marker).is_empty());
+}

@@ -67,6 +67,12 @@ pub struct ExternalPoolConfig {
     /// Number of processes (default 1, at most 1024).
     #[serde(default = "default_size")]
     pub size: usize,
+    /// Processes started at the same time when the pool starts (default: 4 × the number of
+    /// cores). Each is ready when its handshake answers; one that fails to start holds up no
+    /// other, and the pool is ready once every process is up or has failed (it fails to start
+    /// only if none came up; the others are retried in the background).
+    #[serde(default = "default_startup_concurrency")]
+    pub startup_concurrency: usize,
     /// Executions allowed to wait for a free process before new ones are refused with a
     /// retryable failure (default 1000).
     #[serde(default = "default_max_queue")]
@@ -94,6 +100,9 @@ pub struct ExternalPoolConfig {
 
 fn default_size() -> usize {
     1
+}
+fn default_startup_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
 }
 fn default_max_queue() -> usize {
     1000
@@ -133,6 +142,7 @@ impl ExternalPoolConfig {
             env: BTreeMap::new(),
             cwd: None,
             size: default_size(),
+            startup_concurrency: default_startup_concurrency(),
             max_queue: default_max_queue(),
             ready_timeout: default_ready_timeout(),
             health_interval: default_health_interval(),
@@ -168,6 +178,12 @@ impl ExternalPoolConfig {
     /// Sets the number of processes.
     pub fn size(mut self, size: usize) -> Self {
         self.size = size;
+        self
+    }
+
+    /// Sets how many processes start at the same time.
+    pub fn startup_concurrency(mut self, concurrency: usize) -> Self {
+        self.startup_concurrency = concurrency;
         self
     }
 
@@ -233,6 +249,9 @@ impl ExternalPoolConfig {
                 "`size` must be between 1 and {MAX_POOL_SIZE}, got {}",
                 self.size
             )));
+        }
+        if self.startup_concurrency == 0 {
+            return Err(bad("`startup_concurrency` must be at least 1".into()));
         }
         for (field, value) in [
             ("ready_timeout", self.ready_timeout),
@@ -343,6 +362,7 @@ mod tests {
         assert_eq!(cfg.intensity.max_restarts, 5);
         assert_eq!(cfg.health_timeout, Duration::from_secs(2));
         assert_eq!(cfg.max_queue, 1000);
+        assert!(cfg.startup_concurrency >= 4);
         cfg.validate().unwrap();
     }
 
@@ -372,6 +392,7 @@ mod tests {
             (ExternalPoolConfig::new("p", " "), "`command`"),
             (ok.clone().size(0), "`size`"),
             (ok.clone().size(5000), "`size`"),
+            (ok.clone().startup_concurrency(0), "`startup_concurrency`"),
             (
                 ok.clone().health(Duration::ZERO, Duration::from_secs(1), 1),
                 "`health_interval`",

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hourglass_supervise::{
-    ChildSpec, DynamicSupervisorHandle, DynamicSupervisorSpec, Exit, Restart, Shutdown, StartError,
-    Strategy, SupervisorHandle, SupervisorSpec,
+    ChildSpec, DynamicSupervisorSpec, Exit, Shutdown, StartError, Strategy, SupervisorHandle,
+    SupervisorSpec,
 };
 use parking_lot::Mutex;
 use temporalio_common::protos::{
@@ -22,7 +22,7 @@ use super::error::ExternalError;
 use super::execution::{ExternalActivity, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE};
 use super::leftovers::claim_pool;
 use super::pool::{PoolShared, PoolStats};
-use super::process_worker::starter_spec;
+use super::startup::populator_spec;
 
 /// Id of the supervisor [`ExternalPools::child_spec`] returns.
 pub const EXTERNAL_POOLS_ID: &str = "external_pools";
@@ -37,12 +37,15 @@ pub const EXTERNAL_POOLS_ID: &str = "external_pools";
 ///    ├─ run_marker                holds the pool's state lock; kills a previous run's leftovers
 ///    ├─ workers                   DynamicSupervisor
 ///    │  └─ starter/<name>-<i>     Starter (permanent) → process_worker (transient) → OS process
-///    └─ populator                 starts `size` Starters, then ends normally
+///    └─ populator                 starts `size` Starters concurrently, retries failed ones, ends
 /// ```
 ///
-/// Guarantees: the pool is ready when the tree has started (every process answered its
-/// handshake, so [`serves`](Self::serves) knows the activity types); a failed start stops
-/// whatever was started and names the cause; executions only go to handshaken, live workers;
+/// Guarantees: workers start concurrently (`startup_concurrency` at a time); the pool is ready
+/// when the tree has started (every process answered its handshake or failed to start, and at
+/// least one is up, so [`serves`](Self::serves) knows the activity types; the
+/// [`StartupReport`](super::StartupReport) in [`stats`](Self::stats) says how many came up and
+/// why others did not, and those are retried in the background); a pool where no worker came
+/// up fails to start, stops whatever was started and names the cause; executions only go to handshaken, live workers;
 /// restarts are bounded by each level's intensity.
 #[derive(Clone)]
 pub struct ExternalPools {
@@ -316,27 +319,11 @@ fn pool_spec(pool: &Arc<PoolShared>) -> ChildSpec {
 
     let workers = DynamicSupervisorSpec::new("workers")
         .intensity(cfg.intensity.max_restarts, cfg.intensity.period)
+        .concurrent_starts(true)
         .register_as(workers_name.clone())
         .into_child_spec();
 
-    let populate_pool = pool.clone();
-    let populator = ChildSpec::with_init("populator", move |ctx| {
-        let pool = populate_pool.clone();
-        let workers_name = workers_name.clone();
-        async move {
-            let workers: DynamicSupervisorHandle =
-                ctx.registry().via(&workers_name).map_err(StartError::new)?;
-            for index in 0..pool.config.size {
-                workers
-                    .start_child(starter_spec(&pool, index))
-                    .await
-                    .map_err(StartError::new)?;
-            }
-            tracing::info!(pool = %pool.name(), size = pool.config.size, types = ?pool.activity_types(), "external pool ready");
-            Ok(async { Exit::Normal })
-        }
-    })
-    .restart(Restart::Transient);
+    let populator = populator_spec(pool.clone(), workers_name);
 
     SupervisorSpec::new(format!("external_pool/{name}"))
         .strategy(Strategy::RestForOne)

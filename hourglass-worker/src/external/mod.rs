@@ -18,6 +18,7 @@ mod handshake;
 pub mod leftovers;
 mod pool;
 mod process_worker;
+mod startup;
 
 pub use config::{ExternalPoolConfig, IntensityConfig, MAX_POOL_SIZE, duration_str};
 pub use dispatch::{EXTERNAL_POOLS_ID, ExternalPools, RunningPools};
@@ -29,3 +30,4 @@ pub use execution::{
 pub use handshake::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 pub use pool::PoolStats;
 pub use process_worker::worker_id;
+pub use startup::{StartupReport, WorkerStartFailure, WorkerStartup};

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use hourglass_proto::external::v1::{CancelRequest, execute_event::Event};
 use parking_lot::{Mutex, RwLock};
@@ -21,6 +22,7 @@ use super::execution::{
     WORKER_LOST_TYPE, failure_from_wire, payload_from_wire,
 };
 use super::handshake::WorkerClient;
+pub use super::startup::StartupReport;
 
 /// A connected, handshaken worker process.
 #[derive(Debug)]
@@ -31,6 +33,9 @@ pub(crate) struct WorkerConn {
     capacity: usize,
     busy: AtomicUsize,
     alive: AtomicBool,
+    /// When its process was spawned and when it joined the pool (handshake answered).
+    pub(crate) spawned_at: Instant,
+    pub(crate) joined_at: Instant,
 }
 
 impl WorkerConn {
@@ -57,6 +62,7 @@ pub(crate) struct PoolShared {
     next_execution: AtomicU64,
     joins: AtomicU64,
     lost: AtomicU64,
+    pub(crate) startup: Mutex<Option<StartupReport>>,
     pub(crate) closed: CancellationToken,
 }
 
@@ -79,6 +85,8 @@ pub struct PoolStats {
     pub joins: u64,
     /// Executions failed because their worker process died.
     pub lost_executions: u64,
+    /// How the pool's start went (`None` until it is ready).
+    pub startup: Option<StartupReport>,
 }
 
 /// Removes a worker from the pool when its session ends (however it ends).
@@ -143,6 +151,7 @@ impl PoolShared {
             next_execution: AtomicU64::new(1),
             joins: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            startup: Mutex::new(None),
             closed: CancellationToken::new(),
         })
     }
@@ -173,6 +182,7 @@ impl PoolShared {
         self: &Arc<Self>,
         id: String,
         pid: u32,
+        spawned_at: Instant,
         client: WorkerClient,
         capacity: usize,
         types: Vec<String>,
@@ -219,6 +229,8 @@ impl PoolShared {
             capacity: capacity.max(1),
             busy: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
+            spawned_at,
+            joined_at: Instant::now(),
         });
         self.workers.lock().insert(id.clone(), conn.clone());
         self.joins.fetch_add(1, Ordering::Relaxed);
@@ -230,6 +242,14 @@ impl PoolShared {
             pool: self.clone(),
             conn,
         })
+    }
+
+    /// Pid, spawn time and join time of the joined worker `id`.
+    pub(crate) fn worker_times(&self, id: &str) -> Option<(u32, Instant, Instant)> {
+        self.workers
+            .lock()
+            .get(id)
+            .map(|c| (c.pid, c.spawned_at, c.joined_at))
     }
 
     /// Free slots on live workers.
@@ -258,6 +278,7 @@ impl PoolShared {
             waiting: self.waiting.load(Ordering::Acquire),
             joins: self.joins.load(Ordering::Relaxed),
             lost_executions: self.lost.load(Ordering::Relaxed),
+            startup: self.startup.lock().clone(),
         }
     }
 

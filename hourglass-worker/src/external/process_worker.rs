@@ -100,10 +100,10 @@ fn session_spec(
             let answer = handshake(&mut client, &worker_id, &pool.marker, cfg.ready_timeout)
                 .await
                 .map_err(StartError::new)?;
-            let pgid = ctx
+            let (pgid, spawned_at) = ctx
                 .registry()
                 .lookup::<ProcessInfo>(&process_name)
-                .map(|p| p.pid)
+                .map(|p| (p.pid, p.spawned_at))
                 .ok_or_else(|| {
                     StartError::new(format!(
                         "external worker `{worker_id}`: its process is not registered"
@@ -117,6 +117,7 @@ fn session_spec(
                 .join(
                     worker_id.clone(),
                     pgid,
+                    spawned_at,
                     client.clone(),
                     answer.max_concurrent as usize,
                     answer.activity_types,

@@ -7,6 +7,12 @@ import time
 
 from hourglass_activity_worker import ActivityCancelledError, ApplicationError, activity
 
+# A test may mark one worker of a pool as broken: it exits while importing its activities.
+if os.environ.get("FIXTURE_BROKEN_WORKER") and os.environ.get("FIXTURE_BROKEN_WORKER") == os.environ.get(
+    "HOURGLASS_WORKER_ID"
+):
+    raise SystemExit(3)
+
 
 @activity("Echo")
 async def echo(ctx, value):
