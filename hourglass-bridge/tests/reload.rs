@@ -248,3 +248,32 @@ async fn a_stale_worker_can_still_be_retired() {
     let err = retiring.finalize_shutdown().await.unwrap_err();
     assert!(matches!(err, BridgeError::ShutDown), "{err:?}");
 }
+
+/// Distinct in-memory library copies mapped into this process, read from `/proc/self/maps`
+/// (a memory file shows as `/memfd:hourglass-core (deleted)` with its own inode).
+fn memory_copies_mapped() -> std::collections::HashSet<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter(|line| line.contains("/memfd:hourglass-core"))
+        .filter_map(|line| line.split_whitespace().nth(4).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn reload_copies_live_in_memory_not_in_the_temp_directory() {
+    let core = Core::load(core_lib::core_library()).unwrap();
+    core.reload().unwrap();
+    core.reload().unwrap();
+    let inodes = memory_copies_mapped();
+    assert!(inodes.len() >= 3, "memory copies mapped: {inodes:?}");
+    let prefix = format!("libhourglass_core-{}-", std::process::id());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "copies written to the temp directory: {left:?}"
+    );
+}
