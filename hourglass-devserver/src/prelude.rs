@@ -39,8 +39,8 @@ pub(crate) use std::sync::Arc;
 pub(crate) use temporalio_protos::temporal::api::{
     command::v1::{self as cmd, Command, command::Attributes as C},
     common::v1::{
-        ActivityType, Header, Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution,
-        WorkflowType,
+        ActivityType, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes,
+        WorkflowExecution, WorkflowType,
     },
     enums::v1::{
         ContinueAsNewInitiator, EventType, HistoryEventFilterType, ParentClosePolicy,
@@ -53,6 +53,7 @@ pub(crate) use temporalio_protos::temporal::api::{
     history::v1::{self as h, History, HistoryEvent, history_event::Attributes as A},
     protocol::v1::{Message as ProtocolMessage, message::SequencingId},
     query::v1::{WorkflowQuery, WorkflowQueryResult},
+    sdk::v1::UserMetadata,
     update::v1::{self as upd, Outcome, outcome},
     workflow::v1::{
         PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,

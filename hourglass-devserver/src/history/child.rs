@@ -41,6 +41,7 @@ impl Inner {
                 header: a.header.clone(),
                 memo: a.memo.clone(),
                 search_attributes: a.search_attributes.clone(),
+                priority: a.priority.clone(),
                 ..Default::default()
             },
         ));
@@ -126,6 +127,7 @@ impl Inner {
                 root_run_id: root.run_id,
             }),
             execution_deadline_ms: (exec_timeout > 0).then(|| self.now_ms() + exec_timeout),
+            priority: a.priority,
             ..Default::default()
         });
         if let Some(ex) = self.execs.get_mut(key) {

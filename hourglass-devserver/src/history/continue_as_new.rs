@@ -88,6 +88,8 @@ impl Inner {
             start_delay_ms: dur_ms(&a.backoff_start_interval),
             signal: None,
             attempt: 1,
+            priority: started.as_ref().and_then(|s| s.priority.clone()),
+            user_metadata: None,
         };
         let parent = ex.st.parent.clone();
         cx.eff.closed = true;

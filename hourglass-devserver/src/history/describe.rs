@@ -74,11 +74,12 @@ impl Engine {
                         .and_then(|s| s.workflow_execution_timeout),
                     workflow_run_timeout: started.as_ref().and_then(|s| s.workflow_run_timeout),
                     default_workflow_task_timeout: dur(st.wft_timeout_ms),
-                    user_metadata: None,
+                    user_metadata: ex.events.first().and_then(|e| e.user_metadata.clone()),
                 }),
                 // Reset points are described, not listed (visibility records lack them).
                 workflow_execution_info: Some(WorkflowExecutionInfo {
                     auto_reset_points: st.auto_reset_points.clone(),
+                    priority: started.as_ref().and_then(|s| s.priority.clone()),
                     ..exec_info(st)
                 }),
                 pending_activities,

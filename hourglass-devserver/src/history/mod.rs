@@ -87,6 +87,17 @@ impl Exec {
         id
     }
 
+    /// Attaches a command's (or a start request's) user metadata to the event `id` of this
+    /// task's new events, as Temporal sets `HistoryEvent.user_metadata`; the history size
+    /// counts it.
+    pub(crate) fn set_user_metadata(&mut self, id: i64, metadata: UserMetadata) {
+        if let Some(ev) = self.events.iter_mut().rev().find(|e| e.event_id == id) {
+            let before = ev.encoded_len() as i64;
+            ev.user_metadata = Some(metadata);
+            self.st.history_size_bytes += ev.encoded_len() as i64 - before;
+        }
+    }
+
     /// Adds the event now, or buffers it while a workflow task is running.
     pub(crate) fn add_or_buffer(&mut self, attrs: A) {
         if self.st.wft_started() {

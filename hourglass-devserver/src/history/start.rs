@@ -24,6 +24,10 @@ pub(crate) struct StartArgs {
     pub(crate) last_completion_result: Option<Payloads>,
     /// The previous run's failure a schedule passes on.
     pub(crate) continued_failure: Option<Failure>,
+    /// The run's priority (its started event and describe carry it).
+    pub(crate) priority: Option<Priority>,
+    /// The static summary and details the start request gave (the started event's).
+    pub(crate) user_metadata: Option<UserMetadata>,
 }
 
 impl From<ws::StartWorkflowExecutionRequest> for StartArgs {
@@ -49,6 +53,8 @@ impl From<ws::StartWorkflowExecutionRequest> for StartArgs {
             signal: None,
             last_completion_result: req.last_completion_result,
             continued_failure: req.continued_failure,
+            priority: req.priority,
+            user_metadata: req.user_metadata,
         }
     }
 }
@@ -82,6 +88,10 @@ pub(crate) struct NewRun {
     pub(crate) signal: Option<(String, Option<Payloads>, Option<Header>)>,
     /// The attempt of a retried run (0 or 1: the first).
     pub(crate) attempt: i32,
+    /// The run's priority (Temporal carries it over continue-as-new and retries).
+    pub(crate) priority: Option<Priority>,
+    /// The started event's user metadata (static summary and details).
+    pub(crate) user_metadata: Option<UserMetadata>,
 }
 
 impl Engine {
@@ -180,6 +190,8 @@ impl Engine {
                 signal: Some((req.signal_name, req.signal_input, req.header)),
                 last_completion_result: None,
                 continued_failure: None,
+                priority: req.priority,
+                user_metadata: req.user_metadata,
             })?;
             Ok(ws::SignalWithStartWorkflowExecutionResponse {
                 run_id,
@@ -307,6 +319,8 @@ impl Inner {
             signal: a.signal,
             last_completion_result: a.last_completion_result,
             continued_failure: a.continued_failure,
+            priority: a.priority,
+            user_metadata: a.user_metadata,
             ..Default::default()
         });
         Ok((run_id, true))
@@ -352,7 +366,7 @@ impl Inner {
         let root = st.root();
         let mut ex = Exec::new(st, vec![], self.time.clone());
         ex.persisted = 0;
-        ex.add(A::WorkflowExecutionStartedEventAttributes(
+        let started_id = ex.add(A::WorkflowExecutionStartedEventAttributes(
             h::WorkflowExecutionStartedEventAttributes {
                 workflow_type: Some(WorkflowType {
                     name: r.workflow_type.clone(),
@@ -392,9 +406,13 @@ impl Inner {
                 header: r.header,
                 workflow_id: r.workflow_id.clone(),
                 root_workflow_execution: Some(root),
+                priority: r.priority,
                 ..Default::default()
             },
         ));
+        if let Some(metadata) = r.user_metadata {
+            ex.set_user_metadata(started_id, metadata);
+        }
         if let Some((name, input, header)) = r.signal {
             ex.add(A::WorkflowExecutionSignaledEventAttributes(
                 h::WorkflowExecutionSignaledEventAttributes {

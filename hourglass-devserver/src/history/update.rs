@@ -53,6 +53,14 @@ impl Engine {
         let key = self
             .with(|g| {
                 let key = g.resolve(&req.namespace, &req.workflow_execution)?;
+                // Temporal's updateworkflow.ApplyRequest: a first execution run id that is not
+                // this chain's (a handle of an earlier, closed chain) finds no execution.
+                let first_run = g.execs.get(&key).map(|ex| ex.st.first_run_id.as_str());
+                if !req.first_execution_run_id.is_empty()
+                    && first_run != Some(req.first_execution_run_id.as_str())
+                {
+                    return Err(status::not_found("workflow execution not found"));
+                }
                 g.admit_update(&key, &request)?;
                 Ok(key)
             })
@@ -75,10 +83,12 @@ impl Engine {
             let mut g = self.inner.lock();
             g.resolve(&req.namespace, &r.workflow_execution)?
         };
+        // Temporal's frontend fills in an empty wait policy: with no stage asked for, the poll
+        // answers at once with the stage reached (ADMITTED for an update not yet delivered).
         let wait = req
             .wait_policy
             .map(|w| w.lifecycle_stage)
-            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Completed as i32);
+            .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Unspecified as i32);
         let (stage, outcome) = self.wait_update(&key, &r.update_id, wait, deadline).await?;
         Ok(ws::PollWorkflowExecutionUpdateResponse {
             outcome,

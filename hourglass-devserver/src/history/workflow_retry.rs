@@ -132,6 +132,7 @@ impl Inner {
             execution_deadline_ms: ex.st.execution_deadline_ms,
             start_delay_ms: backoff_ms,
             attempt: started.attempt.max(1) + 1,
+            priority: started.priority,
             ..Default::default()
         };
         tracing::info!(workflow_id = %key.workflow_id, failed_run_id = %key.run_id, attempt = run.attempt, backoff_ms, "workflow retried");

@@ -113,7 +113,17 @@ impl Inner {
                     }
                     order.push(p.message_id);
                 }
-                other => self.handle_command(&key, other, &mut cx)?,
+                other => {
+                    let first_new = self.execs.get(&key).map(|ex| ex.st.next_event_id);
+                    self.handle_command(&key, other, &mut cx)?;
+                    // Temporal: the event a command produced carries the command's metadata.
+                    if let (Some(metadata), Some(id)) = (cmd.user_metadata, first_new)
+                        && let Some(ex) = self.execs.get_mut(&key)
+                        && ex.st.next_event_id > id
+                    {
+                        ex.set_user_metadata(id, metadata);
+                    }
+                }
             }
         }
         let CmdCtx { eff, deferred, .. } = cx;

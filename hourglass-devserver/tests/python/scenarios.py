@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    Priority,
     RetryPolicy,
     WorkflowIDConflictPolicy,
     SearchAttributeKey,
@@ -36,6 +37,8 @@ from temporalio.exceptions import (
 )
 
 import harness
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 TQ = "py-" + uuid.uuid4().hex[:8]
 STATE = {"flaky_attempts": 0, "cancel_seen": False}
@@ -311,7 +314,33 @@ class RetriedRun:
         return f"attempt {info.attempt} after: {last.message if last else None}"
 
 
-WORKFLOWS = [RetriedRun, Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
+@workflow.defn
+class Prioritised:
+    """Runs a timer, an activity and a child, each with a summary and (but the timer) a
+    priority, and reports the priority it sees itself."""
+
+    @workflow.run
+    async def run(self, depth: int) -> list:
+        own = workflow.info().priority.priority_key
+        if depth > 0:
+            return [own]
+        await workflow.sleep(0.01, summary="short nap")
+        await workflow.execute_activity(
+            greet,
+            "p",
+            start_to_close_timeout=timedelta(seconds=10),
+            summary="say hello",
+            priority=Priority(priority_key=5, fairness_key="tenant-a", fairness_weight=3.0),
+        )
+        child = await workflow.execute_child_workflow(
+            Prioritised.run,
+            1,
+            priority=Priority(priority_key=4, fairness_key="tenant-b", fairness_weight=1.5),
+        )
+        return [own] + child
+
+
+WORKFLOWS = [Prioritised, RetriedRun, Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
 ACTIVITIES = [greet, flaky, always_fails, heartbeat_then_hang, sleepy, wait_for_cancel]
 
 
@@ -407,6 +436,119 @@ async def s_update(client: Client) -> None:
         assert "empty items rejected" in str(e.cause), e.cause
     await h.signal(Signals.add, "r")
     assert await asyncio.wait_for(h.result(), 30) == ["p", "q", "r"]
+
+
+async def s_update_admitted_before_a_worker(client: Client) -> None:
+    """Updates sent before any worker polls stay ADMITTED; a poll with no wait policy answers
+    at once with that stage (Temporal's frontend fills in an empty one), and every update
+    completes once a worker comes."""
+    from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as Stage
+    from temporalio.api.update.v1 import UpdateRef
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
+
+    queue = TQ + "-late"
+    h = await client.start_workflow(Signals.run, 3, id=wid("admitted"), task_queue=queue)
+    tasks = []
+    for i in range(3):
+        tasks.append(asyncio.create_task(h.execute_update(Signals.set_items, [str(i)], id=f"u{i}")))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                started = time.monotonic()
+                resp = await client.workflow_service.poll_workflow_execution_update(
+                    PollWorkflowExecutionUpdateRequest(
+                        namespace=client.namespace,
+                        update_ref=UpdateRef(
+                            workflow_execution=WorkflowExecution(workflow_id=h.id),
+                            update_id=f"u{i}",
+                        ),
+                    )
+                )
+                assert time.monotonic() - started < 5, "a poll with no wait policy waited"
+                assert resp.stage == Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, resp
+                assert not resp.HasField("outcome"), resp
+                break
+            except RPCError as e:
+                assert e.status == RPCStatusCode.NOT_FOUND, e
+                assert time.monotonic() < deadline, f"update u{i} never admitted"
+                await asyncio.sleep(0.1)
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[Signals],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        olds = [await asyncio.wait_for(t, 30) for t in tasks]
+        assert sorted(olds) == [0, 1, 1], olds
+        for item in ("x", "y", "z"):
+            await h.signal(Signals.add, item)
+        assert len(await asyncio.wait_for(h.result(), 30)) >= 3
+
+
+async def s_update_first_execution_run_id(client: Client) -> None:
+    """An update through the handle of a closed chain does not reach a newer run of the same
+    id: the first execution run id it carries does not match (NotFound, as Temporal)."""
+    workflow_id = wid("first-run")
+    first = await client.start_workflow(Signals.run, 1, id=workflow_id, task_queue=TQ)
+    await first.signal(Signals.add, "a")
+    await asyncio.wait_for(first.result(), 30)
+    second = await client.start_workflow(Signals.run, 2, id=workflow_id, task_queue=TQ)
+    try:
+        await first.execute_update(Signals.set_items, ["b"])
+        raise AssertionError("the update reached the second run")
+    except RPCError as e:
+        assert e.status == RPCStatusCode.NOT_FOUND, e
+        assert "workflow execution not found" in str(e), e
+    assert await second.execute_update(Signals.set_items, ["b"]) == 0
+    await second.signal(Signals.add, "c")
+    assert await asyncio.wait_for(second.result(), 30) == ["b", "c"]
+
+
+async def s_priority_and_metadata(client: Client) -> None:
+    """Priorities reach the started, scheduled and child-initiated events, the child's own
+    start and describe; the start's static summary and details and each command's summary
+    land on their events' user metadata (Temporal's HistoryEvent.user_metadata)."""
+    from temporalio.converter import PayloadConverter
+
+    conv = PayloadConverter.default
+    h = await client.start_workflow(
+        Prioritised.run,
+        0,
+        id=wid("prio"),
+        task_queue=TQ,
+        priority=Priority(priority_key=1, fairness_key="tenant-0", fairness_weight=2.5),
+        static_summary="the summary",
+        static_details="the details",
+    )
+    assert await asyncio.wait_for(h.result(), 30) == [1, 4]
+    seen = {}
+    async for e in h.fetch_history_events():
+        if e.HasField("workflow_execution_started_event_attributes"):
+            p = e.workflow_execution_started_event_attributes.priority
+            assert (p.priority_key, p.fairness_key, p.fairness_weight) == (1, "tenant-0", 2.5), p
+            assert conv.from_payload(e.user_metadata.summary) == "the summary", e
+            assert conv.from_payload(e.user_metadata.details) == "the details", e
+            seen["started"] = True
+        elif e.HasField("timer_started_event_attributes"):
+            assert conv.from_payload(e.user_metadata.summary) == "short nap", e
+            seen["timer"] = True
+        elif e.HasField("activity_task_scheduled_event_attributes"):
+            p = e.activity_task_scheduled_event_attributes.priority
+            assert (p.priority_key, p.fairness_key) == (5, "tenant-a"), p
+            assert conv.from_payload(e.user_metadata.summary) == "say hello", e
+            seen["activity"] = True
+        elif e.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            p = e.start_child_workflow_execution_initiated_event_attributes.priority
+            assert (p.priority_key, p.fairness_key, p.fairness_weight) == (4, "tenant-b", 1.5), p
+            seen["child"] = True
+        elif e.HasField("workflow_task_completed_event_attributes"):
+            assert not e.HasField("user_metadata"), e
+    assert seen == {"started": True, "timer": True, "activity": True, "child": True}, seen
+    desc = await h.describe()
+    assert await desc.static_summary() == "the summary"
+    assert await desc.static_details() == "the details"
+    assert desc.raw_description.workflow_execution_info.priority.priority_key == 1, desc
 
 
 async def s_update_with_start(client: Client) -> None:
@@ -784,6 +926,9 @@ SCENARIOS = {
     "signal": s_signal,
     "query": s_query,
     "update": s_update,
+    "priority_and_metadata": s_priority_and_metadata,
+    "update_first_execution_run_id": s_update_first_execution_run_id,
+    "update_admitted_before_a_worker": s_update_admitted_before_a_worker,
     "update_with_start": s_update_with_start,
     "delete": s_delete,
     "workflow_retry": s_workflow_retry,
