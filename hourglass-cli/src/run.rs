@@ -9,7 +9,7 @@ use crate::workflow_commands;
 use hourglass_bridge::config::{MetricsConfig, TlsConfig};
 use hourglass_bridge::{Core, CoreWatcher, DEFAULT_SETTLE};
 use hourglass_devserver::{
-    ApiKeys, Database, DevServer, DevServerBuilder, HistoryLimits, RunningServer, ServerTls,
+    ApiKeys, Database, DevServer, DevServerBuilder, RunningServer, ServerTls,
 };
 use hourglass_worker::external::ExternalPools;
 use hourglass_worker::subsystem::{DEFAULT_TASK_QUEUE, Hourglass, SubsystemConfig};
@@ -525,13 +525,15 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
         builder = builder.namespace(ns);
     }
     if !args.dynamic_config_values.is_empty() {
-        let mut limits = HistoryLimits::default();
-        hourglass_devserver::dynamic_config::apply(&args.dynamic_config_values, &mut limits)
+        let mut settings = hourglass_devserver::dynamic_config::DynamicSettings::default();
+        hourglass_devserver::dynamic_config::apply(&args.dynamic_config_values, &mut settings)
             .map_err(|e| CliError::InvalidValue {
                 what: "--dynamic-config-value".into(),
                 message: e.to_string(),
             })?;
-        builder = builder.history_limits(limits);
+        builder = builder
+            .history_limits(settings.history_limits)
+            .retention_jitter(settings.retention_jitter);
     }
     for entry in &args.search_attributes {
         let (name, ty) = entry

@@ -1,16 +1,36 @@
 //! `--dynamic-config-value KEY=VALUE`, as `temporal server start-dev` takes it: Temporal's
 //! dynamic-config keys with JSON values. The keys the dev server has a setting for are
-//! applied (the history limits and the continue-as-new suggestions); a value of the wrong
-//! type for one of them is an error naming the key. Any other key is accepted and ignored
-//! with a warning, as Temporal ignores keys no component reads.
+//! applied (the history limits, the continue-as-new suggestions and the retention timer's
+//! jitter); a value of the wrong type for one of them is an error naming the key. Any other
+//! key is accepted and ignored with a warning, as Temporal ignores keys no component reads.
 use crate::error::{DevServerError, Result};
 use crate::history::limits::HistoryLimits;
+use std::time::Duration;
 
-/// Where a key's value goes.
+/// The settings dynamic config can change, each starting at Temporal's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamicSettings {
+    /// The per-execution history limits (`limit.history*`).
+    pub history_limits: HistoryLimits,
+    /// `history.retentionTimerJitterDuration` (see
+    /// [`crate::DevServerBuilder::retention_jitter`]).
+    pub retention_jitter: Duration,
+}
+
+impl Default for DynamicSettings {
+    fn default() -> Self {
+        DynamicSettings {
+            history_limits: HistoryLimits::default(),
+            retention_jitter: crate::history::retention::DEFAULT_RETENTION_JITTER,
+        }
+    }
+}
+
+/// Where a history-limit key's value goes.
 type Field = fn(&mut HistoryLimits) -> &mut i64;
 
-/// The keys the dev server applies, each with the history limit it sets.
-const KEYS: &[(&str, Field)] = &[
+/// The history-limit keys, each with the limit it sets.
+const LIMIT_KEYS: &[(&str, Field)] = &[
     ("limit.historySize.error", |l| &mut l.size_error),
     ("limit.historySize.warn", |l| &mut l.size_warn),
     ("limit.historySize.suggestContinueAsNew", |l| {
@@ -23,12 +43,42 @@ const KEYS: &[(&str, Field)] = &[
     }),
 ];
 
+const RETENTION_JITTER_KEY: &str = "history.retentionTimerJitterDuration";
+
 fn bad(entry: &str, why: &str) -> DevServerError {
     DevServerError::Config(format!("--dynamic-config-value {entry}: {why}"))
 }
 
-/// Applies `KEY=VALUE` entries to `limits`; returns the keys that were ignored.
-pub fn apply(entries: &[String], limits: &mut HistoryLimits) -> Result<Vec<String>> {
+/// A duration value as Temporal's `convertDuration` reads one: a string in Go's syntax (with
+/// Temporal's `d` for days; a bare number is seconds) or a JSON number of seconds.
+fn duration_value(entry: &str, value: &serde_json::Value) -> Result<Duration> {
+    let seconds = match value {
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let ms = if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                crate::go_duration::parse_ms(&format!("{s}s"))
+            } else {
+                crate::go_duration::parse_ms(s)
+            }
+            .map_err(|e| bad(entry, &e))?;
+            return u64::try_from(ms)
+                .map(Duration::from_millis)
+                .map_err(|_| bad(entry, "a duration cannot be negative"));
+        }
+        serde_json::Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        bad(
+            entry,
+            "expected a duration (\"30m\") or a number of seconds",
+        )
+    })?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad(entry, "a duration cannot be negative"))
+}
+
+/// Applies `KEY=VALUE` entries to `settings`; returns the keys that were ignored.
+pub fn apply(entries: &[String], settings: &mut DynamicSettings) -> Result<Vec<String>> {
     let mut ignored = vec![];
     for entry in entries {
         let (key, raw) = entry
@@ -44,7 +94,12 @@ pub fn apply(entries: &[String], limits: &mut HistoryLimits) -> Result<Vec<Strin
                 &format!("the value is not JSON ({e}); quote strings"),
             )
         })?;
-        let Some((_, field)) = KEYS.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
+        if key.eq_ignore_ascii_case(RETENTION_JITTER_KEY) {
+            settings.retention_jitter = duration_value(entry, &value)?;
+            tracing::info!(key, value = ?settings.retention_jitter, "dynamic config value applied");
+            continue;
+        }
+        let Some((_, field)) = LIMIT_KEYS.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
             tracing::warn!(
                 key,
                 "dynamic config key not used by the Hourglass dev server; ignored"
@@ -56,7 +111,7 @@ pub fn apply(entries: &[String], limits: &mut HistoryLimits) -> Result<Vec<Strin
             .as_i64()
             .filter(|n| *n > 0)
             .ok_or_else(|| bad(entry, "expected a positive integer"))?;
-        *field(limits) = n;
+        *field(&mut settings.history_limits) = n;
         tracing::info!(key, value = n, "dynamic config value applied");
     }
     Ok(ignored)
@@ -72,16 +127,17 @@ mod tests {
 
     #[test]
     fn known_keys_set_their_limit_and_others_are_ignored() {
-        let mut l = HistoryLimits::default();
+        let mut settings = DynamicSettings::default();
         let ignored = apply(
             &entries(&[
                 "limit.historyCount.suggestContinueAsNew=50",
                 "limit.historySize.error=1000000",
                 "frontend.enableUpdateWorkflowExecution=true",
             ]),
-            &mut l,
+            &mut settings,
         )
         .unwrap();
+        let l = settings.history_limits;
         assert_eq!(l.count_suggest_continue_as_new, 50);
         assert_eq!(l.size_error, 1_000_000);
         assert_eq!(l.count_error, HistoryLimits::default().count_error);
@@ -96,10 +152,48 @@ mod tests {
             ("limit.historyCount.error=five", "not JSON"),
             ("limit.historyCount.error=\"5\"", "positive integer"),
             ("limit.historyCount.error=-1", "positive integer"),
+            (
+                "history.retentionTimerJitterDuration=\"5x\"",
+                "invalid duration",
+            ),
+            (
+                "history.retentionTimerJitterDuration=-3",
+                "cannot be negative",
+            ),
+            (
+                "history.retentionTimerJitterDuration=true",
+                "expected a duration",
+            ),
         ] {
-            let err = apply(&entries(&[entry]), &mut HistoryLimits::default()).unwrap_err();
+            let err = apply(&entries(&[entry]), &mut DynamicSettings::default()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(entry) && text.contains(why), "{text}");
         }
+    }
+
+    #[test]
+    fn the_retention_jitter_takes_temporal_durations() {
+        for (value, expected) in [
+            ("\"0s\"", Duration::ZERO),
+            ("\"10m\"", Duration::from_secs(600)),
+            ("\"1h30m\"", Duration::from_secs(5400)),
+            ("\"2d\"", Duration::from_secs(2 * 86_400)),
+            ("\"45\"", Duration::from_secs(45)),
+            ("90", Duration::from_secs(90)),
+            ("1.5", Duration::from_millis(1500)),
+        ] {
+            let mut settings = DynamicSettings::default();
+            let entry = format!("history.retentionTimerJitterDuration={value}");
+            assert!(
+                apply(&entries(&[&entry]), &mut settings)
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(settings.retention_jitter, expected, "{entry}");
+        }
+        assert_eq!(
+            DynamicSettings::default().retention_jitter,
+            Duration::from_secs(1800)
+        );
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     /// The clock every event time, deadline and timer is read from (virtual when the
     /// server skips time).
     pub(crate) time: Arc<TimeSource>,
+    /// Up to how long after its retention a closed run is deleted (see `history::retention`).
+    pub(crate) retention_jitter_ms: i64,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -69,14 +71,21 @@ impl Engine {
     /// Opens the store, loads all state, and rebuilds queues and timers.
     #[cfg(test)]
     pub fn open(db: &Database, default_namespace: &str) -> crate::error::Result<Arc<Self>> {
-        Self::open_with_clock(db, default_namespace, Arc::new(TimeSource::wall()))
+        Self::open_with_clock(
+            db,
+            default_namespace,
+            Arc::new(TimeSource::wall()),
+            crate::history::retention::DEFAULT_RETENTION_JITTER,
+        )
     }
 
-    /// [`Self::open`] on a given clock (a virtual one for time skipping).
+    /// [`Self::open`] on a given clock (a virtual one for time skipping), deleting closed
+    /// runs up to `retention_jitter` after their retention.
     pub(crate) fn open_with_clock(
         db: &Database,
         default_namespace: &str,
         time: Arc<TimeSource>,
+        retention_jitter: std::time::Duration,
     ) -> crate::error::Result<Arc<Self>> {
         let clock = time.clone();
         // In memory nothing is written anywhere: the state in `Inner` is all there is.
@@ -111,6 +120,7 @@ impl Engine {
             dirty_schedules: HashSet::new(),
             host_address: String::new(),
             time: time.clone(),
+            retention_jitter_ms: i64::try_from(retention_jitter.as_millis()).unwrap_or(i64::MAX),
         };
         for (name, data) in inner
             .store

@@ -59,6 +59,7 @@ pub mod dynamic_config;
 mod engine;
 mod error;
 mod frontend;
+mod go_duration;
 mod history;
 mod matching;
 mod namespaces;

@@ -29,6 +29,7 @@ pub struct DevServerBuilder {
     namespace: String,
     history_limits: HistoryLimits,
     retention: Option<std::time::Duration>,
+    retention_jitter: std::time::Duration,
     closed_cache_capacity: usize,
     tls: Option<ServerTls>,
     api_keys: ApiKeys,
@@ -64,6 +65,7 @@ impl DevServer {
             namespace: "default".into(),
             history_limits: HistoryLimits::default(),
             retention: None,
+            retention_jitter: crate::history::retention::DEFAULT_RETENTION_JITTER,
             closed_cache_capacity: crate::history::cache::CLOSED_CACHE_CAPACITY,
             tls: None,
             api_keys: ApiKeys::default(),
@@ -110,6 +112,14 @@ impl DevServerBuilder {
     /// workflow whose history goes over one is terminated with the limit as the reason.
     pub fn history_limits(mut self, limits: HistoryLimits) -> Self {
         self.history_limits = limits;
+        self
+    }
+
+    /// Up to how long after its retention a closed run is deleted: each run's deletion time
+    /// gets a random jitter in `[0, jitter)`, as Temporal's
+    /// `history.retentionTimerJitterDuration` (30 min unless set; zero deletes on time).
+    pub fn retention_jitter(mut self, jitter: std::time::Duration) -> Self {
+        self.retention_jitter = jitter;
         self
     }
 
@@ -199,12 +209,14 @@ impl DevServerBuilder {
             None => TimeSource::wall(),
             Some(start) => TimeSource::skipping(start == TimeSkipping::Locked),
         });
-        let engine = tokio::task::spawn_blocking(move || Engine::open_with_clock(&db, &ns, clock))
-            .await
-            .map_err(|e| DevServerError::Corrupt {
-                what: "startup".into(),
-                detail: e.to_string(),
-            })??;
+        let jitter = self.retention_jitter;
+        let engine =
+            tokio::task::spawn_blocking(move || Engine::open_with_clock(&db, &ns, clock, jitter))
+                .await
+                .map_err(|e| DevServerError::Corrupt {
+                    what: "startup".into(),
+                    detail: e.to_string(),
+                })??;
         engine.set_history_limits(self.history_limits);
         engine.set_closed_cache_capacity(self.closed_cache_capacity);
         if let Some(r) = self.retention {

@@ -15,6 +15,8 @@ async fn durable(path: &Path, retention: Duration) -> (RunningServer, C) {
         .port(0)
         .database_path(path)
         .retention(retention)
+        // Deleted on time, not up to Temporal's default 30 minutes later.
+        .retention_jitter(Duration::ZERO)
         .start()
         .await
         .unwrap();

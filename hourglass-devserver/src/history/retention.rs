@@ -2,15 +2,37 @@
 //! armed for its close time plus its namespace's retention; when it fires, the run, its
 //! history and its visibility record are deleted (from memory and from SQLite). Timers of
 //! closed runs are re-armed at start-up, so a run past its retention goes at once.
-//! Temporal adds up to `RetentionTimerJitterDuration` (30 min) of jitter; the dev server
-//! deletes on time, so a short retention is exact in tests.
+//! As Temporal's `GenerateDeleteHistoryEventTask`, the deletion time gets a full jitter of up
+//! to `history.retentionTimerJitterDuration` (30 min by default; the builder's
+//! `retention_jitter` and `--dynamic-config-value` set it), which spreads the deletions of
+//! runs that closed together.
 use crate::prelude::*;
+use rand::Rng;
 
 /// Temporal's minimum retention for a local namespace (`namespace.MinRetentionLocal`).
 pub const MIN_RETENTION_MS: i64 = 3_600_000;
 
 /// The dev server's default retention (24 h), as `temporal server start-dev`'s.
 pub const DEFAULT_RETENTION_MS: i64 = 86_400_000;
+
+/// Temporal's default `history.retentionTimerJitterDuration`.
+pub const DEFAULT_RETENTION_JITTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// When a run closed at `close_ms` is deleted: its retention plus a uniformly random jitter
+/// in `[0, jitter_ms)` (Temporal's `backoff.FullJitter`).
+pub(crate) fn deletion_time(
+    close_ms: i64,
+    retention_ms: i64,
+    jitter_ms: i64,
+    rng: &mut impl Rng,
+) -> i64 {
+    let jitter = if jitter_ms > 0 {
+        rng.random_range(0..jitter_ms)
+    } else {
+        0
+    };
+    close_ms.saturating_add(retention_ms).saturating_add(jitter)
+}
 
 impl Inner {
     /// Arms the retention timer of a closed run.
@@ -27,10 +49,13 @@ impl Inner {
             .get(&key.namespace)
             .map(NamespaceRec::retention_ms)
             .unwrap_or(DEFAULT_RETENTION_MS);
-        self.arm(
-            close_ms.saturating_add(retention),
-            TimerTask::Retention { key: key.clone() },
+        let at = deletion_time(
+            close_ms,
+            retention,
+            self.retention_jitter_ms,
+            &mut rand::rng(),
         );
+        self.arm(at, TimerTask::Retention { key: key.clone() });
     }
 
     /// Deletes a closed run whose retention has passed: its state, history and visibility.
@@ -88,5 +113,55 @@ mod tests {
         assert!(!g.execs.contains_key(&key), "deleted");
         assert_eq!(g.deleted, vec![key.clone()], "queued for the store");
         assert!(!g.current.contains_key(&("default".into(), "w".into())));
+    }
+
+    #[test]
+    fn deletion_times_spread_over_the_jitter_and_none_is_early() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let times: Vec<i64> = (0..200)
+            .map(|_| deletion_time(1_000, 3_600_000, 1_800_000, &mut rng))
+            .collect();
+        assert!(
+            times
+                .iter()
+                .all(|t| (3_601_000..3_601_000 + 1_800_000).contains(t))
+        );
+        let (lo, hi) = (times.iter().min().unwrap(), times.iter().max().unwrap());
+        assert!(hi - lo > 1_000_000, "spread {lo}..{hi}");
+        assert_eq!(deletion_time(1_000, 3_600_000, 0, &mut rng), 3_601_000);
+        assert_eq!(
+            deletion_time(i64::MAX - 5, 3_600_000, 10, &mut rng),
+            i64::MAX
+        );
+    }
+
+    #[test]
+    fn a_closed_run_is_armed_within_its_retention_and_jitter() {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        let mut g = e.inner.lock();
+        g.retention_jitter_ms = 60_000;
+        let key = g.create_run(NewRun {
+            namespace: "default".into(),
+            workflow_id: "w".into(),
+            run_id: new_id(),
+            workflow_type: "T".into(),
+            task_queue: "q".into(),
+            ..Default::default()
+        });
+        g.terminate(&key, "done", None, "test");
+        let close = g.execs[&key].st.close_ms.unwrap();
+        let armed: Vec<i64> = g
+            .timers
+            .iter()
+            .filter(|(_, t)| matches!(t, TimerTask::Retention { key: k } if *k == key))
+            .map(|((at, _), _)| *at)
+            .collect();
+        let start = close + DEFAULT_RETENTION_MS;
+        assert_eq!(armed.len(), 1, "{armed:?}");
+        assert!(
+            (start..start + 60_000).contains(&armed[0]),
+            "{armed:?} vs {start}"
+        );
     }
 }

@@ -103,11 +103,11 @@ pub(crate) fn parse_cron(c: &str) -> Result<Cron, String> {
             .split_once(' ')
             .ok_or("CronString does not have interval after @every")?;
         let (iv, phase) = every.split_once('/').unwrap_or((every, ""));
-        let interval = crate::history::events::dur(parse_go_duration(iv)?);
+        let interval = crate::history::events::dur(crate::go_duration::parse_ms(iv)?);
         let phase = if phase.is_empty() {
             None
         } else {
-            crate::history::events::dur(parse_go_duration(phase)?)
+            crate::history::events::dur(crate::go_duration::parse_ms(phase)?)
         };
         return Ok(Cron {
             calendar: None,
@@ -153,38 +153,6 @@ pub(crate) fn parse_cron(c: &str) -> Result<Cron, String> {
         interval: None,
         timezone,
     })
-}
-
-/// A Go duration (`1h30m`, `90s`, `500ms`) or Temporal's days extension (`2d`), in ms.
-fn parse_go_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("invalid duration \"{s}\"");
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..n].parse().map_err(|_| bad())?;
-        let unit_len = rest[n..]
-            .find(|ch: char| ch.is_ascii_digit() || ch == '.')
-            .unwrap_or(rest.len() - n);
-        let ms = match &rest[n..n + unit_len] {
-            "ns" => 1e-6,
-            "us" | "µs" => 1e-3,
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3600e3,
-            "d" => 86_400e3,
-            _ => return Err(bad()),
-        };
-        total += value * ms;
-        rest = &rest[n + unit_len..];
-    }
-    Ok(total as i64)
 }
 
 /// Temporal's `makeRange`: `*`, `x`, `x-z`, `x-z/y`, `x/y`, comma lists; names per mode;
