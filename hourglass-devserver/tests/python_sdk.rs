@@ -82,6 +82,7 @@ scenarios!(
     update_admitted_before_a_worker,
     update_first_execution_run_id,
     priority_and_metadata,
+    cancel_after_fire,
     update_with_start,
     delete,
     workflow_retry,

@@ -68,6 +68,27 @@ impl Engine {
     }
 }
 
+/// Whether a result event (completed, failed, timed out, canceled) of the activity
+/// scheduled as `scheduled_event_id` is buffered.
+fn has_buffered_activity_result(buffered: &[BufferedEvent], scheduled_event_id: i64) -> bool {
+    buffered.iter().any(|b| {
+        let Some(attrs) = HistoryEvent::decode(b.bytes.as_slice())
+            .ok()
+            .and_then(|e| e.attributes)
+        else {
+            return false;
+        };
+        let sid = match attrs {
+            A::ActivityTaskCompletedEventAttributes(a) => a.scheduled_event_id,
+            A::ActivityTaskFailedEventAttributes(a) => a.scheduled_event_id,
+            A::ActivityTaskTimedOutEventAttributes(a) => a.scheduled_event_id,
+            A::ActivityTaskCanceledEventAttributes(a) => a.scheduled_event_id,
+            _ => return false,
+        };
+        sid == scheduled_event_id
+    })
+}
+
 impl Inner {
     /// The ScheduleActivityTask command.
     pub(crate) fn schedule_activity_task_command(
@@ -139,7 +160,17 @@ impl Inner {
         let ex = self.exec_mut(key)?;
         let sid = a.scheduled_event_id;
         let Some(act) = ex.st.activities.get(&sid).cloned() else {
-            // Already finished: nothing to cancel (the result is in history).
+            // Temporal's AddActivityTaskCancelRequestedEvent: an activity whose result is
+            // buffered (it finished while this task ran) still gets the request recorded,
+            // before its result; one whose result is in history has nothing to cancel.
+            if has_buffered_activity_result(&ex.st.buffered, sid) {
+                ex.add(A::ActivityTaskCancelRequestedEventAttributes(
+                    h::ActivityTaskCancelRequestedEventAttributes {
+                        scheduled_event_id: sid,
+                        workflow_task_completed_event_id: completed_id,
+                    },
+                ));
+            }
             return Ok(());
         };
         let crid = ex.add(A::ActivityTaskCancelRequestedEventAttributes(

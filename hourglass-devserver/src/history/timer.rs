@@ -1,6 +1,23 @@
 //! User timers: the StartTimer / CancelTimer commands and TimerFired.
 use crate::prelude::*;
 
+/// Removes the buffered TimerFired of `timer_id`, returning its timer's started event id.
+pub(crate) fn take_buffered_timer_fired(
+    buffered: &mut Vec<BufferedEvent>,
+    timer_id: &str,
+) -> Option<i64> {
+    let (index, started_event_id) = buffered.iter().enumerate().find_map(|(i, b)| {
+        match HistoryEvent::decode(b.bytes.as_slice()).ok()?.attributes? {
+            A::TimerFiredEventAttributes(f) if f.timer_id == timer_id => {
+                Some((i, f.started_event_id))
+            }
+            _ => None,
+        }
+    })?;
+    buffered.remove(index);
+    Some(started_event_id)
+}
+
 impl Inner {
     /// The StartTimer command.
     pub(crate) fn start_timer_command(
@@ -51,11 +68,18 @@ impl Inner {
         let completed_id = cx.completed_id;
         let identity = cx.identity;
         let ex = self.exec_mut(key)?;
-        if let Some(t) = ex.st.timers.remove(&a.timer_id) {
+        // Temporal's AddTimerCanceledEvent: a timer that fired while this task ran has its
+        // TimerFired buffered; the cancel takes that event out and is recorded instead, so
+        // the history follows the worker's commands.
+        let started_event_id = match ex.st.timers.remove(&a.timer_id) {
+            Some(t) => Some(t.started_event_id),
+            None => take_buffered_timer_fired(&mut ex.st.buffered, &a.timer_id),
+        };
+        if let Some(started_event_id) = started_event_id {
             ex.add(A::TimerCanceledEventAttributes(
                 h::TimerCanceledEventAttributes {
                     timer_id: a.timer_id,
-                    started_event_id: t.started_event_id,
+                    started_event_id,
                     workflow_task_completed_event_id: completed_id,
                     identity: identity.to_string(),
                 },

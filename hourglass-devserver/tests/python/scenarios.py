@@ -340,7 +340,46 @@ class Prioritised:
         return [own] + child
 
 
-WORKFLOWS = [Prioritised, RetriedRun, Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
+@workflow.defn
+class CancelAfterFire:
+    """Cancels a timer that fired and an activity that finished while its workflow task ran
+    (both results are buffered on the server when the cancels arrive)."""
+
+    @workflow.run
+    async def run(self) -> list:
+        out: list = []
+
+        async def long_timer() -> None:
+            try:
+                await asyncio.sleep(1)
+                out.append("timer fired")
+            except asyncio.CancelledError:
+                out.append("timer cancelled")
+
+        async def act() -> None:
+            try:
+                out.append(
+                    await workflow.execute_activity(
+                        sleepy, 0.5, start_to_close_timeout=timedelta(seconds=10)
+                    )
+                )
+            except (ActivityError, asyncio.CancelledError):
+                out.append("activity cancelled")
+
+        timer = asyncio.create_task(long_timer())
+        activity_task = asyncio.create_task(act())
+        await asyncio.sleep(0.1)
+        if not workflow.unsafe.is_replaying():
+            time.sleep(1.5)  # the timer fires and the activity finishes meanwhile
+        timer.cancel()
+        activity_task.cancel()
+        await asyncio.gather(timer, activity_task, return_exceptions=True)
+        # Not closing in that task: a close beside buffered events is UnhandledCommand.
+        await asyncio.sleep(0.1)
+        return sorted(out)
+
+
+WORKFLOWS = [CancelAfterFire, Prioritised, RetriedRun, Messenger, Upserter, Hello, Retry, NonRetryable, Heartbeat, StartToClose, Timer, Signals, Cancellable, Forever, Child, Parent, Looping, Failing]
 ACTIVITIES = [greet, flaky, always_fails, heartbeat_then_hang, sleepy, wait_for_cancel]
 
 
@@ -549,6 +588,27 @@ async def s_priority_and_metadata(client: Client) -> None:
     assert await desc.static_summary() == "the summary"
     assert await desc.static_details() == "the details"
     assert desc.raw_description.workflow_execution_info.priority.priority_key == 1, desc
+
+
+async def s_cancel_after_fire(client: Client) -> None:
+    """Temporal's AddTimerCanceledEvent / AddActivityTaskCancelRequestedEvent: the cancel of a
+    timer whose TimerFired is buffered replaces that event; the cancel request of an
+    activity whose result is buffered is recorded before the result. The history then
+    replays without non-determinism."""
+    from temporalio.worker import Replayer
+
+    h = await client.start_workflow(CancelAfterFire.run, id=wid("cancel-fired"), task_queue=TQ)
+    result = await asyncio.wait_for(h.result(), 30)
+    assert result == ["activity cancelled", "timer cancelled"], result
+    kinds = []
+    async for e in h.fetch_history_events():
+        for name in ("timer_fired", "timer_canceled", "activity_task_cancel_requested", "activity_task_completed"):
+            if e.HasField(name + "_event_attributes"):
+                kinds.append(name if name != "timer_fired" else f"timer_fired:{e.timer_fired_event_attributes.timer_id}")
+    # Timer 2 (the 1 s one) was canceled, its buffered TimerFired dropped.
+    assert "timer_fired:2" not in kinds and "timer_canceled" in kinds, kinds
+    assert kinds.index("activity_task_cancel_requested") < kinds.index("activity_task_completed"), kinds
+    await Replayer(workflows=[CancelAfterFire]).replay_workflow(await h.fetch_history())
 
 
 async def s_update_with_start(client: Client) -> None:
@@ -926,6 +986,7 @@ SCENARIOS = {
     "signal": s_signal,
     "query": s_query,
     "update": s_update,
+    "cancel_after_fire": s_cancel_after_fire,
     "priority_and_metadata": s_priority_and_metadata,
     "update_first_execution_run_id": s_update_first_execution_run_id,
     "update_admitted_before_a_worker": s_update_admitted_before_a_worker,
