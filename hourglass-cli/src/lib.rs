@@ -22,6 +22,7 @@ pub mod payload_json;
 pub mod run;
 pub mod schedule_args;
 pub mod schedule_commands;
+pub mod schedule_times;
 pub mod ui_tree;
 pub mod workflow_commands;
 pub mod workflow_replay;
@@ -156,6 +157,11 @@ async fn schedule(cmd: schedule_args::ScheduleCommand, file: &FileConfig) -> Res
                 .map(sc::parse_overlap_policy)
                 .transpose()?,
         ),
+        S::Backfill(a) => {
+            schedule_times::parse_range(a)?;
+            sc::parse_overlap_policy(&a.overlap_policy)?;
+        }
+        S::ListMatchingTimes(a) => drop(schedule_times::parse_range(a)?),
         _ => {}
     }
     let mut client = connection::connect(&conn).await?;
@@ -171,6 +177,10 @@ async fn schedule(cmd: schedule_args::ScheduleCommand, file: &FileConfig) -> Res
         S::Pause(a) => sc::cmd_pause(&mut client, ns, a, true, &mut out).await,
         S::Unpause(a) => sc::cmd_pause(&mut client, ns, a, false, &mut out).await,
         S::Delete(a) => sc::cmd_delete(&mut client, ns, a, &mut out).await,
+        S::Backfill(a) => schedule_times::cmd_backfill(&mut client, ns, a, &mut out).await,
+        S::ListMatchingTimes(a) => {
+            schedule_times::cmd_list_matching_times(&mut client, ns, a, &mut out).await
+        }
     }
 }
 

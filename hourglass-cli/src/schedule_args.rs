@@ -24,6 +24,10 @@ pub enum ScheduleCommand {
     Unpause(ScheduleNoteArgs),
     /// Delete a schedule (the workflows it started keep running).
     Delete(ScheduleIdArgs),
+    /// Run the actions the schedule would have taken in a time range (past or future).
+    Backfill(ScheduleRangeArgs),
+    /// List the times the schedule's spec matches in a time range, without acting.
+    ListMatchingTimes(ScheduleRangeArgs),
 }
 
 impl ScheduleCommand {
@@ -37,6 +41,7 @@ impl ScheduleCommand {
             S::Trigger(a) => &a.id.connection,
             S::Toggle(a) => &a.id.connection,
             S::Pause(a) | S::Unpause(a) => &a.id.connection,
+            S::Backfill(a) | S::ListMatchingTimes(a) => &a.id.connection,
         }
     }
 }
@@ -182,4 +187,22 @@ pub struct ScheduleNoteArgs {
     /// Reason, recorded in the schedule's notes.
     #[arg(long, alias = "note", default_value = "(no reason provided)")]
     pub reason: String,
+}
+
+/// Arguments of `schedule backfill` and `schedule list-matching-times`.
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleRangeArgs {
+    /// The schedule.
+    #[command(flatten)]
+    pub id: ScheduleIdArgs,
+    /// Start of the time range (RFC 3339).
+    #[arg(long)]
+    pub start_time: String,
+    /// End of the time range (RFC 3339).
+    #[arg(long)]
+    pub end_time: String,
+    /// Backfill only: policy for runs that overlap (Skip, BufferOne, BufferAll,
+    /// CancelOther, TerminateOther or AllowAll).
+    #[arg(long, default_value = "Skip")]
+    pub overlap_policy: String,
 }

@@ -73,7 +73,7 @@ pub fn parse_duration(what: &str, text: &str) -> Result<prost_wkt_types::Duratio
     })
 }
 
-fn parse_time(what: &str, text: &str) -> Result<prost_wkt_types::Timestamp, CliError> {
+pub(crate) fn parse_time(what: &str, text: &str) -> Result<prost_wkt_types::Timestamp, CliError> {
     let t = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
         invalid(
             what,
@@ -229,7 +229,7 @@ pub fn build_schedule(args: &ScheduleCreateArgs) -> Result<Schedule, CliError> {
 }
 
 /// Turns a NotFound answer into "schedule `id` not found", other errors into [`CliError::Rpc`].
-fn schedule_rpc(operation: &'static str, id: &str, status: tonic::Status) -> CliError {
+pub(crate) fn schedule_rpc(operation: &'static str, id: &str, status: tonic::Status) -> CliError {
     let hint = " (see `hourglass schedule list` for the schedule ids)".into();
     CliError::not_found_or_rpc(operation, status, "schedule", id, hint)
 }
@@ -562,7 +562,7 @@ pub async fn cmd_list(
     print_table(out, &headers, &rows, true)
 }
 
-async fn patch(
+pub(crate) async fn patch(
     client: &mut Client,
     namespace: &str,
     id: &str,
@@ -582,7 +582,11 @@ async fn patch(
     Ok(())
 }
 
-fn done(out: &mut impl Write, args: &ScheduleIdArgs, text: &str) -> Result<(), CliError> {
+pub(crate) fn done(
+    out: &mut impl Write,
+    args: &ScheduleIdArgs,
+    text: &str,
+) -> Result<(), CliError> {
     if args.output.output.is_json() {
         print_json(out, &json!({"scheduleId": args.schedule_id}))
     } else {
