@@ -250,7 +250,7 @@ pub enum WorkflowCommand {
     /// Terminate a workflow.
     Terminate(TerminateArgs),
     /// Describe a workflow execution: its info, pending activities and children, result.
-    Describe(ExecutionArgs),
+    Describe(DescribeArgs),
     /// List workflow executions.
     List(ListArgs),
     /// Count workflow executions (optionally grouped: `GROUP BY ExecutionStatus`).
@@ -274,7 +274,8 @@ impl WorkflowCommand {
         use WorkflowCommand as W;
         match self {
             W::Start(a) | W::Execute(a) => &a.connection,
-            W::Result(a) | W::Cancel(a) | W::Describe(a) => &a.connection,
+            W::Result(a) | W::Cancel(a) => &a.connection,
+            W::Describe(a) => &a.execution.connection,
             W::Signal(a) => &a.execution.connection,
             W::Query(a) => &a.execution.connection,
             W::Terminate(a) => &a.execution.connection,
@@ -422,6 +423,21 @@ pub struct ShowArgs {
     /// Print each event as a section with all its fields instead of a table row.
     #[arg(long)]
     pub detailed: bool,
+    /// Follow the execution: print new events as they happen, until it closes (text
+    /// output only, as the Temporal CLI).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+/// Arguments of `workflow describe`.
+#[derive(Debug, Clone, Args)]
+pub struct DescribeArgs {
+    /// The execution.
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Show only the execution's auto-reset points.
+    #[arg(long)]
+    pub reset_points: bool,
 }
 
 /// Arguments of `workflow delete`.

@@ -324,6 +324,24 @@ pub async fn history_events(
     run_id: Option<&str>,
 ) -> Result<Vec<HistoryEvent>, CliError> {
     let mut events = Vec::new();
+    for_each_history_event(client, namespace, workflow_id, run_id, false, |e| {
+        events.push(e.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(events)
+}
+
+/// Calls `f` on each event of a run's history, page by page; with `follow`, long-polls for
+/// new events (Temporal's `wait_new_event`) until the run closes.
+pub async fn for_each_history_event(
+    client: &mut Client,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: Option<&str>,
+    follow: bool,
+    mut f: impl FnMut(&HistoryEvent) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let mut page_token = Vec::new();
     loop {
         let resp = client
@@ -331,14 +349,17 @@ pub async fn history_events(
                 namespace: namespace.to_string(),
                 execution: execution(workflow_id, run_id),
                 next_page_token: page_token,
+                wait_new_event: follow,
                 ..Default::default()
             })
             .await
             .map_err(|s| CliError::rpc("get workflow history", s))?
             .into_inner();
-        events.extend(resp.history.map(|h| h.events).unwrap_or_default());
+        for event in resp.history.map(|h| h.events).unwrap_or_default() {
+            f(&event)?;
+        }
         if resp.next_page_token.is_empty() {
-            return Ok(events);
+            return Ok(());
         }
         page_token = resp.next_page_token;
     }

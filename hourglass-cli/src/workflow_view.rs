@@ -1,7 +1,7 @@
 //! `hourglass workflow describe|list|count|show`: read-only views of executions, laid out as
 //! the Temporal CLI's (`temporal workflow describe` cards, `show` event table, ...).
 
-use crate::args::{CountArgs, ExecutionArgs, ListArgs, ShowArgs};
+use crate::args::{CountArgs, DescribeArgs, ListArgs, ShowArgs};
 use crate::connection::Client;
 use crate::error::CliError;
 use crate::output::{
@@ -10,7 +10,8 @@ use crate::output::{
 };
 use crate::payload_json::payload_to_json;
 use crate::workflow_commands::{
-    execution, failure_message, history_events, not_found_or_rpc, status_name,
+    execution, failure_message, for_each_history_event, history_events, not_found_or_rpc,
+    status_name,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -93,9 +94,10 @@ async fn close_event(
 pub async fn cmd_describe(
     client: &mut Client,
     namespace: &str,
-    args: &ExecutionArgs,
+    describe: &DescribeArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    let args = &describe.execution;
     let resp = client
         .describe_workflow_execution(DescribeWorkflowExecutionRequest {
             namespace: namespace.to_string(),
@@ -105,6 +107,9 @@ pub async fn cmd_describe(
         .map_err(|s| not_found_or_rpc("describe workflow", &args.workflow_id, s))?
         .into_inner();
     let info = resp.workflow_execution_info.clone().unwrap_or_default();
+    if describe.reset_points {
+        return print_reset_points(out, &info, args.output.output.is_json());
+    }
     let exec = info.execution.clone().unwrap_or_default();
     let running = info.status == WorkflowExecutionStatus::Running as i32;
     let closed = if running {
@@ -463,28 +468,30 @@ pub async fn cmd_show(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let e = &args.execution;
-    let events = history_events(client, namespace, &e.workflow_id, e.run_id.as_deref())
-        .await
-        .map_err(|err| match err {
-            CliError::Rpc { code, .. } if code == "NotFound" => CliError::NotFound {
-                what: "workflow execution",
-                id: e.workflow_id.clone(),
-                hint: " (check --workflow-id, --run-id and --namespace)".into(),
-            },
-            other => other,
-        })?;
+    let not_found = |err| match err {
+        CliError::Rpc { code, .. } if code == "NotFound" => CliError::NotFound {
+            what: "workflow execution",
+            id: e.workflow_id.clone(),
+            hint: " (check --workflow-id, --run-id and --namespace)".into(),
+        },
+        other => other,
+    };
     if e.output.output.is_json() {
+        let events = history_events(client, namespace, &e.workflow_id, e.run_id.as_deref())
+            .await
+            .map_err(not_found)?;
         return print_json(out, &proto_json(&History { events }, false)?);
     }
-    let mut events = events;
     if !args.detailed {
         writeln!(out, "Progress:")?;
     }
     let mut first = true;
     let mut close = None;
+    let mut run = e.run_id.clone();
     loop {
         let mut next_run = None;
-        for event in &events {
+        // Each event is printed as it arrives, so `--follow` shows the run live.
+        let print = |event: &HistoryEvent| -> Result<(), CliError> {
             if args.detailed {
                 if !first {
                     writeln!(out)?;
@@ -502,6 +509,7 @@ pub async fn cmd_show(
                     event_type_text(event.event_type)
                 )?;
             }
+            out.flush()?;
             first = false;
             match &event.attributes {
                 Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a))
@@ -517,11 +525,20 @@ pub async fn cmd_show(
                 ) => close = Some(event.clone()),
                 _ => {}
             }
-        }
+            Ok(())
+        };
+        for_each_history_event(
+            client,
+            namespace,
+            &e.workflow_id,
+            run.as_deref(),
+            args.follow,
+            print,
+        )
+        .await
+        .map_err(not_found)?;
         match next_run {
-            Some(run) => {
-                events = history_events(client, namespace, &e.workflow_id, Some(&run)).await?
-            }
+            Some(next) => run = Some(next),
             None => break,
         }
     }
@@ -530,6 +547,52 @@ pub async fn cmd_show(
         if let Some(event) = &close {
             print_text_result(out, event, None)?;
         }
+    }
+    Ok(())
+}
+
+/// `describe --reset-points`: the Temporal CLI's `Auto Reset Points: N` and one card per
+/// point (BinaryChecksum, CreateTime, RunId, EventId), or a JSON list of the same fields.
+// The Temporal CLI still prints the deprecated binary checksum.
+#[allow(deprecated)]
+fn print_reset_points(
+    out: &mut impl Write,
+    info: &WorkflowExecutionInfo,
+    json: bool,
+) -> Result<(), CliError> {
+    let points = info
+        .auto_reset_points
+        .as_ref()
+        .map(|p| p.points.as_slice())
+        .unwrap_or_default();
+    if json {
+        let list: Vec<Value> = points
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "BinaryChecksum": p.binary_checksum,
+                    "CreateTime": rfc3339(p.create_time.as_ref()),
+                    "RunId": p.run_id,
+                    "EventId": p.first_workflow_task_completed_id,
+                })
+            })
+            .collect();
+        return print_json(out, &Value::Array(list));
+    }
+    writeln!(out, "Auto Reset Points: {}", points.len())?;
+    for (i, p) in points.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        print_card(
+            out,
+            &[
+                field("BinaryChecksum", &p.binary_checksum),
+                field("CreateTime", rfc3339(p.create_time.as_ref())),
+                field("RunId", &p.run_id),
+                field("EventId", p.first_workflow_task_completed_id),
+            ],
+        )?;
     }
     Ok(())
 }

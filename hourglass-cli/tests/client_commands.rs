@@ -136,6 +136,38 @@ fn count_describe_show_list_delete_and_json_without_a_worker() {
     assert!(err.contains("`no-such` not found"), "{err}");
     let err = s.fails(&["workflow", "show", "-w", "no-such"]);
     assert!(err.contains("`no-such` not found"), "{err}");
+
+    // show --follow: prints events as they happen and exits when the run closes
+    s.ok(&[
+        "workflow", "start", "--type", "Nobody", "-w", "v-3", "-t", "none",
+    ]);
+    let mut follow = cli_server::KillOnDrop(
+        std::process::Command::new(cli_server::BIN)
+            .args(s.cmd(&["workflow", "show", "-w", "v-3", "--follow"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = cli_server::LineReader::new(follow.stdout.take().unwrap());
+    let limit = std::time::Duration::from_secs(30);
+    lines.wait_for("WorkflowTaskScheduled", limit);
+    s.ok(&["workflow", "signal", "-w", "v-3", "--name", "poke"]);
+    lines.wait_for("WorkflowExecutionSignaled", limit);
+    s.ok(&["workflow", "terminate", "-w", "v-3", "--reason", "seen"]);
+    lines.wait_for("WorkflowExecutionTerminated", limit);
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "show --follow did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
 }
 
 #[path = "support/raw_worker.rs"]
@@ -209,6 +241,16 @@ fn updates_and_json_results_on_a_real_worker() {
     ]);
     assert!(card_has(&text, "Name", "add_and_get"), "{text}");
     assert!(card_has(&text, "UpdateID", "u-1"), "{text}");
+    // describe --reset-points: the first completed workflow task (event 4) of this run
+    let points = s.ok(&["workflow", "describe", "-w", "ctr", "--reset-points"]);
+    assert!(points.starts_with("Auto Reset Points: 1\n"), "{points}");
+    assert!(card_has(&points, "EventId", "4"), "{points}");
+    let points = s.json(&["workflow", "describe", "-w", "ctr", "--reset-points"]);
+    assert_eq!(points[0]["EventId"], 4, "{points}");
+    assert!(
+        points[0]["RunId"].as_str().is_some_and(|r| !r.is_empty()),
+        "{points}"
+    );
     assert!(card_has(&text, "Result", "5"), "{text}");
     let json = s.json(&[
         "workflow",

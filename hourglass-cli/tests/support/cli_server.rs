@@ -1,7 +1,7 @@
 //! Shared helpers of the client-command tests: a dev server or `hourglass run` on a free
 //! loopback port (killed on drop), and runners for the real `hourglass` binary.
 
-use hourglass_tests::child_output::{KillOnDrop, LineReader, free_port};
+pub use hourglass_tests::child_output::{KillOnDrop, LineReader, free_port};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
