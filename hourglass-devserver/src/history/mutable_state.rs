@@ -183,7 +183,7 @@ pub struct Parent {
 }
 
 /// An update's server-side record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Update {
     /// The request.
     #[serde(with = "pb")]
@@ -203,13 +203,19 @@ pub struct Update {
     /// completed in history, and update-with-start does not attach to it).
     #[serde(default)]
     pub completed_event_id: i64,
+    /// The WorkflowExecutionUpdateAdmitted event of an update in history (a reset reapplied
+    /// it): the worker reads it from there, so no message delivers it. 0 otherwise.
+    #[serde(default)]
+    pub admitted_event_id: i64,
 }
 
 impl Update {
-    /// Admitted and not yet answered: a workflow task must deliver it.
+    /// Admitted and not yet answered: a workflow task must deliver it (as a message, unless
+    /// its UpdateAdmitted event is in history).
     pub fn awaits_delivery(&self) -> bool {
         self.stage == UpdateWorkflowExecutionLifecycleStage::Admitted as i32
             && self.outcome.is_none()
+            && self.admitted_event_id == 0
     }
 }
 

@@ -2,8 +2,9 @@
 //! `ndc.WorkflowResetter`: a new run is built from the base run's history up to the reset
 //! point (a workflow task's finish event), its pending workflow task failed with
 //! `RESET_WORKFLOW` (naming the base and the new run), its started activities failed, the
-//! signals the base run (and the runs it continued as) received after the point reapplied,
-//! and a new workflow task scheduled. The current run, when still open, is terminated by
+//! signals and updates the base run (and the runs it continued as) received after the point
+//! reapplied (`reapplyEvents`: an update as a WorkflowExecutionUpdateAdmitted event the
+//! worker reads from history), and a new workflow task scheduled. The current run, when still open, is terminated by
 //! `history-resetter`; the base run links to the new one (`reset_run_id`).
 use crate::history::state_rebuilder::rebuild;
 use crate::prelude::*;
@@ -39,13 +40,52 @@ pub(crate) fn terminated_by_resetter(last: Option<&HistoryEvent>) -> bool {
     )
 }
 
-/// Whether signals are reapplied, from the request's reapply type and exclude types
+/// What a reset reapplies, from the request's reapply type and exclude types
 /// (`GetResetReapplyExcludeTypes`).
-fn reapply_signals(req: &ws::ResetWorkflowExecutionRequest) -> bool {
-    req.reset_reapply_type != ResetReapplyType::None as i32
-        && !req
-            .reset_reapply_exclude_types
-            .contains(&(ResetReapplyExcludeType::Signal as i32))
+#[derive(Clone, Copy)]
+struct Reapply {
+    signals: bool,
+    updates: bool,
+}
+
+impl Reapply {
+    fn of(req: &ws::ResetWorkflowExecutionRequest) -> Self {
+        let excluded =
+            |t: ResetReapplyExcludeType| req.reset_reapply_exclude_types.contains(&(t as i32));
+        let ty = req.reset_reapply_type;
+        Reapply {
+            signals: ty != ResetReapplyType::None as i32
+                && !excluded(ResetReapplyExcludeType::Signal),
+            updates: ty != ResetReapplyType::None as i32
+                && ty != ResetReapplyType::Signal as i32
+                && !excluded(ResetReapplyExcludeType::Update),
+        }
+    }
+
+    /// The event `e` reapplies as, if any: a signal as itself; an update's Admitted event as
+    /// itself, its Accepted event (when it carries the request: no Admitted came first) as
+    /// an Admitted event of origin REAPPLY.
+    fn event(self, e: &HistoryEvent) -> Option<A> {
+        use temporalio_protos::temporal::api::enums::v1::UpdateAdmittedEventOrigin;
+        match e.attributes.as_ref()? {
+            A::WorkflowExecutionSignaledEventAttributes(s) if self.signals => {
+                Some(A::WorkflowExecutionSignaledEventAttributes(s.clone()))
+            }
+            A::WorkflowExecutionUpdateAdmittedEventAttributes(u) if self.updates => {
+                Some(A::WorkflowExecutionUpdateAdmittedEventAttributes(u.clone()))
+            }
+            A::WorkflowExecutionUpdateAcceptedEventAttributes(u) if self.updates => {
+                let request = u.accepted_request.clone()?;
+                Some(A::WorkflowExecutionUpdateAdmittedEventAttributes(
+                    h::WorkflowExecutionUpdateAdmittedEventAttributes {
+                        request: Some(request),
+                        origin: UpdateAdmittedEventOrigin::Reapply as i32,
+                    },
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Engine {
@@ -102,11 +142,8 @@ impl Inner {
         let events = prefix.to_vec();
         base.st.reset_run_id = run_id.clone();
         self.dirty.insert(base_key.clone());
-        let reapply = if reapply_signals(req) {
-            self.signals_after(&base_key, finish - 1, current.as_ref())
-        } else {
-            vec![]
-        };
+        let reapply =
+            self.events_to_reapply(Reapply::of(req), &base_key, finish - 1, current.as_ref());
         if let Some(ck) = &current
             && self.execs.get(ck).is_some_and(|e| e.st.is_open())
         {
@@ -120,8 +157,24 @@ impl Inner {
         ex.persisted = 0;
         fail_workflow_task(&mut ex, &req.reason, &base_key.run_id, &run_id);
         fail_inflight_activities(&mut ex, &req.reason, now);
-        for signal in reapply {
-            ex.add(signal);
+        for attrs in reapply {
+            let request = match &attrs {
+                A::WorkflowExecutionUpdateAdmittedEventAttributes(u) => u.request.clone(),
+                _ => None,
+            };
+            let id = ex.add(attrs);
+            if let Some(request) = request {
+                let update_id = request.meta.as_ref().map(|m| m.update_id.clone());
+                ex.st.updates.insert(
+                    update_id.unwrap_or_default(),
+                    Update {
+                        request,
+                        stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+                        admitted_event_id: id,
+                        ..Default::default()
+                    },
+                );
+            }
         }
         self.execs.insert(key.clone(), ex);
         self.current.insert(
@@ -135,9 +188,15 @@ impl Inner {
         Ok(run_id)
     }
 
-    /// The signals to reapply: those the base run received after `after` and every signal
-    /// of the runs it continued as, up to the current run (`reapplyContinueAsNewWorkflowEvents`).
-    fn signals_after(&mut self, base: &ExecKey, after: i64, current: Option<&ExecKey>) -> Vec<A> {
+    /// The events to reapply: those the base run received after `after` and those of the
+    /// runs it continued as, up to the current run (`reapplyContinueAsNewWorkflowEvents`).
+    fn events_to_reapply(
+        &mut self,
+        reapply: Reapply,
+        base: &ExecKey,
+        after: i64,
+        current: Option<&ExecKey>,
+    ) -> Vec<A> {
         let mut out = vec![];
         let mut key = base.clone();
         let mut from = after;
@@ -149,12 +208,7 @@ impl Inner {
                 ex.events
                     .iter()
                     .filter(|e| e.event_id > from)
-                    .filter_map(|e| match e.attributes.as_ref() {
-                        Some(A::WorkflowExecutionSignaledEventAttributes(s)) => {
-                            Some(A::WorkflowExecutionSignaledEventAttributes(s.clone()))
-                        }
-                        _ => None,
-                    }),
+                    .filter_map(|e| reapply.event(e)),
             );
             let next = ex.st.continued_as_new_run_id.clone();
             if next.is_empty() || current.is_some_and(|c| c.run_id == key.run_id) {

@@ -213,17 +213,33 @@ fn apply_pending(st: &mut Execution, id: i64, at: i64, attrs: &A) {
         A::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
             _ = st.children.remove(&a.initiated_event_id)
         }
+        A::WorkflowExecutionUpdateAdmittedEventAttributes(a) => {
+            if let Some(request) = a.request.clone() {
+                let update_id = request.meta.as_ref().map(|m| m.update_id.clone());
+                st.updates.insert(
+                    update_id.unwrap_or_default(),
+                    Update {
+                        request,
+                        stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+                        admitted_event_id: id,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
         A::WorkflowExecutionUpdateAcceptedEventAttributes(a) => {
-            if let Some(request) = a.accepted_request.clone() {
+            // Without a request, the update's UpdateAdmitted event came first.
+            if let Some(u) = st.updates.get_mut(&a.protocol_instance_id) {
+                u.stage = UpdateWorkflowExecutionLifecycleStage::Accepted as i32;
+                u.accepted_event_id = id;
+            } else if let Some(request) = a.accepted_request.clone() {
                 st.updates.insert(
                     a.protocol_instance_id.clone(),
                     Update {
                         request,
                         stage: UpdateWorkflowExecutionLifecycleStage::Accepted as i32,
-                        outcome: None,
                         accepted_event_id: id,
-                        aborted: false,
-                        completed_event_id: 0,
+                        ..Default::default()
                     },
                 );
             }

@@ -174,10 +174,7 @@ impl Inner {
             Update {
                 request: request.clone(),
                 stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
-                outcome: None,
-                accepted_event_id: 0,
-                aborted: false,
-                completed_event_id: 0,
+                ..Default::default()
             },
         );
         self.dirty.insert(key.clone());
@@ -214,11 +211,7 @@ impl Inner {
                 ));
                 let u = ex.st.updates.entry(id.clone()).or_insert_with(|| Update {
                     request: a.accepted_request.unwrap_or_default(),
-                    stage: 0,
-                    outcome: None,
-                    accepted_event_id: 0,
-                    aborted: false,
-                    completed_event_id: 0,
+                    ..Default::default()
                 });
                 u.stage = UpdateWorkflowExecutionLifecycleStage::Accepted as i32;
                 u.accepted_event_id = eid;

@@ -57,6 +57,11 @@ class Resettable:
     def is_ready(self) -> bool:
         return self.ready
 
+    @workflow.update
+    def add(self, value: str) -> int:
+        self.seen.append("u:" + value)
+        return len(self.seen)
+
 
 @workflow.defn
 class Child:
@@ -184,6 +189,42 @@ async def s_reset_reapplies_signals(client: Client) -> None:
     await current.signal(Resettable.note, "finish")
     assert await current.result() == ["before-reset", "finish"]
     assert CALLS[key] == 1, CALLS
+
+
+async def s_reset_reapplies_updates(client: Client) -> None:
+    """An update accepted after the point comes back in the reset run as a
+    WorkflowExecutionUpdateAdmitted event (origin REAPPLY) the worker handles from history;
+    excluding updates leaves it out (Temporal's reapplyEvents)."""
+    from temporalio.api.enums.v1 import ResetReapplyExcludeType, UpdateAdmittedEventOrigin
+
+    for exclude in (False, True):
+        key = f"reset-updates-{exclude}-" + uuid.uuid4().hex[:6]
+        handle = await started_and_ready(client, key)
+        assert await handle.execute_update(Resettable.add, "x", id="up-1") == 1
+        base = await events(client, key)
+        point = first_after(
+            base, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        )
+        kw = {"reset_reapply_exclude_types": [ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE]} if exclude else {}
+        new_run = await reset(client, key, point, **kw)
+        current = client.get_workflow_handle(key)
+        await current.signal(Resettable.note, "finish")
+        expected = ["finish"] if exclude else ["u:x", "finish"]
+        assert await current.result() == expected, await current.result()
+        new = await events(client, key, new_run)
+        admitted = [e for e in new if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED]
+        accepted = [e for e in new if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        completed = [e for e in new if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED]
+        if exclude:
+            assert not admitted and not accepted and not completed, new
+            continue
+        assert len(admitted) == 1 and len(accepted) == 1 and len(completed) == 1, new
+        a = admitted[0].workflow_execution_update_admitted_event_attributes
+        assert a.origin == UpdateAdmittedEventOrigin.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY, a
+        assert a.request.meta.update_id == "up-1", a
+        assert admitted[0].event_id < accepted[0].event_id < completed[0].event_id
+        acc = accepted[0].workflow_execution_update_accepted_event_attributes
+        assert acc.accepted_request_sequencing_event_id == admitted[0].event_id, acc
 
 
 async def s_reset_to_first_task_reruns_everything(client: Client) -> None:
