@@ -56,7 +56,7 @@ pub(crate) use temporalio_protos::temporal::api::{
     sdk::v1::UserMetadata,
     update::v1::{self as upd, Outcome, outcome},
     workflow::v1::{
-        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, ResetPoints,
         WorkflowExecutionConfig, WorkflowExecutionInfo,
     },
     workflowservice::v1 as ws,

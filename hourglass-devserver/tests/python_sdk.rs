@@ -58,6 +58,7 @@ scenarios!(
 scenarios!(
     "reset.py":
     reset_reapplies_signals,
+    reset_reapplies_updates,
     reset_to_first_task_reruns_everything,
     reset_keeps_pending_children,
     reset_errors,

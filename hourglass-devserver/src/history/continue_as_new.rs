@@ -90,6 +90,7 @@ impl Inner {
             attempt: 1,
             priority: started.as_ref().and_then(|s| s.priority.clone()),
             user_metadata: None,
+            prev_auto_reset_points: ex.st.auto_reset_points.clone(),
         };
         let parent = ex.st.parent.clone();
         cx.eff.closed = true;

@@ -92,6 +92,30 @@ pub(crate) struct NewRun {
     pub(crate) priority: Option<Priority>,
     /// The started event's user metadata (static summary and details).
     pub(crate) user_metadata: Option<UserMetadata>,
+    /// The reset points of the run this one continues (continue-as-new, retry, cron).
+    pub(crate) prev_auto_reset_points: Option<ResetPoints>,
+}
+
+/// Temporal's `rolloverAutoResetPointsWithExpiringTime`: a run continuing another keeps its
+/// reset points, minus those expired by `start_ms`; the previous run's own points expire a
+/// retention after this start.
+fn rollover_reset_points(
+    prev: Option<ResetPoints>,
+    prev_run_id: &str,
+    start_ms: i64,
+    retention_ms: i64,
+) -> Option<ResetPoints> {
+    let mut prev = prev?;
+    let expire = ts(start_ms.saturating_add(retention_ms));
+    prev.points.retain(|p| {
+        p.expire_time
+            .as_ref()
+            .is_none_or(|t| crate::history::events::ts_ms(t) >= start_ms)
+    });
+    for p in prev.points.iter_mut().filter(|p| p.run_id == prev_run_id) {
+        p.expire_time = Some(expire);
+    }
+    Some(prev)
 }
 
 impl Engine {
@@ -361,6 +385,15 @@ impl Inner {
             memo: r.memo.clone(),
             search_attributes: r.search_attributes.clone(),
             next_wft_attempt: 1,
+            auto_reset_points: rollover_reset_points(
+                r.prev_auto_reset_points.clone(),
+                &r.continued_execution_run_id,
+                now,
+                self.namespaces
+                    .get(&r.namespace)
+                    .map(NamespaceRec::retention_ms)
+                    .unwrap_or(crate::history::retention::DEFAULT_RETENTION_MS),
+            ),
             ..Default::default()
         };
         let root = st.root();
@@ -407,6 +440,7 @@ impl Inner {
                 workflow_id: r.workflow_id.clone(),
                 root_workflow_execution: Some(root),
                 priority: r.priority,
+                prev_auto_reset_points: r.prev_auto_reset_points,
                 ..Default::default()
             },
         ));

@@ -133,6 +133,7 @@ impl Inner {
             start_delay_ms: backoff_ms,
             attempt: started.attempt.max(1) + 1,
             priority: started.priority,
+            prev_auto_reset_points: ex.st.auto_reset_points.clone(),
             ..Default::default()
         };
         tracing::info!(workflow_id = %key.workflow_id, failed_run_id = %key.run_id, attempt = run.attempt, backoff_ms, "workflow retried");

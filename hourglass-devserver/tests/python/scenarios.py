@@ -886,6 +886,21 @@ async def s_continue_as_new(client: Client) -> None:
     desc = await h.describe()
     assert desc.status == WorkflowExecutionStatus.COMPLETED
     assert desc.run_id != h.first_execution_run_id
+    # Reset points roll over (Temporal's rolloverAutoResetPointsWithExpiringTime): the first
+    # run's point is kept, expiring a retention (24 h) after the next run started; the later
+    # runs of the same build add none.
+    points = desc.raw_description.workflow_execution_info.auto_reset_points.points
+    assert [(p.run_id, p.first_workflow_task_completed_id) for p in points] == [
+        (h.first_execution_run_id, 4)
+    ], points
+    expires = points[0].expire_time.ToDatetime() - points[0].create_time.ToDatetime()
+    assert timedelta(hours=23, minutes=59) < expires < timedelta(hours=24, minutes=1), expires
+    first_event = None
+    async for e in h.fetch_history_events():
+        first_event = e
+        break
+    prev = first_event.workflow_execution_started_event_attributes.prev_auto_reset_points.points
+    assert [p.run_id for p in prev] == [h.first_execution_run_id], prev
 
 
 async def s_failure(client: Client) -> None:
