@@ -231,21 +231,26 @@ impl CompiledSpec {
     }
 }
 
-/// A deterministic jitter in `[0, max_ms)` from the nominal time and the schedule's seed
-/// (Temporal hashes the same inputs with FarmHash; this uses 32-bit FNV-1a, so the jitter
-/// is stable per schedule and time but not byte-identical to Temporal's).
+/// Seconds from 0001-01-01 to the Unix epoch (Go's `unixToInternal`).
+const GO_UNIX_TO_INTERNAL: i64 = 62_135_596_800;
+
+/// Temporal's `addJitter`: a deterministic jitter in `[0, max_ms)` from the FarmHash
+/// `Fingerprint32` of the nominal time (as Go's `time.MarshalBinary` encodes a UTC time:
+/// version 1, seconds since year 1, nanoseconds, offset -1) followed by the seed, so a
+/// schedule fires at exactly the times Temporal's would.
 fn jitter_ms(seed: &str, nominal: DateTime<Utc>, max_ms: i64) -> i64 {
     if max_ms <= 0 {
         return 0;
     }
-    let mut h: u32 = 0x811c_9dc5;
-    let bytes = nominal.timestamp().to_be_bytes();
-    for b in bytes.iter().chain(seed.as_bytes()) {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
+    let mut bin = Vec::with_capacity(15 + seed.len());
+    bin.push(1u8);
+    bin.extend_from_slice(&(nominal.timestamp() + GO_UNIX_TO_INTERNAL).to_be_bytes());
+    bin.extend_from_slice(&(nominal.timestamp_subsec_nanos() as i32).to_be_bytes());
+    bin.extend_from_slice(&(-1i16).to_be_bytes());
+    bin.extend_from_slice(seed.as_bytes());
+    let fp = u64::from(farmhash::fingerprint32(&bin));
     let max = max_ms.min(i64::from(u32::MAX)) as u64;
-    ((u64::from(h) * max) >> 32) as i64
+    ((fp * max) >> 32) as i64
 }
 
 #[cfg(test)]
@@ -341,6 +346,20 @@ mod tests {
         assert_eq!(
             CompiledSpec::new(&cal).err().unwrap(),
             "invalid calendar spec: Hour Start is not in range [0-23]"
+        );
+    }
+
+    #[test]
+    fn jitter_is_temporals_to_the_millisecond() {
+        // The expectations of Temporal's own spec_test.go (TestSpecJitterSingleRun,
+        // TestSpecJitterSeed): same nominal time, seed and bound, same jittered time.
+        let hour = 3_600_000;
+        assert_eq!(jitter_ms("", at(2022, 4, 7, 13, 55, 0), hour), 146_927);
+        assert_eq!(jitter_ms("", at(2022, 3, 24, 0, 0, 0), hour), 2_124_276);
+        assert_eq!(jitter_ms("seed-1", at(2022, 3, 24, 0, 0, 0), hour), 372_519);
+        assert_eq!(
+            jitter_ms("seed-2", at(2022, 3, 24, 0, 0, 0), hour),
+            2_356_922
         );
     }
 }
