@@ -24,12 +24,18 @@ struct Run {
 
 impl Run {
     fn start(dir: &Path, extra: &[&str]) -> Run {
+        Run::start_with(dir, extra, &[])
+    }
+
+    /// `hourglass <global> run ... <run_args>`.
+    fn start_with(dir: &Path, global: &[&str], run_args: &[&str]) -> Run {
         let (port, ui_port) = (free_port(), free_port());
         let admin = format!("127.0.0.1:{}", free_port());
         let mut child = KillOnDrop(
             Command::new(BIN)
-                .args(extra)
+                .args(global)
                 .args(["run", "--ephemeral", "--core-threads", "2"])
+                .args(run_args)
                 .args([
                     "--port",
                     &port.to_string(),
@@ -285,6 +291,53 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
     let after = python_workers(run.child.id());
     assert_eq!(after.len(), 1, "healed: {after:?}");
     assert_ne!(after[0].to_string(), pid, "a new process: {after:?}");
+    run.stop();
+}
+
+#[test]
+fn the_tree_page_shows_a_live_core_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = hourglass_tests::core_lib::core_library();
+    let lib = dir.path().join("libhourglass_core.so");
+    std::fs::copy(&source, &lib).unwrap();
+    let run = Run::start_with(
+        dir.path(),
+        &[],
+        &["--core", lib.to_str().unwrap(), "--watch-core"],
+    );
+    let r = scenario(
+        "core_reload.js",
+        &run.ui,
+        &[
+            ("CORE_PATH", lib.to_str().unwrap()),
+            ("CORE_SOURCE", source.to_str().unwrap()),
+        ],
+    );
+    let before = s(&r, "coreBefore");
+    assert!(
+        before.contains("(reloadable), generation 1") && before.contains("Generations: 1 from"),
+        "{r}"
+    );
+    let after = s(&r, "coreAfter");
+    assert!(after.contains("generation 2"), "the reload was pushed: {r}");
+    assert!(
+        after.contains("Generations: 1 from") && after.contains(", 2 from"),
+        "the reload history lists both generations: {r}"
+    );
+    assert_eq!(r["sameDocument"], true, "pushed live, not reloaded: {r}");
+    assert!(n(&r, "rowsAfter") >= n(&r, "rowsBefore"), "{r}");
+    // The reloaded core serves workflows.
+    let result = run.ok(&[
+        "workflow",
+        "execute",
+        "--type",
+        "GreetingWorkflow",
+        "-w",
+        "after-reload",
+        "-i",
+        "\"reload\"",
+    ]);
+    assert!(result.contains("reload"), "{result}");
     run.stop();
 }
 
