@@ -361,6 +361,36 @@ fn start_dev_serves_the_ui_where_told_and_names_a_busy_ui_port() {
     );
     stdout.wait_for("HTTP API", Duration::from_secs(5));
 
+    // Paging: 60 runs of one type, 50 to a page, each run on exactly one page.
+    let address = format!("127.0.0.1:{port}");
+    for i in 0..60 {
+        let id = format!("paged-{i:02}");
+        let out = Command::new(BIN)
+            .args([
+                "workflow", "start", "--type", "Paged", "-t", "none", "-w", &id,
+            ])
+            .args(["--address", &address])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let r = scenario("paging.js", &format!("http://127.0.0.1:{ui_port}"), &[]);
+    let pages: Vec<Vec<String>> = serde_json::from_value(r["pages"].clone()).unwrap();
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [50, 10],
+        "{r}"
+    );
+    let mut all: Vec<&String> = pages.iter().flatten().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 60, "no run twice, none missing: {r}");
+    assert_eq!(s(&r, "queryKept"), "WorkflowType = 'Paged'", "{r}");
+
     // The UI port is now taken: a second server fails, naming the address and the flags.
     let out = Command::new(BIN)
         .args(["server", "start-dev", "--port", &free_port().to_string()])
