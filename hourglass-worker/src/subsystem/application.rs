@@ -1,12 +1,13 @@
 //! The Application: the root of the tree, and [`Hourglass`], the handle users hold.
 
-use super::bridge_holder::{self, BridgeHolder, OrphanTally, OrphanedWorkers};
+use super::bridge_holder::{self, BridgeHolder};
 use super::config::SubsystemConfig;
 use super::error::SubsystemError;
 use super::names;
 use super::runtime;
 use super::task_queue_worker::{self, pollers_name};
 use super::worker_launcher;
+use super::worker_reaper::{OrphanTally, OrphanedWorkers};
 use super::worker_registry::{self, WorkerRegistry};
 use hourglass_supervise::{
     DynamicSupervisorHandle, DynamicSupervisorSpec, Exit, Registry, Strategy, SupervisorHandle,

@@ -23,7 +23,11 @@
 
 use super::error::SubsystemError;
 use super::names;
+use super::poll_slot::PollSlot;
 use super::runtime::RuntimeHandle;
+use super::worker_reaper::{
+    ANNOUNCE_TIMEOUT, OrphanTally, Reaper, fail_outstanding, initiate, reap, stop_polling,
+};
 use hourglass_bridge::config::WorkerConfig;
 use hourglass_bridge::{BridgeError, Worker};
 use hourglass_supervise::{ChildContext, ChildSpec, Exit, Restart, Shutdown, StartError};
@@ -32,12 +36,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::{ActivityTask, activity_task};
 use temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation;
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
-use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use tokio::sync::{Notify, watch};
 
 /// Identifies one registration of a task queue with one BridgeHolder incarnation.
@@ -69,108 +71,18 @@ struct HolderInner {
     stopping: Mutex<HashMap<String, watch::Receiver<bool>>>,
 }
 
-/// What becomes of the core workers an application's holders orphan (by a crash, a stop or
-/// a core reload): counted once their reaper is done, which is after the cascade healed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OrphanedWorkers {
-    /// Drained (outstanding work failed back to the server) and finalized.
-    pub finalized: u64,
-    /// Dropped without finalizing: the drain timed out or finalizing failed.
-    pub abandoned: u64,
-}
-
-/// The per-application tally behind [`OrphanedWorkers`], shared by every holder incarnation.
-#[derive(Debug, Default)]
-pub struct OrphanTally {
-    finalized: AtomicU64,
-    abandoned: AtomicU64,
-}
-
-impl OrphanTally {
-    /// The counts so far.
-    pub fn snapshot(&self) -> OrphanedWorkers {
-        OrphanedWorkers {
-            finalized: self.finalized.load(Ordering::Acquire),
-            abandoned: self.abandoned.load(Ordering::Acquire),
-        }
-    }
-
-    fn finalized(&self) {
-        self.finalized.fetch_add(1, Ordering::AcqRel);
-        super::metrics::inc(&super::metrics::ORPHANS_FINALIZED);
-    }
-
-    fn abandoned(&self) {
-        self.abandoned.fetch_add(1, Ordering::AcqRel);
-        super::metrics::inc(&super::metrics::ORPHANS_ABANDONED);
-    }
-}
-
-/// How orphaned core workers are wound down: the drain bound and where outcomes are counted.
-#[derive(Clone)]
-struct Reaper {
-    drain_timeout: Duration,
-    tally: Arc<OrphanTally>,
-}
-
-struct Registration {
-    id: RegistrationId,
-    task_queue: String,
-    worker: Worker,
-    workflow_poll: PollSlot<WorkflowActivation>,
-    activity_poll: PollSlot<ActivityTask>,
-    outstanding_runs: Mutex<HashSet<String>>,
-    outstanding_activities: Mutex<HashSet<Vec<u8>>>,
-    shutdown_initiated: AtomicBool,
+pub(super) struct Registration {
+    pub(super) id: RegistrationId,
+    pub(super) task_queue: String,
+    pub(super) worker: Worker,
+    pub(super) workflow_poll: PollSlot<WorkflowActivation>,
+    pub(super) activity_poll: PollSlot<ActivityTask>,
+    pub(super) outstanding_runs: Mutex<HashSet<String>>,
+    pub(super) outstanding_activities: Mutex<HashSet<Vec<u8>>>,
+    pub(super) shutdown_initiated: AtomicBool,
     /// Set once the core worker's shutdown was announced (if possible) and initiated.
-    stopped_polling: tokio::sync::OnceCell<()>,
-    failure: watch::Sender<Option<String>>,
-}
-
-/// One core poll of one kind at a time. The poll in progress lives in the slot, not in its
-/// caller: a caller dropped mid-poll (a killed poll loop) leaves it there, and the next caller
-/// resumes the same poll, so its result is not lost. A panic inside the poll is returned as
-/// [`BridgeError::Panic`].
-struct PollSlot<T> {
-    inflight: tokio::sync::Mutex<Option<InFlightPoll<T>>>,
-}
-
-type InFlightPoll<T> = futures::future::BoxFuture<'static, Result<T, BridgeError>>;
-
-impl<T: Send + 'static> PollSlot<T> {
-    fn new() -> Self {
-        Self {
-            inflight: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    async fn poll<F, Fut>(&self, start: F) -> Result<T, BridgeError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, BridgeError>> + Send + 'static,
-    {
-        use futures::FutureExt;
-        let mut slot = self.inflight.lock().await;
-        let poll = slot.get_or_insert_with(|| {
-            std::panic::AssertUnwindSafe(start())
-                .catch_unwind()
-                .map(|r| {
-                    r.unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "panic".into());
-                        Err(BridgeError::Panic(format!("core poll task failed: {msg}")))
-                    })
-                })
-                .boxed()
-        });
-        // If this future is dropped here, the poll stays in the slot for the next caller.
-        let result = poll.as_mut().await;
-        *slot = None;
-        result
-    }
+    pub(super) stopped_polling: tokio::sync::OnceCell<()>,
+    pub(super) failure: watch::Sender<Option<String>>,
 }
 
 impl BridgeHolder {
@@ -623,176 +535,6 @@ async fn complete_outstanding<K: Eq + std::hash::Hash + Clone>(
     result
 }
 
-/// Fails everything the registration handed out and never got back, so the server
-/// reschedules it at once (instead of after a task timeout).
-async fn fail_outstanding(reg: &Registration) {
-    let runs: Vec<String> = reg.outstanding_runs.lock().drain().collect();
-    for run_id in runs {
-        fail_activation(reg, run_id).await;
-    }
-    let tokens: Vec<Vec<u8>> = reg.outstanding_activities.lock().drain().collect();
-    for token in tokens {
-        fail_activity(reg, token).await;
-    }
-}
-
-/// How long a closing holder waits for the server to acknowledge its workers' shutdowns.
-const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Announces the core worker's shutdown to the server (bounded by [`ANNOUNCE_TIMEOUT`]), so
-/// it hands the worker no more tasks, then initiates it — once per registration, however
-/// many callers; all of them return after it is done. Announcing first matters: the core
-/// drops a task the server hands it after its shutdown was initiated, and that task then
-/// waits out its timeout on the server.
-async fn stop_polling(reg: &Registration) {
-    reg.stopped_polling
-        .get_or_init(|| async {
-            if !reg.shutdown_initiated.swap(true, Ordering::AcqRel) {
-                tracing::info!(task_queue = %reg.task_queue, registration = reg.id, "initiating worker shutdown");
-            }
-            let retiring = reg.worker.for_retirement();
-            match tokio::time::timeout(ANNOUNCE_TIMEOUT, retiring.announce_shutdown()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::debug!(task_queue = %reg.task_queue, error = %e, "announcing the worker's shutdown failed");
-                }
-                Err(_) => {
-                    tracing::warn!(task_queue = %reg.task_queue, "announcing the worker's shutdown timed out");
-                }
-            }
-            initiate(reg);
-        })
-        .await;
-}
-
-/// Initiates the core worker's shutdown. This also releases its slot in the client's worker
-/// set, so a new worker for the same task queue can be created right after.
-fn initiate(reg: &Registration) {
-    reg.shutdown_initiated.store(true, Ordering::Release);
-    if let Err(e) = reg.worker.for_retirement().initiate_shutdown() {
-        tracing::debug!(task_queue = %reg.task_queue, error = %e, "reaper: initiate shutdown failed");
-    }
-    // Whoever stops the worker's polling later finds it done.
-    let _ = reg.stopped_polling.set(());
-}
-
-/// How often a reaper fails back work that became outstanding after it started.
-const OUTSTANDING_SWEEP: Duration = Duration::from_millis(50);
-
-/// Finishes an orphaned registration's core worker without losing work: whatever is still
-/// outstanding is failed back, its queues are drained (evictions answered, anything new failed
-/// back), then it is finalized. Shutdown must have been initiated already.
-async fn reap(reg: Arc<Registration>, reaper: Reaper) {
-    let tq = reg.task_queue.clone();
-    tracing::info!(task_queue = %tq, registration = reg.id, "reaping orphaned core worker");
-    fail_outstanding(&reg).await;
-    let drain = async {
-        let wf = async {
-            loop {
-                let worker = reg.worker.for_retirement();
-                match reg
-                    .workflow_poll
-                    .poll(move || async move { worker.poll_workflow_activation().await })
-                    .await
-                {
-                    Ok(act) if act.is_only_eviction() => {
-                        let _ = reg
-                            .worker
-                            .for_retirement()
-                            .complete_workflow_activation(&WorkflowActivationCompletion::empty(
-                                act.run_id,
-                            ))
-                            .await;
-                    }
-                    Ok(act) => fail_activation(&reg, act.run_id).await,
-                    // A poll a loop started after a reload left in the slot; ours reach
-                    // the old library.
-                    Err(e) if e.is_reloaded() => continue,
-                    Err(_) => break,
-                }
-            }
-        };
-        let act = async {
-            loop {
-                let worker = reg.worker.for_retirement();
-                match reg
-                    .activity_poll
-                    .poll(move || async move { worker.poll_activity_task().await })
-                    .await
-                {
-                    Ok(task) => {
-                        if matches!(task.variant, Some(activity_task::Variant::Start(_))) {
-                            fail_activity(&reg, task.task_token).await;
-                        }
-                    }
-                    // A poll a loop started after a reload left in the slot; ours reach
-                    // the old library.
-                    Err(e) if e.is_reloaded() => continue,
-                    Err(_) => break,
-                }
-            }
-        };
-        // Work handed out just before the registration was orphaned can reach the
-        // outstanding sets after the first sweep: keep sweeping until both queues drained.
-        let sweep = async {
-            loop {
-                tokio::time::sleep(OUTSTANDING_SWEEP).await;
-                fail_outstanding(&reg).await;
-            }
-        };
-        tokio::select! {
-            _ = async { tokio::join!(wf, act) } => {}
-            _ = sweep => {}
-        }
-    };
-    if tokio::time::timeout(reaper.drain_timeout, drain)
-        .await
-        .is_err()
-    {
-        reaper.tally.abandoned();
-        tracing::warn!(task_queue = %tq, registration = reg.id, "reaper: core worker did not drain in time; dropping it");
-        return;
-    }
-    match reg.worker.for_retirement().finalize_shutdown().await {
-        Ok(()) => {
-            reaper.tally.finalized();
-            tracing::info!(task_queue = %tq, registration = reg.id, "orphaned core worker reaped");
-        }
-        Err(e) => {
-            reaper.tally.abandoned();
-            tracing::warn!(task_queue = %tq, registration = reg.id, error = %e, "reaper: finalizing the orphaned core worker failed; dropping it");
-        }
-    }
-}
-
-async fn fail_activation(reg: &Registration, run_id: String) {
-    let completion = WorkflowActivationCompletion::fail(
-        run_id,
-        Failure::application_failure(WORKER_REPLACED.to_string(), false),
-        None,
-    );
-    let _ = reg
-        .worker
-        .for_retirement()
-        .complete_workflow_activation(&completion)
-        .await;
-}
-
-async fn fail_activity(reg: &Registration, task_token: Vec<u8>) {
-    let completion = ActivityTaskCompletion {
-        task_token,
-        result: Some(ActivityExecutionResult::fail(Failure::application_failure(
-            WORKER_REPLACED.to_string(),
-            false,
-        ))),
-    };
-    let _ = reg
-        .worker
-        .for_retirement()
-        .complete_activity_task(&completion)
-        .await;
-}
-
 /// The BridgeHolder child spec: permanent, started after the Runtime (whose handles it uses).
 /// Orphaned core workers get `drain_timeout` to drain; their outcomes go to `tally`.
 pub fn child_spec(drain_timeout: Duration, tally: Arc<OrphanTally>) -> ChildSpec {
@@ -829,51 +571,4 @@ pub fn child_spec(drain_timeout: Duration, tally: Arc<OrphanTally>) -> ChildSpec
     })
     .restart(Restart::Permanent)
     .shutdown(Shutdown::Timeout(Duration::from_secs(5)))
-}
-
-#[cfg(test)]
-mod poll_slot_tests {
-    use super::*;
-    use std::sync::atomic::AtomicU32;
-
-    /// A caller dropped mid-poll leaves the poll in the slot: the next caller gets its result,
-    /// and no second poll is started.
-    #[tokio::test(start_paused = true)]
-    async fn a_dropped_caller_leaves_the_poll_for_the_next() {
-        let slot = PollSlot::<u32>::new();
-        let started = Arc::new(AtomicU32::new(0));
-        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-        let start = {
-            let started = started.clone();
-            move || {
-                started.fetch_add(1, Ordering::SeqCst);
-                async move { rx.await.map_err(|_| BridgeError::Panic("closed".into())) }
-            }
-        };
-        let first = tokio::time::timeout(Duration::from_millis(10), slot.poll(start)).await;
-        assert!(first.is_err(), "nothing to return yet");
-        tx.send(7).unwrap();
-        let second = slot
-            .poll(|| async { Err::<u32, _>(BridgeError::Panic("must not start".into())) })
-            .await;
-        assert_eq!(second.unwrap(), 7);
-        assert_eq!(started.load(Ordering::SeqCst), 1);
-        // The slot is empty again: the next caller starts a new poll.
-        assert_eq!(slot.poll(|| async { Ok(8) }).await.unwrap(), 8);
-    }
-
-    /// A panic inside the poll is an error for the caller, not a crash of the caller.
-    #[tokio::test]
-    async fn a_panicking_poll_is_an_error() {
-        let slot = PollSlot::<u32>::new();
-        let err = slot
-            .poll(|| async { panic!("core exploded") })
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, BridgeError::Panic(m) if m.contains("core exploded")),
-            "{err}"
-        );
-        assert_eq!(slot.poll(|| async { Ok(1) }).await.unwrap(), 1);
-    }
 }
