@@ -210,6 +210,19 @@ pub struct Update {
 }
 
 impl Update {
+    /// The record of an update whose WorkflowExecutionUpdateAdmitted event is `event_id`
+    /// (a reset reapplied it), with the update id it is kept under.
+    pub fn admitted_in_history(request: UpdateRequest, event_id: i64) -> (String, Update) {
+        let update_id = request.meta.as_ref().map(|m| m.update_id.clone());
+        let update = Update {
+            request,
+            stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
+            admitted_event_id: event_id,
+            ..Default::default()
+        };
+        (update_id.unwrap_or_default(), update)
+    }
+
     /// Admitted and not yet answered: a workflow task must deliver it (as a message, unless
     /// its UpdateAdmitted event is in history).
     pub fn awaits_delivery(&self) -> bool {

@@ -164,16 +164,8 @@ impl Inner {
             };
             let id = ex.add(attrs);
             if let Some(request) = request {
-                let update_id = request.meta.as_ref().map(|m| m.update_id.clone());
-                ex.st.updates.insert(
-                    update_id.unwrap_or_default(),
-                    Update {
-                        request,
-                        stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
-                        admitted_event_id: id,
-                        ..Default::default()
-                    },
-                );
+                let (update_id, update) = Update::admitted_in_history(request, id);
+                ex.st.updates.insert(update_id, update);
             }
         }
         self.execs.insert(key.clone(), ex);

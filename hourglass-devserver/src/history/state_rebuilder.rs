@@ -215,16 +215,8 @@ fn apply_pending(st: &mut Execution, id: i64, at: i64, attrs: &A) {
         }
         A::WorkflowExecutionUpdateAdmittedEventAttributes(a) => {
             if let Some(request) = a.request.clone() {
-                let update_id = request.meta.as_ref().map(|m| m.update_id.clone());
-                st.updates.insert(
-                    update_id.unwrap_or_default(),
-                    Update {
-                        request,
-                        stage: UpdateWorkflowExecutionLifecycleStage::Admitted as i32,
-                        admitted_event_id: id,
-                        ..Default::default()
-                    },
-                );
+                let (update_id, update) = Update::admitted_in_history(request, id);
+                st.updates.insert(update_id, update);
             }
         }
         A::WorkflowExecutionUpdateAcceptedEventAttributes(a) => {
