@@ -73,6 +73,7 @@ scenarios!(
 scenarios!(
     "scenarios.py":
     hello,
+    build_id_stamped,
     retry,
     heartbeat,
     start_to_close,

@@ -77,7 +77,9 @@ impl WorkflowService for Service {
                 activity_failure_include_heartbeat: true,
                 supports_schedules: true,
                 encoded_failure_attributes: true,
-                build_id_based_versioning: false,
+                // As Temporal's frontend: workers then stamp their build id on each
+                // completed task, which replays read as the task's build id.
+                build_id_based_versioning: true,
                 upsert_memo: true,
                 eager_workflow_start: true,
                 sdk_metadata: true,

@@ -396,6 +396,28 @@ async def result_of(client: Client, wf, arg=None, *, timeout: float = 60, **kw):
 # ---------------- scenarios ----------------
 
 
+async def s_build_id_stamped(client: Client) -> None:
+    """GetSystemInfo announces build-id based versioning (as Temporal's frontend), so a
+    worker's build id is stamped on the tasks it completes (WorkflowTaskCompleted's
+    worker_version) for replays to read as the task's build id."""
+    queue = TQ + "-bid"
+    async with Worker(
+        client, task_queue=queue, workflows=[Hello], activities=[greet], build_id="7.1",
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        h = await client.start_workflow(Hello.run, "b", id=wid("bid"), task_queue=queue)
+        await asyncio.wait_for(h.result(), 30)
+    stamps = [
+        e.workflow_task_completed_event_attributes.worker_version.build_id
+        async for e in h.fetch_history_events()
+        if e.HasField("workflow_task_completed_event_attributes")
+    ]
+    assert stamps and all(s == "7.1" for s in stamps), stamps
+    desc = await h.describe()
+    points = desc.raw_description.workflow_execution_info.auto_reset_points.points
+    assert [p.build_id for p in points] == ["7.1"], points
+
+
 async def s_hello(client: Client) -> None:
     _, r = await result_of(client, Hello.run, "Python")
     assert r == "Hello, Python!", r
@@ -994,6 +1016,7 @@ SCENARIOS = {
     "external": s_external,
     "upsert": s_upsert,
     "hello": s_hello,
+    "build_id_stamped": s_build_id_stamped,
     "retry": s_retry,
     "heartbeat": s_heartbeat,
     "start_to_close": s_start_to_close,
