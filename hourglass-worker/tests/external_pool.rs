@@ -60,6 +60,81 @@ fn marked(marker: &str) -> Vec<u32> {
     leftovers::find_marked(marker)
 }
 
+/// Fields after the command name in `/proc/<pid>/stat` (state, ppid, pgrp, session, ...).
+fn stat_fields(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().map(String::from).collect())
+        })
+        .unwrap_or_default()
+}
+
+fn ppid(pid: u32) -> u32 {
+    stat_fields(pid)
+        .get(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+fn session(pid: u32) -> u32 {
+    stat_fields(pid)
+        .get(3)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+/// True where Hourglass can use cgroup v2 (`cgroup.kill`) on this machine.
+fn cgroups_available() -> bool {
+    hourglass_supervise::contain::own_cgroup_dir()
+        .is_some_and(|d| hourglass_supervise::contain::usable_cgroup_parent(&d))
+}
+
+/// The pids `SpawnDescendants` returned: child, setsid parent, setsid grandchild, daemon.
+fn descendant_pids(result: &Payload) -> [(String, u32); 4] {
+    let v = decode(result);
+    ["child", "setsid_parent", "setsid_grandchild", "daemon"]
+        .map(|k| (k.to_string(), v[k].as_u64().unwrap() as u32))
+}
+
+/// Checks the shape of the process tree `SpawnDescendants` made under `worker`.
+fn check_descendants(worker: u32, pids: &[(String, u32)]) {
+    for (what, pid) in pids {
+        assert!(!is_dead(*pid), "{what} ({pid}) is not running");
+    }
+    let grandchild = pids[2].1;
+    let daemon = pids[3].1;
+    assert_ne!(
+        session(grandchild),
+        session(worker),
+        "the grandchild left the session"
+    );
+    assert_eq!(
+        ppid(pids[2].1),
+        pids[1].1,
+        "the grandchild's parent is the helper"
+    );
+    // The daemon's parent exited: the worker, a child subreaper, adopted it.
+    assert_eq!(
+        ppid(daemon),
+        worker,
+        "the orphaned daemon was adopted by the worker"
+    );
+    let env = std::fs::read(format!("/proc/{daemon}/environ")).unwrap_or_default();
+    assert!(env.is_empty(), "the daemon runs with an empty environment");
+}
+
+/// Kills what a failed test left (so it does not leak into later tests).
+struct KillPids(Vec<u32>);
+impl Drop for KillPids {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_round_trip_failures_and_clean_shutdown() {
     let state = tempfile::tempdir().unwrap();
@@ -540,7 +615,7 @@ async fn external_pool_host_process() {
     let _running = pools.start().await.unwrap();
     let out = pools
         .execute(
-            activity("SpawnGrandchild", vec![]),
+            activity("SpawnDescendants", vec![]),
             CancellationToken::new(),
             no_heartbeat,
         )
@@ -548,15 +623,20 @@ async fn external_pool_host_process() {
     let ExternalOutcome::Completed(p) = out else {
         panic!("{out:?}")
     };
-    let grandchild = decode(&p);
+    let serving = decode(&p)["worker"].as_u64().unwrap();
+    let descendants: Vec<String> = descendant_pids(&p)
+        .iter()
+        .map(|(_, pid)| pid.to_string())
+        .collect();
     let workers: Vec<String> = pools.stats()[0]
         .workers
         .iter()
         .map(|w| w.1.to_string())
         .collect();
     println!(
-        "HOST_READY marker={} grandchild={grandchild} workers={}",
+        "HOST_READY marker={} serving={serving} descendants={} workers={}",
         pools.stats()[0].run_marker,
+        descendants.join(","),
         workers.join(",")
     );
     tokio::time::sleep(Duration::from_secs(600)).await;
@@ -606,11 +686,14 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
             .to_string()
     };
     let marker = field("marker");
-    let grandchild: u32 = field("grandchild").parse().unwrap();
-    let workers: Vec<u32> = field("workers")
-        .split(',')
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let serving: u32 = field("serving").parse().unwrap();
+    let list = |k: &str| -> Vec<u32> { field(k).split(',').map(|p| p.parse().unwrap()).collect() };
+    let workers = list("workers");
+    let descendants = list("descendants");
+    let _cleanup = KillPids(descendants.clone());
+    let names = ["child", "setsid_parent", "setsid_grandchild", "daemon"].map(String::from);
+    let named: Vec<(String, u32)> = names.into_iter().zip(descendants.iter().copied()).collect();
+    check_descendants(serving, &named);
     assert_eq!(workers.len(), 2);
     for &w in &workers {
         assert!(
@@ -619,15 +702,23 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
             cmdline(w)
         );
     }
-    assert!(marked(&marker).contains(&grandchild));
+    assert!(marked(&marker).contains(&descendants[2]));
 
     host.0.kill().unwrap(); // SIGKILL
     host.0.wait().unwrap();
 
-    // The Python workers die with their parent (PR_SET_PDEATHSIG), at once.
+    // The Python workers get their parent-death signal, kill every descendant (the orphaned
+    // daemon was adopted by the worker, a subreaper) and exit: nothing is left, at once,
+    // without waiting for the pool's next start.
     wait_for("the Python workers to die", Duration::from_secs(5), || {
         workers.iter().all(|&w| is_dead(w))
     })
+    .await;
+    wait_for(
+        "every descendant of the Python workers to die",
+        Duration::from_secs(5),
+        || descendants.iter().all(|&p| is_dead(p)),
+    )
     .await;
     let python_left: Vec<u32> = marked(&marker)
         .into_iter()
@@ -638,15 +729,19 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
         "python processes survived: {python_left:?}"
     );
 
-    // The grandchild (outside PDEATHSIG's reach) is a leftover until the next start of the
-    // same pool, which finds it by the previous run's marker and kills it.
+    assert!(marked(&marker).is_empty());
+    // The next start of the same pool (the last resort: run-marker sweep, previous cgroup)
+    // finds nothing left, and removes the SIGKILLed run's cgroup.
+    let recorded =
+        std::fs::read_to_string(leftovers::pool_dir(state.path(), "host").join("cgroup"));
     let pools = ExternalPools::new(vec![fixture_pool("host", 1)], state.path()).unwrap();
     let running = pools.start().await.unwrap();
-    wait_for("leftovers to be killed", Duration::from_secs(5), || {
-        is_dead(grandchild)
-    })
-    .await;
-    assert!(marked(&marker).is_empty());
+    if let Ok(old_cgroup) = recorded {
+        assert!(
+            !std::path::Path::new(old_cgroup.trim()).exists(),
+            "the previous run's cgroup {old_cgroup} was not removed"
+        );
+    }
     running.shutdown().await;
 }
 
@@ -830,4 +925,56 @@ async fn sixteen_workers_start_concurrently_and_a_broken_one_does_not_stop_the_p
         assert!(is_dead(pid), "worker {pid} survived shutdown");
     }
     assert!(marked(&stats.run_marker).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_worker_leaves_no_descendant() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("desc", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let worker = pid_of(&pools, 0);
+    let with_cgroup = cgroups_available();
+    let cgroup = std::fs::read_to_string(format!("/proc/{worker}/cgroup")).unwrap_or_default();
+    assert_eq!(
+        cgroup.contains("hourglass-pool.desc."),
+        with_cgroup,
+        "the worker runs in its pool's cgroup exactly where cgroups are usable: {cgroup}"
+    );
+    let out = pools
+        .execute(
+            activity("SpawnDescendants", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    let pids = descendant_pids(&p);
+    let _cleanup = KillPids(pids.iter().map(|p| p.1).collect());
+    check_descendants(worker, &pids);
+
+    kill(Pid::from_raw(worker as i32), Signal::SIGKILL).unwrap();
+    // Killed when the worker's exit is handled: the process group (the child), the process
+    // token (the setsid helper and grandchild) and, where available, the cgroup (all of them,
+    // the daemon with its empty environment too).
+    let must_die: Vec<&(String, u32)> = pids
+        .iter()
+        .filter(|(what, _)| with_cgroup || what != "daemon")
+        .collect();
+    wait_for("the descendants to die", Duration::from_secs(10), || {
+        must_die.iter().all(|(_, pid)| is_dead(*pid))
+    })
+    .await;
+    wait_for(
+        "the worker to be restarted",
+        Duration::from_secs(30),
+        || {
+            let s = &pools.stats()[0];
+            s.joins == 2 && s.workers.len() == 1
+        },
+    )
+    .await;
+    running.shutdown().await;
+    assert!(marked(&pools.stats()[0].run_marker).is_empty());
 }

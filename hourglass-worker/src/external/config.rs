@@ -96,10 +96,18 @@ pub struct ExternalPoolConfig {
     /// Restart intensity of each worker's Starter (default 3 in 5 s).
     #[serde(default)]
     pub intensity: IntensityConfig,
+    /// Run each worker in its own cgroup v2 and kill the cgroup when the worker stops, where
+    /// the machine allows it (default true; without a writable cgroup v2 the pool still works,
+    /// containing descendants by subreaper, process group and environment token).
+    #[serde(default = "default_cgroups")]
+    pub cgroups: bool,
 }
 
 fn default_size() -> usize {
     1
+}
+fn default_cgroups() -> bool {
+    true
 }
 fn default_startup_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
@@ -150,6 +158,7 @@ impl ExternalPoolConfig {
             max_missed_health: default_max_missed_health(),
             grace: default_grace(),
             intensity: IntensityConfig::default(),
+            cgroups: default_cgroups(),
         }
     }
 
@@ -184,6 +193,12 @@ impl ExternalPoolConfig {
     /// Sets how many processes start at the same time.
     pub fn startup_concurrency(mut self, concurrency: usize) -> Self {
         self.startup_concurrency = concurrency;
+        self
+    }
+
+    /// Enables or disables cgroup v2 containment (see [`Self::cgroups`]).
+    pub fn cgroups(mut self, enabled: bool) -> Self {
+        self.cgroups = enabled;
         self
     }
 

@@ -2,7 +2,7 @@
 //! execution API the activity layer calls for activity types no Rust activity claims.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -298,16 +298,19 @@ fn pool_spec(pool: &Arc<PoolShared>) -> ChildSpec {
     let run_marker = ChildSpec::with_init("run_marker", move |ctx| {
         let pool = marker_pool.clone();
         async move {
-            let (state_dir, name, run_id) = (
+            let (state_dir, name, run_id, cgroups) = (
                 pool.state_dir.clone(),
                 pool.name().to_string(),
                 pool.run_id.clone(),
+                pool.config.cgroups,
             );
-            let (lock, _killed) =
-                tokio::task::spawn_blocking(move || claim_pool(&state_dir, &name, &run_id))
-                    .await
-                    .map_err(|e| StartError::new(format!("state directory task failed: {e}")))?
-                    .map_err(StartError::new)?;
+            let (lock, _killed) = tokio::task::spawn_blocking(move || {
+                claim_pool(&state_dir, &name, &run_id, cgroups)
+            })
+            .await
+            .map_err(|e| StartError::new(format!("state directory task failed: {e}")))?
+            .map_err(StartError::new)?;
+            *pool.cgroup_dir.lock() = lock.cgroup().map(Path::to_path_buf);
             Ok(async move {
                 let _lock = lock;
                 ctx.cancelled().await;

@@ -9,6 +9,11 @@
 //!   fails retryably; a hung one (missed health checks) is SIGKILLed and restarted; shutdown is
 //!   SIGTERM → grace → SIGKILL; processes die with Hourglass (PR_SET_PDEATHSIG) and leftovers of
 //!   a SIGKILLed run are found by their run marker and killed at the next start.
+//! * No descendant survives: when a worker stops or dies, its process group, every process
+//!   carrying its process token and (where cgroup v2 is writable) its whole cgroup are killed;
+//!   when Hourglass itself is SIGKILLed, the Python worker — a child subreaper, so orphans of its
+//!   activities are re-parented to it — gets its parent-death signal, kills all its descendants
+//!   and exits. Each kill is logged with the pids.
 
 mod config;
 mod dispatch;

@@ -63,6 +63,8 @@ pub(crate) struct PoolShared {
     joins: AtomicU64,
     lost: AtomicU64,
     pub(crate) startup: Mutex<Option<StartupReport>>,
+    /// The pool's cgroup v2 directory while it runs, if cgroups are in use.
+    pub(crate) cgroup_dir: Mutex<Option<PathBuf>>,
     pub(crate) closed: CancellationToken,
 }
 
@@ -152,6 +154,7 @@ impl PoolShared {
             joins: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             startup: Mutex::new(None),
+            cgroup_dir: Mutex::new(None),
             closed: CancellationToken::new(),
         })
     }

@@ -59,7 +59,11 @@ pub(crate) fn starter_spec(pool: &Arc<PoolShared>, index: usize) -> ChildSpec {
         .readiness(Readiness::ReadyFile(ready_file.clone()))
         .ready_timeout(cfg.ready_timeout)
         .grace(cfg.grace)
+        .sweep_descendants(true)
         .register_as(process_name.clone());
+    if let Some(dir) = pool.cgroup_dir.lock().clone() {
+        spec = spec.cgroup(dir);
+    }
     if let Some(cwd) = &cfg.cwd {
         spec = spec.cwd(cwd);
     }

@@ -6,8 +6,11 @@ Lifecycle guarantees:
   ``HOURGLASS_READY port=<port>`` on stdout;
 - SIGTERM or SIGINT: stops accepting calls, gives running attempts ``grace`` seconds, cancels the
   rest, exits 0;
-- exits by itself when its parent is gone: the parent pid changes (re-parenting) or the pid in
-  ``HOURGLASS_PARENT_PID`` no longer exists. The ``PR_SET_PDEATHSIG`` Hourglass sets is left as is.
+- exits by itself when its parent is gone: the kernel's parent-death signal (re-armed from
+  Hourglass's SIGKILL to SIGHUP so the worker can act on it), a changed parent pid, or the pid in
+  ``HOURGLASS_PARENT_PID`` no longer existing;
+- leaves no descendant behind, however it ends (see ``_containment``): it is a child subreaper,
+  kills every descendant when it stops or its parent dies, and logs what it killed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Dict, List, Optional
 
 import grpc
 
-from . import _activity, _converter
+from . import _activity, _containment, _converter
 from ._proto import external_worker_pb2 as pb
 from ._proto import external_worker_pb2_grpc as pb_grpc
 
@@ -243,6 +246,12 @@ async def serve(
         _log("parent process is already gone; exiting")
         return 1
 
+    guard = _containment.Guard(_log, lambda: _parent_gone(original_ppid, expected_parent), parent_poll_interval)
+    guard.install()
+    if _parent_gone(original_ppid, expected_parent):
+        # The parent died before the death signal was re-armed.
+        guard.die("parent process is already gone")
+
     servicer = Servicer(activities, max_concurrent, run_marker)
     server = grpc.aio.server(
         options=[
@@ -270,22 +279,16 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop, signal.Signals(sig).name)
 
-    async def watch_parent() -> None:
-        while not stop.is_set():
-            if _parent_gone(original_ppid, expected_parent):
-                request_stop("parent process gone")
-                return
-            await asyncio.sleep(parent_poll_interval)
-
-    watcher = asyncio.ensure_future(watch_parent())
     if ready_file:
         _write_ready_file(ready_file, port)
     print(f"HOURGLASS_READY port={port}", flush=True)
-    _log(f"serving {', '.join(sorted(activities))} on 127.0.0.1:{port} (max_concurrent={max(1, max_concurrent)})")
+    _log(
+        f"serving {', '.join(sorted(activities))} on 127.0.0.1:{port} (max_concurrent={max(1, max_concurrent)}, "
+        f"subreaper={'yes' if guard.subreaper else 'no'}, cgroup={os.environ.get('HOURGLASS_CGROUP') or 'none'})"
+    )
 
     await stop.wait()
     _log(f"stopping ({reason['why']}); grace {grace}s")
-    watcher.cancel()
     stopping = asyncio.ensure_future(server.stop(grace))
     try:
         await asyncio.wait_for(asyncio.shield(stopping), timeout=grace)
@@ -293,8 +296,9 @@ async def serve(
         servicer.cancel_all("worker_shutdown")
     await stopping
     servicer.shutdown_threads()
+    guard.stop(f"stopping ({reason['why']})")
     _log("stopped")
-    return 0 if reason["why"] != "parent process gone" else 1
+    return 0
 
 
 def run(max_concurrent: Optional[int] = None, grace: Optional[float] = None) -> None:
