@@ -12,7 +12,8 @@ use std::time::Duration;
 use external_support::{cmdline, fixture_pool, is_dead, venv_python, wait_for};
 use hourglass_worker::external::{
     ExternalActivity, ExternalActivityInfo, ExternalError, ExternalOutcome, ExternalPoolConfig,
-    ExternalPools, NOT_SERVED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, leftovers,
+    ExternalPools, NOT_SERVED_TYPE, PAYLOAD_TOO_LARGE_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE,
+    leftovers,
 };
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -977,4 +978,90 @@ async fn sigkill_of_a_worker_leaves_no_descendant() {
     .await;
     running.shutdown().await;
     assert!(marked(&pools.stats()[0].run_marker).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_worker_concurrency_and_payload_limits() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = fixture_pool("limits", 1)
+        .max_concurrent(3)
+        .max_payload_bytes(1000);
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    assert_eq!(pools.stats()[0].idle_slots, 3, "one process, three slots");
+
+    // Three attempts run at once on the one process; a fourth waits for a slot.
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let p = pools.clone();
+            tokio::spawn(async move {
+                p.execute(
+                    activity("Sleep", vec![json(0.5.into())]),
+                    CancellationToken::new(),
+                    no_heartbeat,
+                )
+                .await
+            })
+        })
+        .collect();
+    wait_for(
+        "three busy slots and one waiter",
+        Duration::from_secs(10),
+        || {
+            let s = &pools.stats()[0];
+            s.idle_slots == 0 && s.waiting == 1
+        },
+    )
+    .await;
+    for call in calls {
+        let out = call.await.unwrap();
+        assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    }
+
+    // An input over the limit fails before it is sent, a result over it in the worker: both
+    // clearly and for good (retrying cannot shrink them).
+    let out = pools
+        .execute(
+            activity("Echo", vec![json("y".repeat(2000).into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, PAYLOAD_TOO_LARGE_TYPE);
+    assert!(f.non_retryable);
+    assert!(
+        f.message.contains("max_payload_bytes") && f.message.contains("Echo"),
+        "{}",
+        f.message
+    );
+    let out = pools
+        .execute(
+            activity("Big", vec![json(5000.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, PAYLOAD_TOO_LARGE_TYPE);
+    assert!(f.non_retryable);
+    assert!(
+        f.message.contains("result of activity Big"),
+        "{}",
+        f.message
+    );
+    // Within the limit, all is well.
+    let out = pools
+        .execute(
+            activity("Big", vec![json(500.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    running.shutdown().await;
 }

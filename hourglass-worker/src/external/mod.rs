@@ -30,7 +30,8 @@ pub use dispatch::{EXTERNAL_POOLS_ID, ExternalPools, RunningPools};
 pub use error::ExternalError;
 pub use execution::{
     ExternalActivity, ExternalActivityInfo, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE,
-    POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, payload_from_wire, payload_to_wire,
+    PAYLOAD_TOO_LARGE_TYPE, POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE,
+    payload_from_wire, payload_to_wire,
 };
 pub use handshake::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 pub use pool::PoolStats;

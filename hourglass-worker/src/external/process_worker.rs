@@ -55,6 +55,11 @@ pub(crate) fn starter_spec(pool: &Arc<PoolShared>, index: usize) -> ChildSpec {
         .env("HOURGLASS_PARENT_PID", std::process::id().to_string())
         .env("HOURGLASS_WORKER_ID", &worker_id)
         .env("HOURGLASS_GRACE_SECONDS", format!("{worker_grace:.3}"))
+        .env("HOURGLASS_MAX_CONCURRENT", cfg.max_concurrent.to_string())
+        .env(
+            "HOURGLASS_MAX_PAYLOAD_BYTES",
+            cfg.max_payload_bytes.to_string(),
+        )
         .env("PYTHONUNBUFFERED", "1")
         .readiness(Readiness::ReadyFile(ready_file.clone()))
         .ready_timeout(cfg.ready_timeout)
@@ -123,7 +128,7 @@ fn session_spec(
                     pgid,
                     spawned_at,
                     client.clone(),
-                    answer.max_concurrent as usize,
+                    (answer.max_concurrent as usize).clamp(1, cfg.max_concurrent),
                     answer.activity_types,
                 )
                 .map_err(StartError::new)?;

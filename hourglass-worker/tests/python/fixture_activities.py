@@ -139,3 +139,9 @@ def spawn_descendants(ctx):
     for pid in (child.pid, grandchild, daemon):
         _wait_for_comm(pid, "sleep")
     return {"worker": os.getpid(), "child": child.pid, "setsid_parent": helper.pid, "setsid_grandchild": grandchild, "daemon": daemon}
+
+
+@activity("Big")
+async def big(ctx, size):
+    """Returns a string of `size` characters."""
+    return "x" * size

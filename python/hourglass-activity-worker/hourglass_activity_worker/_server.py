@@ -53,6 +53,8 @@ class Servicer(pb_grpc.ExternalWorkerServicer):
         self._activities = activities
         self._max_concurrent = max(1, max_concurrent)
         self._run_marker = run_marker
+        limit = os.environ.get("HOURGLASS_MAX_PAYLOAD_BYTES", "")
+        self._max_payload = int(limit) if limit.isdigit() else _MAX_MESSAGE - 1024 * 1024
         self._running: Dict[str, _Execution] = {}
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._max_concurrent, thread_name_prefix="activity"
@@ -142,7 +144,19 @@ class Servicer(pb_grpc.ExternalWorkerServicer):
                 value = await asyncio.get_running_loop().run_in_executor(
                     self._threads, lambda: cv.run(definition.fn, ctx, *args)
                 )
-            return pb.ExecuteEvent(completed=pb.Completed(result=_converter.encode(value)))
+            result = _converter.encode(value)
+            size = len(result.data) + sum(len(k) + len(v) for k, v in result.metadata.items())
+            if size > self._max_payload:
+                return pb.ExecuteEvent(
+                    failed=pb.Failure(
+                        message=f"the result of activity {ctx.info.activity_type} is {size} bytes, over the "
+                        f"pool's limit of {self._max_payload} bytes (max_payload_bytes); return a reference "
+                        "(a path, a URL) instead of the data",
+                        type="ExternalPayloadTooLarge",
+                        non_retryable=True,
+                    )
+                )
+            return pb.ExecuteEvent(completed=pb.Completed(result=result))
         except asyncio.CancelledError:
             return pb.ExecuteEvent(cancelled=pb.Cancelled())
         except _activity.ActivityCancelledError as e:
