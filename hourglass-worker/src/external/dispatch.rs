@@ -171,6 +171,12 @@ impl ExternalPools {
         self.pools.iter().map(|p| p.stats()).collect()
     }
 
+    /// Per-pool gauges and counters in Prometheus text format (`hourglass_external_pool_*`:
+    /// workers, size, idle slots, waiting, joins, lost executions, start failures).
+    pub fn prometheus_text(&self) -> String {
+        super::metrics::prometheus_text(&self.stats())
+    }
+
     /// Fails every waiting and future execution with a retryable failure (used at shutdown).
     pub fn close(&self) {
         for p in self.pools.iter() {

@@ -21,6 +21,7 @@ mod error;
 mod execution;
 mod handshake;
 pub mod leftovers;
+mod metrics;
 mod pool;
 mod process_worker;
 mod startup;
