@@ -1065,3 +1065,50 @@ async fn per_worker_concurrency_and_payload_limits() {
     assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_without_a_session_stream_get_one_execute_call_per_attempt() {
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = fixture_pool("nosession", 1);
+    cfg.args.insert(2, "--no-session".into());
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let out = pools
+        .execute(
+            activity("Echo", vec![json("plain".into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(decode(&p), serde_json::json!("plain"));
+    // Heartbeats and cancellation over the per-call stream and the Cancel RPC.
+    let cancel = CancellationToken::new();
+    let (hb_tx, mut hb_rx) = tokio::sync::mpsc::unbounded_channel();
+    let p = pools.clone();
+    let c = cancel.clone();
+    let run = tokio::spawn(async move {
+        p.execute(
+            activity("WaitForCancel", vec![]),
+            c,
+            move |d: Vec<Payload>| {
+                let _ = hb_tx.send(d);
+            },
+        )
+        .await
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), hb_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode(&first[0]), serde_json::json!("waiting"));
+    cancel.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(out, ExternalOutcome::Cancelled { .. }), "{out:?}");
+    running.shutdown().await;
+}

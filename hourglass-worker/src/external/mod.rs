@@ -24,6 +24,7 @@ pub mod leftovers;
 mod metrics;
 mod pool;
 mod process_worker;
+mod session;
 mod startup;
 
 pub use config::{ExternalPoolConfig, IntensityConfig, MAX_POOL_SIZE, duration_str};

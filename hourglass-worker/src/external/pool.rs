@@ -22,6 +22,7 @@ use super::execution::{
     POOL_SATURATED_TYPE, WORKER_LOST_TYPE, failure_from_wire, payload_from_wire,
 };
 use super::handshake::WorkerClient;
+use super::session::{SessionExecution, SessionLink};
 pub use super::startup::StartupReport;
 
 /// A connected, handshaken worker process.
@@ -30,6 +31,8 @@ pub(crate) struct WorkerConn {
     pub(crate) id: String,
     pub(crate) pid: u32,
     pub(crate) client: WorkerClient,
+    /// The worker's session stream, if it offers one (else one Execute RPC per execution).
+    session: Option<SessionLink>,
     capacity: usize,
     busy: AtomicUsize,
     alive: AtomicBool,
@@ -42,6 +45,24 @@ impl WorkerConn {
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
+}
+
+/// A handshaken worker about to join its pool.
+pub(crate) struct Joining {
+    /// Worker id (`<pool>-<index>`).
+    pub(crate) id: String,
+    /// Pid of its process (the process group leader).
+    pub(crate) pid: u32,
+    /// When its process was spawned.
+    pub(crate) spawned_at: Instant,
+    /// Its gRPC client.
+    pub(crate) client: WorkerClient,
+    /// Its session stream, if it offers one.
+    pub(crate) session: Option<SessionLink>,
+    /// Attempts it runs at once.
+    pub(crate) capacity: usize,
+    /// Activity types it reported.
+    pub(crate) types: Vec<String>,
 }
 
 /// Which pool claimed which activity type, shared by all pools of one [`super::ExternalPools`].
@@ -212,15 +233,16 @@ impl PoolShared {
 
     /// Adds a handshaken worker with `capacity` slots. The first worker fixes the pool's
     /// activity types (claimed against the other pools); later ones must report the same set.
-    pub(crate) fn join(
-        self: &Arc<Self>,
-        id: String,
-        pid: u32,
-        spawned_at: Instant,
-        client: WorkerClient,
-        capacity: usize,
-        types: Vec<String>,
-    ) -> Result<Membership, ExternalError> {
+    pub(crate) fn join(self: &Arc<Self>, worker: Joining) -> Result<Membership, ExternalError> {
+        let Joining {
+            id,
+            pid,
+            spawned_at,
+            client,
+            session,
+            capacity,
+            types,
+        } = worker;
         let reported: BTreeSet<String> = types.into_iter().collect();
         {
             let mut current = self.types.write();
@@ -260,6 +282,7 @@ impl PoolShared {
             id: id.clone(),
             pid,
             client,
+            session,
             capacity: capacity.max(1),
             busy: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
@@ -426,39 +449,44 @@ impl PoolShared {
             tracing::warn!(pool = %self.name(), worker = %conn.id, pid = conn.pid, activity_type = %activity.info.activity_type, "{why}");
             ExternalOutcome::Failed(ExternalFailure::pool(WORKER_LOST_TYPE, why))
         };
-        let mut client = conn.client.clone();
         let request = activity.to_wire(execution_id.clone());
-        let started = tokio::select! {
-            r = client.execute(request) => r,
-            _ = cancel.cancelled() => return ExternalOutcome::Cancelled { details: vec![] },
-        };
-        let mut stream = match started {
-            Ok(response) => response.into_inner(),
-            Err(status) => {
-                return lost(format!(
-                    "external worker `{}` (pid {}) could not start the activity: {}: {}",
-                    conn.id,
-                    conn.pid,
-                    status.code(),
-                    status.message()
-                ));
+        let mut source = match &conn.session {
+            Some(link) => match link.start(request) {
+                Some(execution) => Source::Session(execution),
+                None => {
+                    return lost(format!(
+                        "external worker `{}` (pid {}) could not start the activity: its session is closed",
+                        conn.id, conn.pid
+                    ));
+                }
+            },
+            None => {
+                let mut client = conn.client.clone();
+                let started = tokio::select! {
+                    r = client.execute(request) => r,
+                    _ = cancel.cancelled() => return ExternalOutcome::Cancelled { details: vec![] },
+                };
+                match started {
+                    Ok(response) => Source::Stream(response.into_inner()),
+                    Err(status) => {
+                        return lost(format!(
+                            "external worker `{}` (pid {}) could not start the activity: {}: {}",
+                            conn.id,
+                            conn.pid,
+                            status.code(),
+                            status.message()
+                        ));
+                    }
+                }
             }
         };
         let mut cancel_sent = false;
         loop {
             let message = tokio::select! {
-                m = stream.message() => m,
+                m = source.next() => m,
                 _ = cancel.cancelled(), if !cancel_sent => {
                     cancel_sent = true;
-                    let mut client = conn.client.clone();
-                    let request = CancelRequest { execution_id: execution_id.clone(), reason: "cancelled".into() };
-                    let worker = conn.id.clone();
-                    // Sent concurrently: the stream keeps delivering until the worker answers.
-                    tokio::spawn(async move {
-                        if let Err(status) = client.cancel(request).await {
-                            tracing::warn!(worker = %worker, error = %status, "cancel request to external worker failed");
-                        }
-                    });
+                    source.cancel(&conn, &execution_id);
                     continue;
                 }
             };
@@ -523,4 +551,45 @@ fn is_size_error(status: &tonic::Status) -> bool {
         status.code(),
         tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
     ) && status.message().to_ascii_lowercase().contains("message")
+}
+
+/// Where an execution's events come from: the worker's session, or its own Execute stream.
+enum Source<'a> {
+    Session(SessionExecution<'a>),
+    Stream(tonic::Streaming<hourglass_proto::external::v1::ExecuteEvent>),
+}
+
+impl Source<'_> {
+    async fn next(
+        &mut self,
+    ) -> Result<Option<hourglass_proto::external::v1::ExecuteEvent>, tonic::Status> {
+        match self {
+            Source::Session(execution) => execution
+                .next()
+                .await
+                .map(Some)
+                .ok_or_else(|| tonic::Status::unavailable("the worker's session stream broke")),
+            Source::Stream(stream) => stream.message().await,
+        }
+    }
+
+    fn cancel(&self, conn: &WorkerConn, execution_id: &str) {
+        match self {
+            Source::Session(execution) => execution.cancel("cancelled"),
+            Source::Stream(_) => {
+                let mut client = conn.client.clone();
+                let request = CancelRequest {
+                    execution_id: execution_id.to_string(),
+                    reason: "cancelled".into(),
+                };
+                let worker = conn.id.clone();
+                // Sent concurrently: the stream keeps delivering until the worker answers.
+                tokio::spawn(async move {
+                    if let Err(status) = client.cancel(request).await {
+                        tracing::warn!(worker = %worker, error = %status, "cancel request to external worker failed");
+                    }
+                });
+            }
+        }
+    }
 }
