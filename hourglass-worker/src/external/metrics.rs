@@ -5,7 +5,12 @@ use std::fmt::Write as _;
 use super::pool::PoolStats;
 
 /// Name, Prometheus type, help text and value of one series.
-type Series = (&'static str, &'static str, &'static str, fn(&PoolStats) -> u64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&PoolStats) -> u64,
+);
 
 /// The pools' gauges and counters in Prometheus text format, one series per pool.
 pub(crate) fn prometheus_text(stats: &[PoolStats]) -> String {
