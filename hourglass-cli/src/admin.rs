@@ -128,6 +128,9 @@ pub(crate) async fn metrics_text(app: &Hourglass, core_metrics: Option<SocketAdd
             in_flight("activity_executor")
         ));
     }
+    if let Some(pools) = app.external_pools() {
+        out.push_str(&pools.prometheus_text());
+    }
     if let Some(addr) = core_metrics {
         match http_get(&addr.to_string(), "/metrics").await {
             Ok(text) => out.push_str(&text),

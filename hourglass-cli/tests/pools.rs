@@ -83,3 +83,179 @@ fn sigkill_of_hourglass_run_leaves_no_python_worker() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The fenced block that follows the `<!-- guide:<name> -->` line of the guide.
+fn guide_block(guide: &str, name: &str) -> String {
+    let marker = format!("<!-- guide:{name} -->");
+    let start = guide
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the guide has no {marker}"));
+    let mut lines = guide[start + marker.len()..].lines().skip(1);
+    let fence = lines.next().unwrap_or_default();
+    assert!(
+        fence.starts_with("```"),
+        "{marker} is not followed by a code block"
+    );
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        if line.starts_with("```") {
+            return out;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    panic!("the code block after {marker} is not closed")
+}
+
+/// Copies the files of `from` (not generated or cached ones) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if matches!(name_str.as_ref(), "_proto" | "__pycache__" | "build")
+            || name_str.ends_with(".egg-info")
+        {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Runs `script` with `sh -e` in `dir` with `HOURGLASS` set; panics with its output on failure.
+fn sh(script: &str, dir: &std::path::Path, hourglass: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .env("HOURGLASS", hourglass)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\nfailed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// docs/python-activities.md, followed to the letter: its install commands (in a fresh venv,
+/// against a copy of the Python package and the protocol, so the shared test venv is not
+/// touched), its files, its `hourglass run`, its `workflow execute` and the output it promises.
+/// Only the free ports are added (and the `cargo build` line is the build this test runs in).
+#[test]
+fn the_python_activities_guide_runs_as_written() {
+    let workspace = external_support::workspace();
+    let guide = std::fs::read_to_string(workspace.join("docs/python-activities.md")).unwrap();
+
+    // The Rust code in the guide is the built-in example's, word for word.
+    let examples =
+        std::fs::read_to_string(workspace.join("hourglass-worker/src/examples.rs")).unwrap();
+    let begin = examples
+        .find("// guide:begin")
+        .expect("guide:begin in examples.rs");
+    let end = examples
+        .find("// guide:end")
+        .expect("guide:end in examples.rs");
+    let code = examples[begin..end]
+        .split_once('\n')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .replace("#[crate::register]", "#[hourglass_worker::register]");
+    assert_eq!(
+        guide_block(&guide, "rust"),
+        code,
+        "the guide's Rust code differs from examples.rs"
+    );
+
+    // A checkout with just what the guide's commands use.
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("hourglass");
+    copy_tree(
+        &workspace.join("python/hourglass-activity-worker"),
+        &checkout.join("python/hourglass-activity-worker"),
+    );
+    copy_tree(
+        &workspace.join("proto/hourglass/external"),
+        &checkout.join("proto/hourglass/external"),
+    );
+    std::fs::create_dir_all(checkout.join("target/debug")).unwrap();
+    std::os::unix::fs::symlink(BIN, checkout.join("target/debug/hourglass")).unwrap();
+
+    let install = guide_block(&guide, "install");
+    let mut script = String::new();
+    for line in install.lines() {
+        if line.starts_with("export HOURGLASS=") {
+            continue; // set to the checkout above
+        }
+        if line.starts_with("cargo build ") {
+            assert!(line.contains("-p hourglass-cli"), "{line}");
+            continue; // this test runs on that build
+        }
+        script.push_str(line);
+        script.push('\n');
+    }
+    sh(&script, dir.path(), &checkout);
+    let project = dir.path().join("my-project");
+    for file in ["my_activities.py", "hourglass.toml"] {
+        std::fs::write(
+            project.join(file),
+            guide_block(&guide, &format!("file {file}")),
+        )
+        .unwrap();
+    }
+
+    let port = free_port();
+    let run = guide_block(&guide, "run");
+    let mut child = KillOnDrop(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec {} --port {port} --admin 127.0.0.1:{}",
+                run.trim(),
+                free_port()
+            ))
+            .current_dir(&project)
+            .env("HOURGLASS", &checkout)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    LineReader::new(child.stdout.take().unwrap())
+        .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
+    let workers: Vec<u32> = children_of(child.id())
+        .into_iter()
+        .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
+        .collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "the guide's pool has two processes: {workers:?}"
+    );
+
+    let execute = guide_block(&guide, "execute");
+    let out = sh(
+        &format!("{} --address 127.0.0.1:{port}", execute.trim()),
+        &project,
+        &checkout,
+    );
+    assert_eq!(out.trim(), guide_block(&guide, "output").trim());
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "hourglass run: {status:?}");
+    for pid in workers {
+        assert!(is_dead(pid), "python worker {pid} outlived hourglass run");
+    }
+}

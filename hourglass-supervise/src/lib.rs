@@ -32,6 +32,7 @@
 //! - [`ProcessSpec`]: an external program as a child (process group, `PR_SET_PDEATHSIG`, output
 //!   to `tracing`, readiness, SIGTERM→grace→SIGKILL, reaped; any unexpected exit is abnormal).
 //!   [`Starter`]: the permanent-supervisor-around-a-transient-worker building block.
+//!   [`contain`]: optional cgroup v2 and environment-token containment of its descendants.
 //! - Every start, exit (with reason), restart and escalation is a `tracing` event.
 //! - [`ShutdownOnDrop`] (from a handle's `shutdown_on_drop()`) tears a tree down when a scope
 //!   or test ends, like ExUnit's `start_supervised`.
@@ -80,6 +81,7 @@
 #![warn(missing_docs)]
 
 mod child;
+pub mod contain;
 mod context;
 mod dynamic;
 mod engine;

@@ -13,9 +13,12 @@
 //! - any exit the supervisor did not ask for, even status 0, is abnormal (`Exit::Error`);
 //! - a program that cannot be started yields a start error naming it.
 //!
-//! Limits: a descendant that calls `setsid`/`setpgid` leaves the group and is not signalled;
-//! PDEATHSIG applies to the direct child only (its descendants are still killed through the
-//! group on a normal stop, but not when the supervising program is SIGKILLed); after the leader
+//! Limits: a descendant that calls `setsid`/`setpgid` leaves the group and is not signalled by
+//! it — opt into [`ProcessSpec::cgroup`] (`cgroup.kill`) and [`ProcessSpec::sweep_descendants`]
+//! (an inherited environment token) to kill those too when the process stops; PDEATHSIG
+//! applies to the direct child only (when the supervising program is SIGKILLed, nothing here
+//! runs: the child must act on its own death signal, as the Python activity worker does, by
+//! re-arming PDEATHSIG to a catchable signal and killing its descendants); after the leader
 //! has been reaped, the final group SIGKILL that sweeps stragglers could in theory reach a new
 //! group that reused the id (the window is a few microseconds).
 //!
@@ -26,8 +29,8 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -38,6 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::child::{ChildSpec, Shutdown};
+use crate::contain::{self, Cgroup};
 use crate::context::ChildContext;
 use crate::error::StartError;
 use crate::exit::Exit;
@@ -76,6 +80,8 @@ pub struct ProcessSpec {
     ready_timeout: Duration,
     grace: Duration,
     register_as: Option<String>,
+    cgroup_parent: Option<PathBuf>,
+    sweep_descendants: bool,
 }
 
 /// Default time between SIGTERM and SIGKILL.
@@ -95,6 +101,8 @@ impl ProcessSpec {
             ready_timeout: DEFAULT_READY_TIMEOUT,
             grace: DEFAULT_GRACE,
             register_as: None,
+            cgroup_parent: None,
+            sweep_descendants: false,
         }
     }
 
@@ -152,6 +160,24 @@ impl ProcessSpec {
         self
     }
 
+    /// Runs each incarnation in a fresh cgroup v2 under `parent` and kills the whole cgroup
+    /// (`cgroup.kill`) when the process stops, so no descendant survives it whatever its
+    /// session or group. Where `parent` is not a writable cgroup v2 directory with
+    /// `cgroup.kill`, the process runs without a cgroup. The child finds its cgroup in
+    /// [`CGROUP_ENV`](crate::contain::CGROUP_ENV). See [`crate::contain`].
+    pub fn cgroup(mut self, parent: impl Into<PathBuf>) -> Self {
+        self.cgroup_parent = Some(parent.into());
+        self
+    }
+
+    /// Gives each incarnation a unique [`PROCESS_TOKEN_ENV`](crate::contain::PROCESS_TOKEN_ENV)
+    /// and, when the process stops, SIGKILLs every process still carrying it (descendants that
+    /// left the process group). See [`crate::contain`].
+    pub fn sweep_descendants(mut self, enabled: bool) -> Self {
+        self.sweep_descendants = enabled;
+        self
+    }
+
     fn program_name(&self) -> String {
         self.program.to_string_lossy().into_owned()
     }
@@ -168,14 +194,21 @@ impl ProcessSpec {
     }
 }
 
-/// Kills the process group if the child's future is dropped without a clean stop.
+/// Kills the process group (and the incarnation's cgroup and token holders) if the child's
+/// future is dropped without a clean stop.
 struct GroupGuard {
     pgid: Pid,
     armed: bool,
+    contain: Arc<Containment>,
 }
 
 impl GroupGuard {
-    fn disarm(&mut self) {
+    /// The process has stopped: kill whatever it left behind, then disarm.
+    async fn finish(&mut self) {
+        let contain = self.contain.clone();
+        if contain.is_active() {
+            let _ = tokio::task::spawn_blocking(move || contain.sweep()).await;
+        }
         self.armed = false;
     }
 }
@@ -184,6 +217,36 @@ impl Drop for GroupGuard {
     fn drop(&mut self) {
         if self.armed {
             let _ = killpg(self.pgid, Signal::SIGKILL);
+            self.contain.sweep();
+        }
+    }
+}
+
+/// What contains one incarnation's descendants beyond its process group.
+struct Containment {
+    child: String,
+    cgroup: Option<Cgroup>,
+    token: Option<String>,
+}
+
+impl Containment {
+    fn is_active(&self) -> bool {
+        self.cgroup.is_some() || self.token.is_some()
+    }
+
+    /// Kills everything in the cgroup and every token holder (blocking, brief).
+    fn sweep(&self) {
+        let mut killed = Vec::new();
+        if let Some(cgroup) = &self.cgroup {
+            killed.extend(cgroup.kill_and_remove(&self.child));
+        }
+        if let Some(token) = &self.token {
+            killed.extend(contain::kill_token_holders(token, &self.child));
+        }
+        if !killed.is_empty() {
+            killed.sort_unstable();
+            killed.dedup();
+            tracing::warn!(child = %self.child, pids = ?killed, "killed descendants that outlived their process");
         }
     }
 }
@@ -238,12 +301,19 @@ fn set_death_signal(command: &mut Command) {
     let _ = command;
 }
 
-async fn spawn(spec: &ProcessSpec) -> Result<Child, StartError> {
+async fn spawn(spec: &ProcessSpec, contain: &Containment) -> Result<Child, StartError> {
     let program = spec.program_name();
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if let Some(token) = &contain.token {
+        command.env(contain::PROCESS_TOKEN_ENV, token);
+    }
+    if let Some(cgroup) = &contain.cgroup {
+        command.env(contain::CGROUP_ENV, cgroup.path());
+    }
+    command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -336,15 +406,44 @@ async fn start_process(
             }
         }
     }
-    let mut child = spawn(&spec).await?;
+    let mut contain = Containment {
+        child: ctx.id().to_string(),
+        cgroup: spec
+            .cgroup_parent
+            .as_deref()
+            .and_then(|parent| Cgroup::create(parent, ctx.id())),
+        token: spec.sweep_descendants.then(contain::new_token),
+    };
+    let mut child = match spawn(&spec, &contain).await {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(cgroup) = contain.cgroup.take() {
+                cgroup.kill_and_remove(ctx.id());
+            }
+            return Err(e);
+        }
+    };
     let spawned_at = std::time::Instant::now();
     let Some(pid) = child.id() else {
         return Err(StartError::new(format!(
             "process `{program}` exited before its pid could be read"
         )));
     };
+    if let Some(cgroup) = &contain.cgroup
+        && let Err(e) = cgroup.add(pid)
+    {
+        // Python has not even started by now, so nothing escaped yet; go on without it.
+        tracing::warn!(child = %ctx.id(), pid, cgroup = %cgroup.path().display(), error = %e, "cannot move the process into its cgroup; it runs without one");
+        if let Some(cgroup) = contain.cgroup.take() {
+            cgroup.kill_and_remove(ctx.id());
+        }
+    }
     let pgid = Pid::from_raw(pid as i32);
-    let mut guard = GroupGuard { pgid, armed: true };
+    let mut guard = GroupGuard {
+        pgid,
+        armed: true,
+        contain: Arc::new(contain),
+    };
     tracing::info!(child = %ctx.id(), pid, program = %program, "process spawned");
 
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -407,7 +506,7 @@ async fn start_process(
     });
     if let Err(why) = outcome {
         stop_group(&mut child, pgid, Duration::ZERO).await;
-        guard.armed = false;
+        guard.finish().await;
         for r in readers {
             r.abort();
         }
@@ -434,7 +533,7 @@ async fn start_process(
                 Exit::Shutdown
             }
         };
-        guard.disarm();
+        guard.finish().await;
         for r in readers {
             // Output still buffered in the pipes is drained briefly, then dropped.
             let abort = r.abort_handle();

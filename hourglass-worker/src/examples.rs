@@ -10,6 +10,7 @@
 //! | `TimerWorkflow` | workflow | `u64` seconds → `String` after a durable timer |
 //! | `CounterWorkflow` | workflow | `()` → `u64`; signals `add(u64)`, `finish(())`; query `count`; update `add_and_get(u64) → u64` |
 //! | `ParentWorkflow` | workflow | `String` name → `String`, running `GreetingWorkflow` as a child |
+//! | `SummarizeWorkflow` | workflow | `String` text → `String`, via the *Python* activity `Summarize` (docs/python-activities.md) |
 
 use std::time::Duration;
 
@@ -22,11 +23,12 @@ use temporalio_workflow::{
 use crate::activity::{ActivityContext, ActivityError};
 
 /// Temporal type names of the built-in example workflows.
-pub const EXAMPLE_WORKFLOW_TYPES: [&str; 4] = [
+pub const EXAMPLE_WORKFLOW_TYPES: [&str; 5] = [
     "GreetingWorkflow",
     "TimerWorkflow",
     "CounterWorkflow",
     "ParentWorkflow",
+    "SummarizeWorkflow",
 ];
 
 /// Temporal type names of the built-in example activities.
@@ -156,3 +158,38 @@ impl ParentWorkflow {
         Ok(format!("child said: {greeting}"))
     }
 }
+
+// guide:begin (docs/python-activities.md shows this code; a test checks they are the same)
+/// The Python activity `Summarize`, typed for Rust callers: a `String` in, a `String` out.
+/// No Rust activity has this type name, so Hourglass sends it to the external pool that serves it.
+pub struct Summarize;
+
+impl temporalio_common::ActivityDefinition for Summarize {
+    type Input = String;
+    type Output = String;
+
+    fn name(&self) -> &str {
+        "Summarize"
+    }
+}
+
+/// Summarizes a text with the Python activity `Summarize`.
+#[crate::register]
+#[workflow]
+#[derive(Default)]
+pub struct SummarizeWorkflow;
+
+#[workflow_methods]
+impl SummarizeWorkflow {
+    /// Calls `Summarize` once, retrying (a crashed Python process included) up to 5 times.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, text: String) -> WorkflowResult<String> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .heartbeat_timeout(Duration::from_secs(10))
+            .retry_policy(RetryPolicy::builder().maximum_attempts(5).build())
+            .build();
+        let summary = ctx.execute_activity(Summarize, text, options).await?;
+        Ok(summary)
+    }
+}
+// guide:end

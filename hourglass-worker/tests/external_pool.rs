@@ -12,7 +12,8 @@ use std::time::Duration;
 use external_support::{cmdline, fixture_pool, is_dead, venv_python, wait_for};
 use hourglass_worker::external::{
     ExternalActivity, ExternalActivityInfo, ExternalError, ExternalOutcome, ExternalPoolConfig,
-    ExternalPools, NOT_SERVED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, leftovers,
+    ExternalPools, NOT_SERVED_TYPE, PAYLOAD_TOO_LARGE_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE,
+    leftovers,
 };
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -58,6 +59,81 @@ fn pid_of(pools: &ExternalPools, index: usize) -> u32 {
 
 fn marked(marker: &str) -> Vec<u32> {
     leftovers::find_marked(marker)
+}
+
+/// Fields after the command name in `/proc/<pid>/stat` (state, ppid, pgrp, session, ...).
+fn stat_fields(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().map(String::from).collect())
+        })
+        .unwrap_or_default()
+}
+
+fn ppid(pid: u32) -> u32 {
+    stat_fields(pid)
+        .get(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+fn session(pid: u32) -> u32 {
+    stat_fields(pid)
+        .get(3)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+/// True where Hourglass can use cgroup v2 (`cgroup.kill`) on this machine.
+fn cgroups_available() -> bool {
+    hourglass_supervise::contain::own_cgroup_dir()
+        .is_some_and(|d| hourglass_supervise::contain::usable_cgroup_parent(&d))
+}
+
+/// The pids `SpawnDescendants` returned: child, setsid parent, setsid grandchild, daemon.
+fn descendant_pids(result: &Payload) -> [(String, u32); 4] {
+    let v = decode(result);
+    ["child", "setsid_parent", "setsid_grandchild", "daemon"]
+        .map(|k| (k.to_string(), v[k].as_u64().unwrap() as u32))
+}
+
+/// Checks the shape of the process tree `SpawnDescendants` made under `worker`.
+fn check_descendants(worker: u32, pids: &[(String, u32)]) {
+    for (what, pid) in pids {
+        assert!(!is_dead(*pid), "{what} ({pid}) is not running");
+    }
+    let grandchild = pids[2].1;
+    let daemon = pids[3].1;
+    assert_ne!(
+        session(grandchild),
+        session(worker),
+        "the grandchild left the session"
+    );
+    assert_eq!(
+        ppid(pids[2].1),
+        pids[1].1,
+        "the grandchild's parent is the helper"
+    );
+    // The daemon's parent exited: the worker, a child subreaper, adopted it.
+    assert_eq!(
+        ppid(daemon),
+        worker,
+        "the orphaned daemon was adopted by the worker"
+    );
+    let env = std::fs::read(format!("/proc/{daemon}/environ")).unwrap_or_default();
+    assert!(env.is_empty(), "the daemon runs with an empty environment");
+}
+
+/// Kills what a failed test left (so it does not leak into later tests).
+struct KillPids(Vec<u32>);
+impl Drop for KillPids {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,7 +616,7 @@ async fn external_pool_host_process() {
     let _running = pools.start().await.unwrap();
     let out = pools
         .execute(
-            activity("SpawnGrandchild", vec![]),
+            activity("SpawnDescendants", vec![]),
             CancellationToken::new(),
             no_heartbeat,
         )
@@ -548,15 +624,20 @@ async fn external_pool_host_process() {
     let ExternalOutcome::Completed(p) = out else {
         panic!("{out:?}")
     };
-    let grandchild = decode(&p);
+    let serving = decode(&p)["worker"].as_u64().unwrap();
+    let descendants: Vec<String> = descendant_pids(&p)
+        .iter()
+        .map(|(_, pid)| pid.to_string())
+        .collect();
     let workers: Vec<String> = pools.stats()[0]
         .workers
         .iter()
         .map(|w| w.1.to_string())
         .collect();
     println!(
-        "HOST_READY marker={} grandchild={grandchild} workers={}",
+        "HOST_READY marker={} serving={serving} descendants={} workers={}",
         pools.stats()[0].run_marker,
+        descendants.join(","),
         workers.join(",")
     );
     tokio::time::sleep(Duration::from_secs(600)).await;
@@ -606,11 +687,14 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
             .to_string()
     };
     let marker = field("marker");
-    let grandchild: u32 = field("grandchild").parse().unwrap();
-    let workers: Vec<u32> = field("workers")
-        .split(',')
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let serving: u32 = field("serving").parse().unwrap();
+    let list = |k: &str| -> Vec<u32> { field(k).split(',').map(|p| p.parse().unwrap()).collect() };
+    let workers = list("workers");
+    let descendants = list("descendants");
+    let _cleanup = KillPids(descendants.clone());
+    let names = ["child", "setsid_parent", "setsid_grandchild", "daemon"].map(String::from);
+    let named: Vec<(String, u32)> = names.into_iter().zip(descendants.iter().copied()).collect();
+    check_descendants(serving, &named);
     assert_eq!(workers.len(), 2);
     for &w in &workers {
         assert!(
@@ -619,15 +703,23 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
             cmdline(w)
         );
     }
-    assert!(marked(&marker).contains(&grandchild));
+    assert!(marked(&marker).contains(&descendants[2]));
 
     host.0.kill().unwrap(); // SIGKILL
     host.0.wait().unwrap();
 
-    // The Python workers die with their parent (PR_SET_PDEATHSIG), at once.
+    // The Python workers get their parent-death signal, kill every descendant (the orphaned
+    // daemon was adopted by the worker, a subreaper) and exit: nothing is left, at once,
+    // without waiting for the pool's next start.
     wait_for("the Python workers to die", Duration::from_secs(5), || {
         workers.iter().all(|&w| is_dead(w))
     })
+    .await;
+    wait_for(
+        "every descendant of the Python workers to die",
+        Duration::from_secs(5),
+        || descendants.iter().all(|&p| is_dead(p)),
+    )
     .await;
     let python_left: Vec<u32> = marked(&marker)
         .into_iter()
@@ -638,15 +730,19 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
         "python processes survived: {python_left:?}"
     );
 
-    // The grandchild (outside PDEATHSIG's reach) is a leftover until the next start of the
-    // same pool, which finds it by the previous run's marker and kills it.
+    assert!(marked(&marker).is_empty());
+    // The next start of the same pool (the last resort: run-marker sweep, previous cgroup)
+    // finds nothing left, and removes the SIGKILLed run's cgroup.
+    let recorded =
+        std::fs::read_to_string(leftovers::pool_dir(state.path(), "host").join("cgroup"));
     let pools = ExternalPools::new(vec![fixture_pool("host", 1)], state.path()).unwrap();
     let running = pools.start().await.unwrap();
-    wait_for("leftovers to be killed", Duration::from_secs(5), || {
-        is_dead(grandchild)
-    })
-    .await;
-    assert!(marked(&marker).is_empty());
+    if let Ok(old_cgroup) = recorded {
+        assert!(
+            !std::path::Path::new(old_cgroup.trim()).exists(),
+            "the previous run's cgroup {old_cgroup} was not removed"
+        );
+    }
     running.shutdown().await;
 }
 
@@ -830,4 +926,189 @@ async fn sixteen_workers_start_concurrently_and_a_broken_one_does_not_stop_the_p
         assert!(is_dead(pid), "worker {pid} survived shutdown");
     }
     assert!(marked(&stats.run_marker).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_worker_leaves_no_descendant() {
+    let state = tempfile::tempdir().unwrap();
+    let pools = ExternalPools::new(vec![fixture_pool("desc", 1)], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let worker = pid_of(&pools, 0);
+    let with_cgroup = cgroups_available();
+    let cgroup = std::fs::read_to_string(format!("/proc/{worker}/cgroup")).unwrap_or_default();
+    assert_eq!(
+        cgroup.contains("hourglass-pool.desc."),
+        with_cgroup,
+        "the worker runs in its pool's cgroup exactly where cgroups are usable: {cgroup}"
+    );
+    let out = pools
+        .execute(
+            activity("SpawnDescendants", vec![]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    let pids = descendant_pids(&p);
+    let _cleanup = KillPids(pids.iter().map(|p| p.1).collect());
+    check_descendants(worker, &pids);
+
+    kill(Pid::from_raw(worker as i32), Signal::SIGKILL).unwrap();
+    // Killed when the worker's exit is handled: the process group (the child), the process
+    // token (the setsid helper and grandchild) and, where available, the cgroup (all of them,
+    // the daemon with its empty environment too).
+    let must_die: Vec<&(String, u32)> = pids
+        .iter()
+        .filter(|(what, _)| with_cgroup || what != "daemon")
+        .collect();
+    wait_for("the descendants to die", Duration::from_secs(10), || {
+        must_die.iter().all(|(_, pid)| is_dead(*pid))
+    })
+    .await;
+    wait_for(
+        "the worker to be restarted",
+        Duration::from_secs(30),
+        || {
+            let s = &pools.stats()[0];
+            s.joins == 2 && s.workers.len() == 1
+        },
+    )
+    .await;
+    running.shutdown().await;
+    assert!(marked(&pools.stats()[0].run_marker).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_worker_concurrency_and_payload_limits() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = fixture_pool("limits", 1)
+        .max_concurrent(3)
+        .max_payload_bytes(1000);
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    assert_eq!(pools.stats()[0].idle_slots, 3, "one process, three slots");
+
+    // Three attempts run at once on the one process; a fourth waits for a slot.
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let p = pools.clone();
+            tokio::spawn(async move {
+                p.execute(
+                    activity("Sleep", vec![json(0.5.into())]),
+                    CancellationToken::new(),
+                    no_heartbeat,
+                )
+                .await
+            })
+        })
+        .collect();
+    wait_for(
+        "three busy slots and one waiter",
+        Duration::from_secs(10),
+        || {
+            let s = &pools.stats()[0];
+            s.idle_slots == 0 && s.waiting == 1
+        },
+    )
+    .await;
+    for call in calls {
+        let out = call.await.unwrap();
+        assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    }
+
+    // An input over the limit fails before it is sent, a result over it in the worker: both
+    // clearly and for good (retrying cannot shrink them).
+    let out = pools
+        .execute(
+            activity("Echo", vec![json("y".repeat(2000).into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, PAYLOAD_TOO_LARGE_TYPE);
+    assert!(f.non_retryable);
+    assert!(
+        f.message.contains("max_payload_bytes") && f.message.contains("Echo"),
+        "{}",
+        f.message
+    );
+    let out = pools
+        .execute(
+            activity("Big", vec![json(5000.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.type_name, PAYLOAD_TOO_LARGE_TYPE);
+    assert!(f.non_retryable);
+    assert!(
+        f.message.contains("result of activity Big"),
+        "{}",
+        f.message
+    );
+    // Within the limit, all is well.
+    let out = pools
+        .execute(
+            activity("Big", vec![json(500.into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    assert!(matches!(out, ExternalOutcome::Completed(_)), "{out:?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_without_a_session_stream_get_one_execute_call_per_attempt() {
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = fixture_pool("nosession", 1);
+    cfg.args.insert(2, "--no-session".into());
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let running = pools.start().await.unwrap();
+    let out = pools
+        .execute(
+            activity("Echo", vec![json("plain".into())]),
+            CancellationToken::new(),
+            no_heartbeat,
+        )
+        .await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(decode(&p), serde_json::json!("plain"));
+    // Heartbeats and cancellation over the per-call stream and the Cancel RPC.
+    let cancel = CancellationToken::new();
+    let (hb_tx, mut hb_rx) = tokio::sync::mpsc::unbounded_channel();
+    let p = pools.clone();
+    let c = cancel.clone();
+    let run = tokio::spawn(async move {
+        p.execute(
+            activity("WaitForCancel", vec![]),
+            c,
+            move |d: Vec<Payload>| {
+                let _ = hb_tx.send(d);
+            },
+        )
+        .await
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), hb_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode(&first[0]), serde_json::json!("waiting"));
+    cancel.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(out, ExternalOutcome::Cancelled { .. }), "{out:?}");
+    running.shutdown().await;
 }

@@ -95,6 +95,36 @@ impl PythonSleepWorkflow {
     }
 }
 
+/// Runs `count` Python `Sleep` activities at once, each allowed a single attempt (so any
+/// refusal by a full pool would fail the workflow); returns how many completed.
+#[hourglass_worker::register]
+#[workflow]
+#[derive(Default)]
+pub struct PythonFanOutWorkflow;
+
+#[workflow_methods]
+impl PythonFanOutWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, count: u32) -> WorkflowResult<u32> {
+        let once = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+            .retry_policy(RetryPolicy::builder().maximum_attempts(1).build())
+            .build();
+        let calls = (0..count).map(|_| {
+            ctx.execute_activity(
+                UntypedActivity::new("Sleep"),
+                RawValue::new(vec![json(&serde_json::json!(0.05))]),
+                once.clone(),
+            )
+        });
+        let mut done = 0;
+        for result in futures::future::join_all(calls).await {
+            let _: RawValue = result?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
 async fn client(url: &str) -> Client {
     let conn = Connection::connect(
         ConnectionOptions::new(url::Url::parse(url).unwrap())
@@ -184,5 +214,50 @@ async fn rust_workflow_calls_python_activity_and_survives_a_killed_python_proces
         || is_dead(new_pid),
     )
     .await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_times_more_activities_than_slots_all_complete_under_back_pressure() {
+    let state = tempfile::tempdir().unwrap();
+    let server = DevServer::builder()
+        .port(0)
+        .database(Database::InMemory)
+        .start()
+        .await
+        .unwrap();
+    // Two slots (two processes, one attempt each) and room for one waiter: 20 activities at
+    // once are 10x the slots, so most must wait on the server until a slot frees up.
+    let cfg = fixture_pool("fan-out", 2).max_concurrent(1).max_queue(1);
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
+    let tq = "external-fan-out";
+    let mut config = SubsystemConfig::new(Core::linked(), server.url(), "default").unwrap();
+    config.task_queues = vec![tq.to_string()];
+    config.external_pools = Some(pools.clone());
+    let hg = Hourglass::start(config).await.unwrap();
+    let c = client(&server.url()).await;
+    let h = c
+        .start_workflow(
+            PythonFanOutWorkflow::run,
+            20u32,
+            WorkflowStartOptions::new(tq, "py-fan-out").build(),
+        )
+        .await
+        .unwrap();
+    let done = tokio::time::timeout(
+        Duration::from_secs(120),
+        h.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the fan-out did not finish")
+    .expect("an activity failed: a full pool must make tasks wait, not fail");
+    assert_eq!(done, 20);
+    let stats = &pools.stats()[0];
+    assert!(
+        stats.peak_waiting <= 1,
+        "more executions waited than max_queue allows: {stats:?}"
+    );
+    assert_eq!(stats.lost_executions, 0, "{stats:?}");
+    assert_eq!(hg.shutdown().await, Exit::Shutdown);
     server.shutdown().await.unwrap();
 }

@@ -19,12 +19,14 @@ pub mod bridge {
 }
 
 /// The `hourglass.external` protobuf package: the gRPC protocol between Hourglass and external
-/// activity worker processes (handshake, execute with streamed heartbeats, cancel, health),
+/// activity worker processes (handshake, execute with streamed heartbeats, cancel, health, and
+/// the session stream carrying many executions),
 /// generated from `hourglass/external/v1/external_worker.proto` with a tonic client and server.
 pub mod external {
     /// Version 1 of the external-worker protocol.
     pub mod v1 {
-        #![allow(missing_docs)]
+        // A session request is usually an Execute; boxing it would cost an allocation per call.
+        #![allow(missing_docs, clippy::large_enum_variant)]
         include!(concat!(env!("OUT_DIR"), "/hourglass.external.v1.rs"));
     }
 }

@@ -73,10 +73,22 @@ pub struct ExternalPoolConfig {
     /// only if none came up; the others are retried in the background).
     #[serde(default = "default_startup_concurrency")]
     pub startup_concurrency: usize,
-    /// Executions allowed to wait for a free process before new ones are refused with a
-    /// retryable failure (default 1000).
+    /// Activity attempts one process runs at once (default 1, at most 1024). Passed to the
+    /// process as `HOURGLASS_MAX_CONCURRENT`; a process that reports less in its handshake gets
+    /// what it reports.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// Executions allowed to wait for a free slot (default 1000). Activity tasks from Temporal
+    /// are not polled while this many wait (the task stays on the server, as when a Temporal
+    /// worker has no free slot); a direct [`execute`](super::ExternalPools::execute) call is
+    /// refused with a retryable `ExternalPoolSaturated` failure.
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
+    /// Largest input (plus heartbeat details) or result, in bytes, an attempt may carry
+    /// (default 16 MiB, at most 63 MiB). Over it, the attempt fails with a non-retryable
+    /// `ExternalPayloadTooLarge` failure.
+    #[serde(default = "default_max_payload_bytes")]
+    pub max_payload_bytes: usize,
     /// Time a process has to become ready and answer the handshake (default 30 s).
     #[serde(default = "default_ready_timeout", with = "duration_str")]
     pub ready_timeout: Duration,
@@ -96,10 +108,24 @@ pub struct ExternalPoolConfig {
     /// Restart intensity of each worker's Starter (default 3 in 5 s).
     #[serde(default)]
     pub intensity: IntensityConfig,
+    /// Run each worker in its own cgroup v2 and kill the cgroup when the worker stops, where
+    /// the machine allows it (default true; without a writable cgroup v2 the pool still works,
+    /// containing descendants by subreaper, process group and environment token).
+    #[serde(default = "default_cgroups")]
+    pub cgroups: bool,
 }
 
 fn default_size() -> usize {
     1
+}
+fn default_max_concurrent() -> usize {
+    1
+}
+fn default_max_payload_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_cgroups() -> bool {
+    true
 }
 fn default_startup_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
@@ -144,12 +170,15 @@ impl ExternalPoolConfig {
             size: default_size(),
             startup_concurrency: default_startup_concurrency(),
             max_queue: default_max_queue(),
+            max_concurrent: default_max_concurrent(),
+            max_payload_bytes: default_max_payload_bytes(),
             ready_timeout: default_ready_timeout(),
             health_interval: default_health_interval(),
             health_timeout: default_health_timeout(),
             max_missed_health: default_max_missed_health(),
             grace: default_grace(),
             intensity: IntensityConfig::default(),
+            cgroups: default_cgroups(),
         }
     }
 
@@ -184,6 +213,24 @@ impl ExternalPoolConfig {
     /// Sets how many processes start at the same time.
     pub fn startup_concurrency(mut self, concurrency: usize) -> Self {
         self.startup_concurrency = concurrency;
+        self
+    }
+
+    /// Enables or disables cgroup v2 containment (see [`Self::cgroups`]).
+    pub fn cgroups(mut self, enabled: bool) -> Self {
+        self.cgroups = enabled;
+        self
+    }
+
+    /// Sets how many attempts one process runs at once.
+    pub fn max_concurrent(mut self, max_concurrent: usize) -> Self {
+        self.max_concurrent = max_concurrent;
+        self
+    }
+
+    /// Sets the largest payload an attempt may carry.
+    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.max_payload_bytes = bytes;
         self
     }
 
@@ -248,6 +295,19 @@ impl ExternalPoolConfig {
             return Err(bad(format!(
                 "`size` must be between 1 and {MAX_POOL_SIZE}, got {}",
                 self.size
+            )));
+        }
+        if self.max_concurrent == 0 || self.max_concurrent > 1024 {
+            return Err(bad(format!(
+                "`max_concurrent` must be between 1 and 1024, got {}",
+                self.max_concurrent
+            )));
+        }
+        let max_payload = super::handshake::MAX_MESSAGE_BYTES - 1024 * 1024;
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > max_payload {
+            return Err(bad(format!(
+                "`max_payload_bytes` must be between 1 and {max_payload}, got {}",
+                self.max_payload_bytes
             )));
         }
         if self.startup_concurrency == 0 {
@@ -393,6 +453,8 @@ mod tests {
             (ok.clone().size(0), "`size`"),
             (ok.clone().size(5000), "`size`"),
             (ok.clone().startup_concurrency(0), "`startup_concurrency`"),
+            (ok.clone().max_concurrent(0), "`max_concurrent`"),
+            (ok.clone().max_payload_bytes(1 << 30), "`max_payload_bytes`"),
             (
                 ok.clone().health(Duration::ZERO, Duration::from_secs(1), 1),
                 "`health_interval`",

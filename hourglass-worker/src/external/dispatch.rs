@@ -2,7 +2,7 @@
 //! execution API the activity layer calls for activity types no Rust activity claims.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +15,14 @@ use temporalio_common::protos::{
     coresdk::{ActivityTaskCompletion, activity_result::ActivityExecutionResult, activity_task},
     temporal::api::common::v1::Payload,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::config::ExternalPoolConfig;
 use super::error::ExternalError;
 use super::execution::{ExternalActivity, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE};
 use super::leftovers::claim_pool;
-use super::pool::{PoolShared, PoolStats};
+use super::pool::{Admission, PoolShared, PoolStats};
 use super::startup::populator_spec;
 
 /// Id of the supervisor [`ExternalPools::child_spec`] returns.
@@ -50,6 +51,7 @@ pub const EXTERNAL_POOLS_ID: &str = "external_pools";
 #[derive(Clone)]
 pub struct ExternalPools {
     pools: Arc<Vec<Arc<PoolShared>>>,
+    room: Arc<Notify>,
     running: Arc<Mutex<HashMap<Vec<u8>, CancellationToken>>>,
     max_restarts: u32,
     period: Duration,
@@ -100,14 +102,16 @@ impl ExternalPools {
             }
         }
         let claims = Arc::new(Mutex::new(HashMap::new()));
+        let room = Arc::new(Notify::new());
         let pools = configs
             .into_iter()
             .map(|c| {
                 let run_id = uuid::Uuid::new_v4().simple().to_string();
-                PoolShared::new(c, run_id, state_dir.clone(), claims.clone())
+                PoolShared::new(c, run_id, state_dir.clone(), claims.clone(), room.clone())
             })
             .collect();
         Ok(Self {
+            room,
             pools: Arc::new(pools),
             running: Arc::default(),
             max_restarts: 3,
@@ -167,11 +171,54 @@ impl ExternalPools {
         self.pools.iter().map(|p| p.stats()).collect()
     }
 
+    /// Per-pool gauges and counters in Prometheus text format (`hourglass_external_pool_*`:
+    /// workers, size, idle slots, waiting, joins, lost executions, start failures).
+    pub fn prometheus_text(&self) -> String {
+        super::metrics::prometheus_text(&self.stats())
+    }
+
     /// Fails every waiting and future execution with a retryable failure (used at shutdown).
     pub fn close(&self) {
         for p in self.pools.iter() {
             p.closed.cancel();
         }
+        self.room.notify_waiters();
+    }
+
+    /// True if every pool could take one more execution without its wait queue going over
+    /// `max_queue` (see [`wait_for_room`](Self::wait_for_room)).
+    pub fn has_room(&self) -> bool {
+        self.pools.iter().all(|p| p.has_room())
+    }
+
+    /// Waits until [`has_room`](Self::has_room). The activity poll loop calls this before each
+    /// poll, so that while a pool's queue is full no activity task is taken from Temporal: the
+    /// task waits on the server (its schedule-to-start clock running) instead of failing here —
+    /// the way a Temporal worker with no free slot behaves. The activity type of a task is only
+    /// known once polled, so one full pool holds back polling for the whole task queue.
+    pub async fn wait_for_room(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between the check and the wait counts.
+            notified.as_mut().enable();
+            if self.has_room() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Executes `activity` on a worker of the pool serving its type, refusing it when the
+    /// pool's queue is full.
+    pub async fn execute(
+        &self,
+        activity: ExternalActivity,
+        cancel: CancellationToken,
+        heartbeat: impl Fn(Vec<Payload>) + Send + Sync,
+    ) -> ExternalOutcome {
+        self.execute_inner(activity, cancel, heartbeat, Admission::RefuseWhenFull)
+            .await
     }
 
     /// Executes `activity` on a worker of the pool serving its type.
@@ -183,12 +230,15 @@ impl ExternalPools {
     /// and never errors: infrastructure problems are failures — retryable when the worker died
     /// (`ExternalWorkerLost`), the queue is full (`ExternalPoolSaturated`) or the pools were
     /// closed (`ExternalPoolClosed`); non-retryable when no pool serves the type
-    /// (`NotFoundError`).
-    pub async fn execute(
+    /// (`NotFoundError`); non-retryable when the input is over `max_payload_bytes`
+    /// (`ExternalPayloadTooLarge`). With [`Admission::Wait`] (tasks from the core, see
+    /// [`wait_for_room`](Self::wait_for_room)) a full queue is waited in, not refused.
+    async fn execute_inner(
         &self,
         activity: ExternalActivity,
         cancel: CancellationToken,
         heartbeat: impl Fn(Vec<Payload>) + Send + Sync,
+        admission: Admission,
     ) -> ExternalOutcome {
         let activity_type = &activity.info.activity_type;
         let Some(pool) = self.pools.iter().find(|p| p.serves(activity_type)) else {
@@ -202,7 +252,8 @@ impl ExternalPools {
             failure.non_retryable = true;
             return ExternalOutcome::Failed(failure);
         };
-        pool.execute(&activity, &cancel, &heartbeat).await
+        pool.execute(&activity, &cancel, &heartbeat, admission)
+            .await
     }
 
     /// [`execute`](Self::execute) for the core's activity task `Start`, returning the result to
@@ -216,7 +267,7 @@ impl ExternalPools {
         heartbeat: impl Fn(Vec<Payload>) + Send + Sync,
     ) -> ActivityExecutionResult {
         let activity = ExternalActivity::from_start(task_queue, task_token, start);
-        self.execute(activity, cancel, heartbeat)
+        self.execute_inner(activity, cancel, heartbeat, Admission::Wait(None))
             .await
             .into_execution_result()
     }
@@ -245,11 +296,17 @@ impl ExternalPools {
             task_token: task_token.clone(),
         };
         let activity = ExternalActivity::from_start(task_queue, task_token.clone(), start);
+        // Counted as waiting before this returns, so the poll loop's next room check sees it.
+        let waiting = self
+            .pools
+            .iter()
+            .find(|p| p.serves(&activity.info.activity_type))
+            .map(|p| p.admit());
         let pools = self.clone();
         async move {
             let _guard = guard;
             let result = pools
-                .execute(activity, cancel, heartbeat)
+                .execute_inner(activity, cancel, heartbeat, Admission::Wait(waiting))
                 .await
                 .into_execution_result();
             ActivityTaskCompletion {
@@ -298,16 +355,19 @@ fn pool_spec(pool: &Arc<PoolShared>) -> ChildSpec {
     let run_marker = ChildSpec::with_init("run_marker", move |ctx| {
         let pool = marker_pool.clone();
         async move {
-            let (state_dir, name, run_id) = (
+            let (state_dir, name, run_id, cgroups) = (
                 pool.state_dir.clone(),
                 pool.name().to_string(),
                 pool.run_id.clone(),
+                pool.config.cgroups,
             );
-            let (lock, _killed) =
-                tokio::task::spawn_blocking(move || claim_pool(&state_dir, &name, &run_id))
-                    .await
-                    .map_err(|e| StartError::new(format!("state directory task failed: {e}")))?
-                    .map_err(StartError::new)?;
+            let (lock, _killed) = tokio::task::spawn_blocking(move || {
+                claim_pool(&state_dir, &name, &run_id, cgroups)
+            })
+            .await
+            .map_err(|e| StartError::new(format!("state directory task failed: {e}")))?
+            .map_err(StartError::new)?;
+            *pool.cgroup_dir.lock() = lock.cgroup().map(Path::to_path_buf);
             Ok(async move {
                 let _lock = lock;
                 ctx.cancelled().await;

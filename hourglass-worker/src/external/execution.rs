@@ -19,6 +19,9 @@ pub const WORKER_LOST_TYPE: &str = "ExternalWorkerLost";
 pub const POOL_SATURATED_TYPE: &str = "ExternalPoolSaturated";
 /// Failure type when no pool serves the activity type (non-retryable).
 pub const NOT_SERVED_TYPE: &str = "NotFoundError";
+/// Failure type when an input, heartbeat or result is over the pool's `max_payload_bytes`
+/// (non-retryable).
+pub const PAYLOAD_TOO_LARGE_TYPE: &str = "ExternalPayloadTooLarge";
 /// Failure type when the pools were shut down while the attempt waited (retryable).
 pub const POOL_CLOSED_TYPE: &str = "ExternalPoolClosed";
 
@@ -212,6 +215,23 @@ impl ExternalActivity {
             heartbeat_details: start.heartbeat_details,
             headers: start.header_fields,
         }
+    }
+
+    /// Bytes of input and heartbeat details (data and metadata), as limited by
+    /// `max_payload_bytes`.
+    pub fn payload_bytes(&self) -> usize {
+        let size = |p: &Payload| {
+            p.data.len()
+                + p.metadata
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        };
+        self.input
+            .iter()
+            .chain(&self.heartbeat_details)
+            .map(size)
+            .sum()
     }
 
     pub(crate) fn to_wire(&self, execution_id: String) -> wire::ExecuteRequest {

@@ -132,6 +132,7 @@ mod tests {
             run_marker: "p:r".into(),
             pid: 1,
             sdk: String::new(),
+            session: false,
         }
     }
 

@@ -8,11 +8,19 @@
 //! killing the first one's workers), then SIGKILLs every process whose environment holds exactly
 //! the *previous* run's marker, and records the new run id. Processes are matched by that exact
 //! environment entry only — never by a program name.
+//!
+//! Where the machine allows it (a writable cgroup v2 directory with `cgroup.kill`, see
+//! [`hourglass_supervise::contain`]), the pool also gets a cgroup, `<Hourglass's cgroup>/
+//! hourglass-pool.<pool>.<run id>`, recorded in `<state dir>/external-pools/<pool>/cgroup`;
+//! each worker process runs in its own cgroup below it. A later start kills whatever is left
+//! in the recorded cgroup of the previous run and removes it, even processes that scrubbed
+//! their environment.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use hourglass_supervise::contain;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill, killpg};
@@ -38,6 +46,7 @@ pub fn pool_dir(state_dir: &Path, pool: &str) -> PathBuf {
 pub struct PoolLock {
     _lock: Flock<File>,
     path: PathBuf,
+    cgroup: Option<PathBuf>,
 }
 
 impl PoolLock {
@@ -45,14 +54,30 @@ impl PoolLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The pool's cgroup v2 directory, if cgroups are in use.
+    pub fn cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_deref()
+    }
 }
 
-/// Takes the pool's lock, kills the previous run's leftovers and records `run_id` as the
-/// current run. Returns the lock and the pids that were killed.
+impl Drop for PoolLock {
+    fn drop(&mut self) {
+        if let Some(cgroup) = &self.cgroup {
+            // Empty by now (every worker's cgroup was killed and removed when it stopped).
+            contain::kill_cgroup_tree(cgroup, "external pool");
+        }
+    }
+}
+
+/// Takes the pool's lock, kills the previous run's leftovers (by run marker and by its recorded
+/// cgroup) and records `run_id` as the current run; with `use_cgroups`, creates the pool's
+/// cgroup where the machine allows it. Returns the lock and the pids that were killed.
 pub fn claim_pool(
     state_dir: &Path,
     pool: &str,
     run_id: &str,
+    use_cgroups: bool,
 ) -> Result<(PoolLock, Vec<u32>), ExternalError> {
     let dir = pool_dir(state_dir, pool);
     let state_err = |path: &Path, e: io::Error| ExternalError::StateDir {
@@ -92,15 +117,59 @@ pub fn claim_pool(
             tracing::warn!(pool, marker = %marker, pids = ?killed, "killed leftover processes of a previous run");
         }
     }
+    let cgroup_path = dir.join("cgroup");
+    if let Ok(previous) = fs::read_to_string(&cgroup_path) {
+        let previous = PathBuf::from(previous.trim());
+        if previous.is_dir() {
+            let pids = contain::kill_cgroup_tree(&previous, pool);
+            if !pids.is_empty() {
+                tracing::warn!(pool, cgroup = %previous.display(), pids = ?pids, "killed leftover processes in a previous run's cgroup");
+            }
+            killed.extend(pids);
+        }
+        let _ = fs::remove_file(&cgroup_path);
+    }
     write_atomically(&run_path, run_id).map_err(|e| state_err(&run_path, e))?;
-    tracing::info!(pool, run_id, lock = %lock_path.display(), "external pool claimed its state directory");
+    let cgroup = if use_cgroups {
+        pool_cgroup(pool, run_id, &cgroup_path)
+    } else {
+        None
+    };
+    tracing::info!(pool, run_id, lock = %lock_path.display(), cgroup = ?cgroup, "external pool claimed its state directory");
+    killed.sort_unstable();
+    killed.dedup();
     Ok((
         PoolLock {
             _lock: lock,
             path: lock_path,
+            cgroup,
         },
         killed,
     ))
+}
+
+/// Creates the pool's cgroup under Hourglass's own and records it in `record`; `None` (logged)
+/// where cgroup v2 is not available or not writable.
+fn pool_cgroup(pool: &str, run_id: &str, record: &Path) -> Option<PathBuf> {
+    let Some(parent) = contain::own_cgroup_dir().filter(|d| contain::usable_cgroup_parent(d))
+    else {
+        tracing::info!(
+            pool,
+            "cgroup v2 not available or not writable; workers' descendants are contained by subreaper, process group and environment token only"
+        );
+        return None;
+    };
+    let dir = parent.join(format!("hourglass-pool.{pool}.{run_id}"));
+    if let Err(e) = fs::create_dir(&dir) {
+        tracing::warn!(pool, cgroup = %dir.display(), error = %e, "cannot create the pool's cgroup; going on without");
+        return None;
+    }
+    if let Err(e) = write_atomically(record, &dir.to_string_lossy()) {
+        tracing::warn!(pool, error = %e, "cannot record the pool's cgroup; going on without");
+        let _ = fs::remove_dir(&dir);
+        return None;
+    }
+    Some(dir)
 }
 
 fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
@@ -191,13 +260,13 @@ mod tests {
     #[test]
     fn second_claim_is_refused_and_run_id_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let (lock, killed) = claim_pool(dir.path(), "p", "run1").unwrap();
+        let (lock, killed) = claim_pool(dir.path(), "p", "run1", false).unwrap();
         assert!(killed.is_empty());
-        let err = claim_pool(dir.path(), "p", "run2").unwrap_err();
+        let err = claim_pool(dir.path(), "p", "run2", false).unwrap_err();
         assert!(matches!(err, ExternalError::PoolInUse { .. }), "{err}");
         assert!(err.to_string().contains("already running"), "{err}");
         drop(lock);
-        let (_lock, _) = claim_pool(dir.path(), "p", "run2").unwrap();
+        let (_lock, _) = claim_pool(dir.path(), "p", "run2", false).unwrap();
         let run = fs::read_to_string(pool_dir(dir.path(), "p").join("run")).unwrap();
         assert_eq!(run, "run2");
     }
@@ -239,7 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         fs::write(&file, "x").unwrap();
-        let err = claim_pool(&file, "p", "r").unwrap_err();
+        let err = claim_pool(&file, "p", "r", false).unwrap_err();
         assert!(matches!(err, ExternalError::StateDir { .. }), "{err}");
     }
 }

@@ -9,6 +9,11 @@
 //!   fails retryably; a hung one (missed health checks) is SIGKILLed and restarted; shutdown is
 //!   SIGTERM → grace → SIGKILL; processes die with Hourglass (PR_SET_PDEATHSIG) and leftovers of
 //!   a SIGKILLed run are found by their run marker and killed at the next start.
+//! * No descendant survives: when a worker stops or dies, its process group, every process
+//!   carrying its process token and (where cgroup v2 is writable) its whole cgroup are killed;
+//!   when Hourglass itself is SIGKILLed, the Python worker — a child subreaper, so orphans of its
+//!   activities are re-parented to it — gets its parent-death signal, kills all its descendants
+//!   and exits. Each kill is logged with the pids.
 
 mod config;
 mod dispatch;
@@ -16,8 +21,10 @@ mod error;
 mod execution;
 mod handshake;
 pub mod leftovers;
+mod metrics;
 mod pool;
 mod process_worker;
+mod session;
 mod startup;
 
 pub use config::{ExternalPoolConfig, IntensityConfig, MAX_POOL_SIZE, duration_str};
@@ -25,7 +32,8 @@ pub use dispatch::{EXTERNAL_POOLS_ID, ExternalPools, RunningPools};
 pub use error::ExternalError;
 pub use execution::{
     ExternalActivity, ExternalActivityInfo, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE,
-    POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE, payload_from_wire, payload_to_wire,
+    PAYLOAD_TOO_LARGE_TYPE, POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE,
+    payload_from_wire, payload_to_wire,
 };
 pub use handshake::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 pub use pool::PoolStats;

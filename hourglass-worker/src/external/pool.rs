@@ -12,16 +12,17 @@ use std::time::Instant;
 use hourglass_proto::external::v1::{CancelRequest, execute_event::Event};
 use parking_lot::{Mutex, RwLock};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::config::ExternalPoolConfig;
 use super::error::ExternalError;
 use super::execution::{
-    ExternalActivity, ExternalFailure, ExternalOutcome, POOL_CLOSED_TYPE, POOL_SATURATED_TYPE,
-    WORKER_LOST_TYPE, failure_from_wire, payload_from_wire,
+    ExternalActivity, ExternalFailure, ExternalOutcome, PAYLOAD_TOO_LARGE_TYPE, POOL_CLOSED_TYPE,
+    POOL_SATURATED_TYPE, WORKER_LOST_TYPE, failure_from_wire, payload_from_wire,
 };
 use super::handshake::WorkerClient;
+use super::session::{SessionExecution, SessionLink};
 pub use super::startup::StartupReport;
 
 /// A connected, handshaken worker process.
@@ -30,6 +31,8 @@ pub(crate) struct WorkerConn {
     pub(crate) id: String,
     pub(crate) pid: u32,
     pub(crate) client: WorkerClient,
+    /// The worker's session stream, if it offers one (else one Execute RPC per execution).
+    session: Option<SessionLink>,
     capacity: usize,
     busy: AtomicUsize,
     alive: AtomicBool,
@@ -42,6 +45,24 @@ impl WorkerConn {
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
+}
+
+/// A handshaken worker about to join its pool.
+pub(crate) struct Joining {
+    /// Worker id (`<pool>-<index>`).
+    pub(crate) id: String,
+    /// Pid of its process (the process group leader).
+    pub(crate) pid: u32,
+    /// When its process was spawned.
+    pub(crate) spawned_at: Instant,
+    /// Its gRPC client.
+    pub(crate) client: WorkerClient,
+    /// Its session stream, if it offers one.
+    pub(crate) session: Option<SessionLink>,
+    /// Attempts it runs at once.
+    pub(crate) capacity: usize,
+    /// Activity types it reported.
+    pub(crate) types: Vec<String>,
 }
 
 /// Which pool claimed which activity type, shared by all pools of one [`super::ExternalPools`].
@@ -58,11 +79,17 @@ pub(crate) struct PoolShared {
     slots_tx: mpsc::UnboundedSender<Arc<WorkerConn>>,
     slots_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<WorkerConn>>>,
     waiting: AtomicUsize,
+    peak_waiting: AtomicUsize,
+    /// Woken whenever a slot frees up, a waiter leaves or a worker joins (shared by the pools
+    /// of one [`super::ExternalPools`], for [`super::ExternalPools::wait_for_room`]).
+    room: Arc<Notify>,
     workers: Mutex<BTreeMap<String, Arc<WorkerConn>>>,
     next_execution: AtomicU64,
     joins: AtomicU64,
     lost: AtomicU64,
     pub(crate) startup: Mutex<Option<StartupReport>>,
+    /// The pool's cgroup v2 directory while it runs, if cgroups are in use.
+    pub(crate) cgroup_dir: Mutex<Option<PathBuf>>,
     pub(crate) closed: CancellationToken,
 }
 
@@ -81,6 +108,9 @@ pub struct PoolStats {
     pub idle_slots: usize,
     /// Executions waiting for a slot.
     pub waiting: usize,
+    /// The most executions that ever waited beyond the free slots at once (at most `max_queue`
+    /// for tasks from the core, which are not polled while the queue is full).
+    pub peak_waiting: usize,
     /// Handshakes completed so far (the configured size at start; one more per restart).
     pub joins: u64,
     /// Executions failed because their worker process died.
@@ -121,6 +151,27 @@ impl Drop for Slot {
         if self.conn.is_alive() && !self.pool.closed.is_cancelled() {
             let _ = self.pool.slots_tx.send(self.conn.clone());
         }
+        self.pool.room.notify_waiters();
+    }
+}
+
+/// Counts an execution as waiting for a slot while it lives (from the moment its task was
+/// taken from the core, so the poll gate sees it at once).
+pub(crate) struct Waiting(Arc<PoolShared>);
+
+/// How an execution enters a pool's wait queue.
+pub(crate) enum Admission {
+    /// Refused with `ExternalPoolSaturated` when `max_queue` executions already wait.
+    RefuseWhenFull,
+    /// Waits however full the queue is (tasks from the core; polling is held back instead),
+    /// counted as waiting since `Waiting` was taken, if it was.
+    Wait(Option<Waiting>),
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.0.room.notify_waiters();
     }
 }
 
@@ -135,6 +186,7 @@ impl PoolShared {
         run_id: String,
         state_dir: PathBuf,
         claims: Claims,
+        room: Arc<Notify>,
     ) -> Arc<Self> {
         let (slots_tx, slots_rx) = mpsc::unbounded_channel();
         Arc::new(Self {
@@ -147,11 +199,14 @@ impl PoolShared {
             slots_tx,
             slots_rx: tokio::sync::Mutex::new(slots_rx),
             waiting: AtomicUsize::new(0),
+            peak_waiting: AtomicUsize::new(0),
+            room,
             workers: Mutex::new(BTreeMap::new()),
             next_execution: AtomicU64::new(1),
             joins: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             startup: Mutex::new(None),
+            cgroup_dir: Mutex::new(None),
             closed: CancellationToken::new(),
         })
     }
@@ -178,15 +233,16 @@ impl PoolShared {
 
     /// Adds a handshaken worker with `capacity` slots. The first worker fixes the pool's
     /// activity types (claimed against the other pools); later ones must report the same set.
-    pub(crate) fn join(
-        self: &Arc<Self>,
-        id: String,
-        pid: u32,
-        spawned_at: Instant,
-        client: WorkerClient,
-        capacity: usize,
-        types: Vec<String>,
-    ) -> Result<Membership, ExternalError> {
+    pub(crate) fn join(self: &Arc<Self>, worker: Joining) -> Result<Membership, ExternalError> {
+        let Joining {
+            id,
+            pid,
+            spawned_at,
+            client,
+            session,
+            capacity,
+            types,
+        } = worker;
         let reported: BTreeSet<String> = types.into_iter().collect();
         {
             let mut current = self.types.write();
@@ -226,6 +282,7 @@ impl PoolShared {
             id: id.clone(),
             pid,
             client,
+            session,
             capacity: capacity.max(1),
             busy: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
@@ -237,6 +294,7 @@ impl PoolShared {
         for _ in 0..conn.capacity {
             let _ = self.slots_tx.send(conn.clone());
         }
+        self.room.notify_waiters();
         tracing::info!(pool = %self.name(), worker = %id, pid, capacity, "external worker joined the pool");
         Ok(Membership {
             pool: self.clone(),
@@ -276,23 +334,42 @@ impl PoolShared {
                 .collect(),
             idle_slots,
             waiting: self.waiting.load(Ordering::Acquire),
+            peak_waiting: self.peak_waiting.load(Ordering::Relaxed),
             joins: self.joins.load(Ordering::Relaxed),
             lost_executions: self.lost.load(Ordering::Relaxed),
             startup: self.startup.lock().clone(),
         }
     }
 
-    /// Waits (FIFO) for a free slot on a live worker. Refuses when the queue is full.
-    async fn acquire(self: &Arc<Self>, cancel: &CancellationToken) -> Acquire {
-        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        let _waiting = Waiting(&self.waiting);
-        if waiting >= self.config.max_queue + self.idle() {
+    /// True if one more execution would not make more than `max_queue` wait beyond the free
+    /// slots (or the pool is closed, so it would not wait).
+    pub(crate) fn has_room(&self) -> bool {
+        self.closed.is_cancelled()
+            || self.waiting.load(Ordering::Acquire) < self.config.max_queue + self.idle()
+    }
+
+    /// Counts one execution as waiting from now on (see [`Admission::Wait`]).
+    pub(crate) fn admit(self: &Arc<Self>) -> Waiting {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(self.clone())
+    }
+
+    /// Waits (FIFO) for a free slot on a live worker. With `refuse_when_full`, refuses when
+    /// `max_queue` executions already wait; without, waits anyway (tasks from the core, whose
+    /// polling is held back while the queue is full, so at most a poll's worth can be extra).
+    async fn acquire(
+        self: &Arc<Self>,
+        cancel: &CancellationToken,
+        admission: Admission,
+    ) -> Acquire {
+        let (refuse_when_full, _waiting) = match admission {
+            Admission::RefuseWhenFull => (true, self.admit()),
+            Admission::Wait(Some(waiting)) => (false, waiting),
+            Admission::Wait(None) => (false, self.admit()),
+        };
+        // Others waiting besides this one.
+        let waiting = self.waiting.load(Ordering::Acquire).saturating_sub(1);
+        if refuse_when_full && waiting >= self.config.max_queue + self.idle() {
             return Acquire::Done(ExternalOutcome::Failed(ExternalFailure::pool(
                 POOL_SATURATED_TYPE,
                 format!(
@@ -302,6 +379,8 @@ impl PoolShared {
                 ),
             )));
         }
+        self.peak_waiting
+            .fetch_max((waiting + 1).saturating_sub(self.idle()), Ordering::Relaxed);
         // The tokio mutex is fair: waiters get slots in arrival order.
         let mut rx = tokio::select! {
             rx = self.slots_rx.lock() => rx,
@@ -343,8 +422,19 @@ impl PoolShared {
         activity: &ExternalActivity,
         cancel: &CancellationToken,
         heartbeat: &(dyn Fn(Vec<Payload>) + Send + Sync),
+        admission: Admission,
     ) -> ExternalOutcome {
-        let slot = match self.acquire(cancel).await {
+        let size = activity.payload_bytes();
+        if size > self.config.max_payload_bytes {
+            return ExternalOutcome::Failed(payload_too_large(format!(
+                "the input of activity {} is {size} bytes, over external pool `{}`'s limit of {} \
+                 bytes (`max_payload_bytes`); pass a reference (a path, a URL) instead of the data",
+                activity.info.activity_type,
+                self.name(),
+                self.config.max_payload_bytes
+            )));
+        }
+        let slot = match self.acquire(cancel, admission).await {
             Acquire::Slot(slot) => slot,
             Acquire::Done(outcome) => return outcome,
         };
@@ -359,39 +449,44 @@ impl PoolShared {
             tracing::warn!(pool = %self.name(), worker = %conn.id, pid = conn.pid, activity_type = %activity.info.activity_type, "{why}");
             ExternalOutcome::Failed(ExternalFailure::pool(WORKER_LOST_TYPE, why))
         };
-        let mut client = conn.client.clone();
         let request = activity.to_wire(execution_id.clone());
-        let started = tokio::select! {
-            r = client.execute(request) => r,
-            _ = cancel.cancelled() => return ExternalOutcome::Cancelled { details: vec![] },
-        };
-        let mut stream = match started {
-            Ok(response) => response.into_inner(),
-            Err(status) => {
-                return lost(format!(
-                    "external worker `{}` (pid {}) could not start the activity: {}: {}",
-                    conn.id,
-                    conn.pid,
-                    status.code(),
-                    status.message()
-                ));
+        let mut source = match &conn.session {
+            Some(link) => match link.start(request) {
+                Some(execution) => Source::Session(execution),
+                None => {
+                    return lost(format!(
+                        "external worker `{}` (pid {}) could not start the activity: its session is closed",
+                        conn.id, conn.pid
+                    ));
+                }
+            },
+            None => {
+                let mut client = conn.client.clone();
+                let started = tokio::select! {
+                    r = client.execute(request) => r,
+                    _ = cancel.cancelled() => return ExternalOutcome::Cancelled { details: vec![] },
+                };
+                match started {
+                    Ok(response) => Source::Stream(response.into_inner()),
+                    Err(status) => {
+                        return lost(format!(
+                            "external worker `{}` (pid {}) could not start the activity: {}: {}",
+                            conn.id,
+                            conn.pid,
+                            status.code(),
+                            status.message()
+                        ));
+                    }
+                }
             }
         };
         let mut cancel_sent = false;
         loop {
             let message = tokio::select! {
-                m = stream.message() => m,
+                m = source.next() => m,
                 _ = cancel.cancelled(), if !cancel_sent => {
                     cancel_sent = true;
-                    let mut client = conn.client.clone();
-                    let request = CancelRequest { execution_id: execution_id.clone(), reason: "cancelled".into() };
-                    let worker = conn.id.clone();
-                    // Sent concurrently: the stream keeps delivering until the worker answers.
-                    tokio::spawn(async move {
-                        if let Err(status) = client.cancel(request).await {
-                            tracing::warn!(worker = %worker, error = %status, "cancel request to external worker failed");
-                        }
-                    });
+                    source.cancel(&conn, &execution_id);
                     continue;
                 }
             };
@@ -419,6 +514,16 @@ impl PoolShared {
                         conn.id, conn.pid
                     ));
                 }
+                Err(status) if is_size_error(&status) => {
+                    return ExternalOutcome::Failed(payload_too_large(format!(
+                        "a message from external worker `{}` for activity {} is over the limit \
+                         (`max_payload_bytes` = {}): {}",
+                        conn.id,
+                        activity.info.activity_type,
+                        self.config.max_payload_bytes,
+                        status.message()
+                    )));
+                }
                 Err(status) => {
                     return lost(format!(
                         "external worker `{}` (pid {}) was lost during the activity: {}: {}",
@@ -428,6 +533,62 @@ impl PoolShared {
                         status.message()
                     ));
                 }
+            }
+        }
+    }
+}
+
+/// A non-retryable failure for a payload over the limit (retrying cannot make it smaller).
+fn payload_too_large(message: String) -> ExternalFailure {
+    let mut failure = ExternalFailure::pool(PAYLOAD_TOO_LARGE_TYPE, message);
+    failure.non_retryable = true;
+    failure
+}
+
+/// True for gRPC statuses that mean a message was over a size limit.
+fn is_size_error(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+    ) && status.message().to_ascii_lowercase().contains("message")
+}
+
+/// Where an execution's events come from: the worker's session, or its own Execute stream.
+enum Source<'a> {
+    Session(SessionExecution<'a>),
+    Stream(tonic::Streaming<hourglass_proto::external::v1::ExecuteEvent>),
+}
+
+impl Source<'_> {
+    async fn next(
+        &mut self,
+    ) -> Result<Option<hourglass_proto::external::v1::ExecuteEvent>, tonic::Status> {
+        match self {
+            Source::Session(execution) => execution
+                .next()
+                .await
+                .map(Some)
+                .ok_or_else(|| tonic::Status::unavailable("the worker's session stream broke")),
+            Source::Stream(stream) => stream.message().await,
+        }
+    }
+
+    fn cancel(&self, conn: &WorkerConn, execution_id: &str) {
+        match self {
+            Source::Session(execution) => execution.cancel("cancelled"),
+            Source::Stream(_) => {
+                let mut client = conn.client.clone();
+                let request = CancelRequest {
+                    execution_id: execution_id.to_string(),
+                    reason: "cancelled".into(),
+                };
+                let worker = conn.id.clone();
+                // Sent concurrently: the stream keeps delivering until the worker answers.
+                tokio::spawn(async move {
+                    if let Err(status) = client.cancel(request).await {
+                        tracing::warn!(worker = %worker, error = %status, "cancel request to external worker failed");
+                    }
+                });
             }
         }
     }

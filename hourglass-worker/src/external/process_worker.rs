@@ -27,7 +27,8 @@ use nix::unistd::Pid;
 
 use super::handshake::{connect, handshake, read_port};
 use super::leftovers::{RUN_MARKER_ENV, pool_dir};
-use super::pool::PoolShared;
+use super::pool::{Joining, PoolShared};
+use super::session::SessionLink;
 
 /// The worker id of worker `index` of `pool` (`<pool>-<index>`).
 pub fn worker_id(pool: &str, index: usize) -> String {
@@ -55,11 +56,20 @@ pub(crate) fn starter_spec(pool: &Arc<PoolShared>, index: usize) -> ChildSpec {
         .env("HOURGLASS_PARENT_PID", std::process::id().to_string())
         .env("HOURGLASS_WORKER_ID", &worker_id)
         .env("HOURGLASS_GRACE_SECONDS", format!("{worker_grace:.3}"))
+        .env("HOURGLASS_MAX_CONCURRENT", cfg.max_concurrent.to_string())
+        .env(
+            "HOURGLASS_MAX_PAYLOAD_BYTES",
+            cfg.max_payload_bytes.to_string(),
+        )
         .env("PYTHONUNBUFFERED", "1")
         .readiness(Readiness::ReadyFile(ready_file.clone()))
         .ready_timeout(cfg.ready_timeout)
         .grace(cfg.grace)
+        .sweep_descendants(true)
         .register_as(process_name.clone());
+    if let Some(dir) = pool.cgroup_dir.lock().clone() {
+        spec = spec.cgroup(dir);
+    }
     if let Some(cwd) = &cfg.cwd {
         spec = spec.cwd(cwd);
     }
@@ -112,16 +122,26 @@ fn session_spec(
             if answer.pid != pgid {
                 tracing::debug!(worker = %worker_id, pgid, worker_pid = answer.pid, "worker serves from a descendant of the started process");
             }
-            tracing::info!(worker = %worker_id, pid = pgid, port, sdk = %answer.sdk, types = ?answer.activity_types, "external worker handshake done");
-            let membership = pool
-                .join(
-                    worker_id.clone(),
-                    pgid,
-                    spawned_at,
-                    client.clone(),
-                    answer.max_concurrent as usize,
-                    answer.activity_types,
+            tracing::info!(worker = %worker_id, pid = pgid, port, sdk = %answer.sdk, types = ?answer.activity_types, session = answer.session, "external worker handshake done");
+            let session = if answer.session {
+                Some(
+                    SessionLink::open(&mut client, &worker_id)
+                        .await
+                        .map_err(StartError::new)?,
                 )
+            } else {
+                None
+            };
+            let membership = pool
+                .join(Joining {
+                    id: worker_id.clone(),
+                    pid: pgid,
+                    spawned_at,
+                    client: client.clone(),
+                    session,
+                    capacity: (answer.max_concurrent as usize).clamp(1, cfg.max_concurrent),
+                    types: answer.activity_types,
+                })
                 .map_err(StartError::new)?;
             Ok(async move {
                 let _membership = membership;

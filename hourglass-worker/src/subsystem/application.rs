@@ -91,6 +91,11 @@ impl Hourglass {
         })
     }
 
+    /// The external activity pools, if configured.
+    pub fn external_pools(&self) -> Option<&crate::external::ExternalPools> {
+        self.config.external_pools.as_ref()
+    }
+
     /// The tree's registry (every component's handle is published there by name).
     pub fn registry(&self) -> &Registry {
         &self.registry

@@ -107,6 +107,19 @@ async fn run(
                 return Exit::Shutdown;
             }
         }
+        // Back-pressure: while an external pool's queue is full, no activity task is taken
+        // from Temporal (it waits on the server, as with a Temporal worker out of slots).
+        if kind == Kind::Activity
+            && !draining
+            && let Some(pools) = worker.external_pools()
+            && !pools.has_room()
+        {
+            tracing::debug!(task_queue = %tq, "external pools full; activity polling waits");
+            tokio::select! {
+                _ = pools.wait_for_room() => {}
+                _ = ctx.cancelled() => continue,
+            }
+        }
         // Only the poll itself races the stop signal: dropping a poll is safe (the holder keeps
         // its result), dropping a dispatch would not be.
         let poll = async {

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import subprocess
+import sys
 import time
 
 from hourglass_activity_worker import ActivityCancelledError, ApplicationError, activity
@@ -86,3 +87,61 @@ async def spawn_grandchild(ctx):
     """Starts a long sleep in the worker's process group and returns its pid."""
     child = subprocess.Popen(["sleep", "300"])
     return child.pid
+
+
+_SETSID_SCRIPT = """
+import subprocess, time
+p = subprocess.Popen(["sleep", "301"], start_new_session=True)
+print(p.pid, flush=True)
+time.sleep(300)
+"""
+
+_DAEMON_SCRIPT = """
+import os, shutil
+sleep = shutil.which("sleep")
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.write(1, str(os.getpid()).encode() + b"\\n")
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        # An empty environment: no run marker, no process token to find it by.
+        os.execve(sleep, ["sleep", "302"], {})
+    os._exit(0)
+os.wait()
+"""
+
+
+def _wait_for_comm(pid, comm, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == comm:
+                    return
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
+@activity("SpawnDescendants")
+def spawn_descendants(ctx):
+    """Starts a child, a grandchild that called setsid() (its parent stays), and a double-forked
+    daemon with an empty environment; returns their pids."""
+    child = subprocess.Popen(["sleep", "300"])
+    helper = subprocess.Popen([sys.executable, "-c", _SETSID_SCRIPT], stdout=subprocess.PIPE)
+    grandchild = int(helper.stdout.readline())
+    launcher = subprocess.Popen([sys.executable, "-c", _DAEMON_SCRIPT], stdout=subprocess.PIPE)
+    daemon = int(launcher.stdout.readline())
+    launcher.wait()
+    # Until they have exec'ed, /proc shows the environment of the process they forked from.
+    for pid in (child.pid, grandchild, daemon):
+        _wait_for_comm(pid, "sleep")
+    return {"worker": os.getpid(), "child": child.pid, "setsid_parent": helper.pid, "setsid_grandchild": grandchild, "daemon": daemon}
+
+
+@activity("Big")
+async def big(ctx, size):
+    """Returns a string of `size` characters."""
+    return "x" * size

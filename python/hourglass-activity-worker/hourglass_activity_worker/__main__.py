@@ -14,6 +14,11 @@ def main(argv=None) -> None:
     parser.add_argument("--grace", type=float, default=None, help="seconds given to running attempts on SIGTERM")
     parser.add_argument("--path", action="append", default=[], help="directory added to sys.path")
     parser.add_argument("--run-marker", default=None, help="run marker (default: HOURGLASS_RUN_MARKER)")
+    parser.add_argument(
+        "--no-session",
+        action="store_true",
+        help="do not offer the Session stream (Hourglass then makes one Execute call per attempt)",
+    )
     args = parser.parse_args(argv)
     if args.run_marker is not None:
         os.environ["HOURGLASS_RUN_MARKER"] = args.run_marker
@@ -26,7 +31,7 @@ def main(argv=None) -> None:
             sys.exit(2)
     from ._server import run
 
-    run(max_concurrent=args.max_concurrent, grace=args.grace)
+    run(max_concurrent=args.max_concurrent, grace=args.grace, session=not args.no_session)
 
 
 if __name__ == "__main__":
