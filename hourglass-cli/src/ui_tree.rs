@@ -101,6 +101,8 @@ struct Row {
     state: &'static str,
     restarts: u64,
     incarnation: String,
+    /// The OS process a process child runs as (a Python pool worker's pid), `""` otherwise.
+    pid: String,
     /// The last abnormal exit (`reason (at HH:MM:SS)`), `""` when none or ambiguous.
     last_exit: String,
 }
@@ -136,6 +138,7 @@ fn rows(root: &SupervisorSnapshot) -> Vec<Row> {
         state: "running",
         restarts: root.restarts,
         incarnation: String::new(),
+        pid: String::new(),
         last_exit: String::new(),
     }];
     let mut keys = HashMap::new();
@@ -186,6 +189,7 @@ fn walk(
             state: state_name(c.state),
             restarts: c.restarts,
             incarnation: c.incarnation.map(|i| i.to_string()).unwrap_or_default(),
+            pid: c.os_pid.map(|p| p.to_string()).unwrap_or_default(),
             last_exit,
         });
         if let Some(sup) = &c.supervisor {

@@ -291,6 +291,13 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
     let after = python_workers(run.child.id());
     assert_eq!(after.len(), 1, "healed: {after:?}");
     assert_ne!(after[0].to_string(), pid, "a new process: {after:?}");
+    // The pool worker's row names its process: the killed one before, the new one after.
+    assert_eq!(r["pidsBefore"], serde_json::json!([pid]), "{r}");
+    assert_eq!(
+        r["pidsAfter"],
+        serde_json::json!([after[0].to_string()]),
+        "{r}"
+    );
     run.stop();
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct ContextInner {
     pub(crate) owner: OwnerCore,
     /// Set by a nested supervisor running as this child, for tree snapshots.
     pub(crate) nested: OnceLock<mpsc::UnboundedSender<Request>>,
+    /// The OS process this incarnation runs as (0: none reported), for tree snapshots.
+    pub(crate) os_pid: std::sync::atomic::AtomicU32,
 }
 
 /// Handed to each child incarnation. Cheap to clone.
@@ -48,6 +50,14 @@ impl ChildContext {
     /// The child's id from its spec.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Reports the OS process this incarnation runs as (a process child's pid), shown as
+    /// [`ChildSnapshot::os_pid`](crate::ChildSnapshot::os_pid) while it runs.
+    pub fn set_os_pid(&self, pid: u32) {
+        self.inner
+            .os_pid
+            .store(pid, std::sync::atomic::Ordering::Release);
     }
 
     /// The id of the supervising supervisor.

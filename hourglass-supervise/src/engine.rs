@@ -375,6 +375,7 @@ impl Engine {
             registry: self.registry.clone(),
             owner: OwnerCore::new(),
             nested: OnceLock::new(),
+            os_pid: std::sync::atomic::AtomicU32::new(0),
         });
         let guard = IncarnationGuard(ctx.clone());
         let child_ctx = ChildContext { inner: ctx.clone() };
@@ -809,14 +810,15 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .map(|(i, (seq, e))| {
-                        let incarnation = match &e.state {
+                        let (incarnation, os_pid) = match &e.state {
                             State::Running(r) => {
                                 if let Some(tx) = r.ctx.nested.get() {
                                     nested.push((i, tx.clone()));
                                 }
-                                Some(r.ctx.incarnation)
+                                let pid = r.ctx.os_pid.load(std::sync::atomic::Ordering::Acquire);
+                                (Some(r.ctx.incarnation), (pid != 0).then_some(pid))
                             }
-                            _ => None,
+                            _ => (None, None),
                         };
                         ChildSnapshot {
                             id: e.spec.id.to_string(),
@@ -826,6 +828,7 @@ impl Engine {
                             state: Self::state_of(&e.state),
                             restarts: e.restarts,
                             incarnation,
+                            os_pid,
                             supervisor: None,
                         }
                     })

@@ -429,6 +429,7 @@ async fn start_process(
             "process `{program}` exited before its pid could be read"
         )));
     };
+    ctx.set_os_pid(pid);
     if let Some(cgroup) = &contain.cgroup
         && let Err(e) = cgroup.add(pid)
     {

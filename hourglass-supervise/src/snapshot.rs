@@ -97,6 +97,9 @@ pub struct ChildSnapshot {
     pub restarts: u64,
     /// The running incarnation's number, if running.
     pub incarnation: Option<u64>,
+    /// The OS process the running incarnation is (a process child), if it reported one.
+    #[serde(default)]
+    pub os_pid: Option<u32>,
     /// For a running supervisor child: its own snapshot.
     pub supervisor: Option<Box<SupervisorSnapshot>>,
 }

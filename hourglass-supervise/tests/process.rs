@@ -72,6 +72,9 @@ async fn stdout_readiness_then_graceful_stop() {
     );
     let info: ProcessInfo = registry.via("proc").unwrap();
     assert!(alive(info.pid));
+    // The tree snapshot names the process the child runs as.
+    let snap = sup.snapshot().await.unwrap();
+    assert_eq!(snap.children[0].os_pid, Some(info.pid), "{snap:?}");
     assert_eq!(sup.shutdown().await, Exit::Shutdown);
     assert!(!alive(info.pid));
     assert!(registry.is_empty());

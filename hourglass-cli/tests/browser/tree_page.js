@@ -11,6 +11,7 @@ async function rows(page) {
       path: tr.dataset.path,
       state: tr.dataset.state,
       restarts: +tr.dataset.restarts,
+      pid: tr.dataset.pid,
       lastExit: tr.querySelector(".last-exit").innerText.trim(),
     })));
 }
@@ -30,6 +31,7 @@ scenario(async (page) => {
   out.restartsBefore = total(before);
   out.paths = before.map((r) => r.path);
   out.coreInfo = (await page.locator("#core-info").innerText()).trim();
+  out.pidsBefore = before.filter((r) => r.pid).map((r) => r.pid);
   await shot(page, "tree-before-crash");
 
   check(PID > 0, "CRASH_PID names a process");
@@ -47,6 +49,7 @@ scenario(async (page) => {
     .filter((r) => r.restarts > (before.find((b) => b.path === r.path) || { restarts: 0 }).restarts)
     .map((r) => r.path);
   out.lastExits = after.filter((r) => r.lastExit).map((r) => r.path + ": " + r.lastExit);
+  out.pidsAfter = after.filter((r) => r.pid).map((r) => r.pid);
   out.sameDocument = await page.evaluate(() => window.__hourglassMarker === 42);
   out.updates = +(await page.getAttribute("#tree", "data-updates"));
   await shot(page, "tree-after-crash");
