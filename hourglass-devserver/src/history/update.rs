@@ -109,7 +109,8 @@ impl Engine {
     ) -> RpcResult<(i32, Option<Outcome>)> {
         let mut stop = self.closing.subscribe();
         loop {
-            let mut rx = {
+            // An outcome is answered once durable, as the completion that recorded it is.
+            let ready = {
                 let g = self.inner.lock();
                 let ex = g
                     .execs
@@ -132,9 +133,17 @@ impl Engine {
                     );
                 }
                 if u.stage >= wait || u.outcome.is_some() {
-                    return Ok((u.stage, u.outcome.clone()));
+                    Err((u.stage, u.outcome.clone(), g.seq))
+                } else {
+                    Ok(ex.watch.subscribe())
                 }
-                ex.watch.subscribe()
+            };
+            let mut rx = match ready {
+                Ok(rx) => rx,
+                Err((stage, outcome, seq)) => {
+                    self.wait_durable(seq).await?;
+                    return Ok((stage, outcome));
+                }
             };
             tokio::select! {
                 r = rx.changed() => { if r.is_err() { return Err(status::not_found("workflow execution not found")); } }
@@ -200,13 +209,20 @@ impl Inner {
                 let Ok(a) = upd::Acceptance::decode(body.value.as_slice()) else {
                     return;
                 };
+                // Temporal's onAcceptanceMsg: the request is the server's own record of it,
+                // left out when an UpdateAdmitted event in history already carries it.
+                let accepted_request = match ex.st.updates.get(&id) {
+                    Some(u) if u.admitted_event_id > 0 => None,
+                    Some(u) => Some(u.request.clone()),
+                    None => a.accepted_request.clone(),
+                };
                 let eid = ex.add(A::WorkflowExecutionUpdateAcceptedEventAttributes(
                     h::WorkflowExecutionUpdateAcceptedEventAttributes {
                         protocol_instance_id: id.clone(),
                         accepted_request_message_id: a.accepted_request_message_id,
                         accepted_request_sequencing_event_id: a
                             .accepted_request_sequencing_event_id,
-                        accepted_request: a.accepted_request.clone(),
+                        accepted_request,
                     },
                 ));
                 let u = ex.st.updates.entry(id.clone()).or_insert_with(|| Update {

@@ -225,6 +225,17 @@ async def s_reset_reapplies_updates(client: Client) -> None:
         assert admitted[0].event_id < accepted[0].event_id < completed[0].event_id
         acc = accepted[0].workflow_execution_update_accepted_event_attributes
         assert acc.accepted_request_sequencing_event_id == admitted[0].event_id, acc
+        # The Admitted event carries the request, so the Accepted one does not (Temporal's
+        # onAcceptanceMsg); a second reset then reapplies the update once.
+        assert not acc.HasField("accepted_request"), acc
+        again = await reset(client, key, point)
+        again_events = await events(client, key, again)
+        readmitted = [e for e in again_events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED]
+        assert len(readmitted) == 1, again_events
+        failed = [e for e in again_events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        assert len(failed) == 1, again_events  # only the reset's own
+        # Its reapplied update and finish signal complete it again.
+        assert await client.get_workflow_handle(key).result() == ["u:x", "finish"]
 
 
 async def s_reset_to_first_task_reruns_everything(client: Client) -> None:
