@@ -26,47 +26,20 @@ impl Engine {
             1000
         };
         loop {
-            let mut rx = {
+            // What the page shows is answered only once durable (as the RPC that wrote it is),
+            // so no reader sees an event that a crash could still take back.
+            let ready = {
                 let mut g = self.inner.lock();
-                let key = g.resolve(&req.namespace, &req.execution)?;
-                let ex = g
-                    .execs
-                    .get(&key)
-                    .ok_or_else(|| status::not_found("workflow execution not found"))?;
-                let open = ex.st.is_open();
-                if close_only {
-                    if !open {
-                        let last = ex.events.last().cloned().into_iter().collect();
-                        return Ok(ws::GetWorkflowExecutionHistoryResponse {
-                            history: Some(History { events: last }),
-                            ..Default::default()
-                        });
-                    }
-                    if !req.wait_new_event {
-                        return Ok(Default::default());
-                    }
-                } else {
-                    let avail = ex.events.len() as i64 - (from - 1);
-                    if avail > 0 || !req.wait_new_event || !open {
-                        let start = (from - 1).max(0) as usize;
-                        let events: Vec<HistoryEvent> =
-                            ex.events.iter().skip(start).take(page).cloned().collect();
-                        let next_id = from + events.len() as i64;
-                        let more = (next_id - 1) < ex.events.len() as i64;
-                        // While open, the token lets the caller long-poll for what comes next.
-                        let token = if more || (open && req.wait_new_event) {
-                            next_id.to_be_bytes().to_vec()
-                        } else {
-                            vec![]
-                        };
-                        return Ok(ws::GetWorkflowExecutionHistoryResponse {
-                            history: Some(History { events }),
-                            next_page_token: token,
-                            ..Default::default()
-                        });
-                    }
+                let seq = g.seq;
+                read_page(&mut g, &req, from, page, close_only)
+                    .map(|r| r.map(|resp| (resp, seq)))?
+            };
+            let mut rx = match ready {
+                Ok((resp, seq)) => {
+                    self.wait_durable(seq).await?;
+                    return Ok(resp);
                 }
-                ex.watch.subscribe()
+                Err(rx) => rx,
             };
             tokio::select! {
                 r = rx.changed() => { if r.is_err() { return Ok(Default::default()); } }
@@ -119,4 +92,54 @@ impl Engine {
         })
         .await
     }
+}
+
+/// One page of the history `req` asks for, from event `from`; `Err` with a receiver to wait
+/// on when a long poll has nothing to return yet.
+fn read_page(
+    g: &mut Inner,
+    req: &ws::GetWorkflowExecutionHistoryRequest,
+    from: i64,
+    page: usize,
+    close_only: bool,
+) -> RpcResult<Result<ws::GetWorkflowExecutionHistoryResponse, watch::Receiver<u64>>> {
+    let key = g.resolve(&req.namespace, &req.execution)?;
+    let ex = g
+        .execs
+        .get(&key)
+        .ok_or_else(|| status::not_found("workflow execution not found"))?;
+    let open = ex.st.is_open();
+    if close_only {
+        if !open {
+            let last = ex.events.last().cloned().into_iter().collect();
+            return Ok(Ok(ws::GetWorkflowExecutionHistoryResponse {
+                history: Some(History { events: last }),
+                ..Default::default()
+            }));
+        }
+        if !req.wait_new_event {
+            return Ok(Ok(Default::default()));
+        }
+    } else {
+        let avail = ex.events.len() as i64 - (from - 1);
+        if avail > 0 || !req.wait_new_event || !open {
+            let start = (from - 1).max(0) as usize;
+            let events: Vec<HistoryEvent> =
+                ex.events.iter().skip(start).take(page).cloned().collect();
+            let next_id = from + events.len() as i64;
+            let more = (next_id - 1) < ex.events.len() as i64;
+            // While open, the token lets the caller long-poll for what comes next.
+            let token = if more || (open && req.wait_new_event) {
+                next_id.to_be_bytes().to_vec()
+            } else {
+                vec![]
+            };
+            return Ok(Ok(ws::GetWorkflowExecutionHistoryResponse {
+                history: Some(History { events }),
+                next_page_token: token,
+                ..Default::default()
+            }));
+        }
+    }
+    Ok(Err(ex.watch.subscribe()))
 }
