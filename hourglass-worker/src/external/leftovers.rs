@@ -182,51 +182,15 @@ fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// Pids of live processes whose environment contains exactly `HOURGLASS_RUN_MARKER=<marker>`.
-/// Processes that cannot be read (gone, or not ours) are skipped.
+/// Pids of live processes whose environment contains exactly `HOURGLASS_RUN_MARKER=<marker>`
+/// (this process excluded). Processes that cannot be read (gone, or not ours) are skipped.
 pub fn find_marked(marker: &str) -> Vec<u32> {
-    let wanted = format!("{RUN_MARKER_ENV}={marker}");
-    let me = std::process::id();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(environ) = fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == wanted.as_bytes())
-            && !is_zombie(pid)
-        {
-            pids.push(pid);
-        }
-    }
-    pids.sort_unstable();
-    pids
+    contain::find_by_env(&format!("{RUN_MARKER_ENV}={marker}"))
 }
 
 /// True if the process is a zombie (exited, not yet reaped) or gone.
 pub fn is_zombie(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name in parentheses, which may itself contain ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| state == "Z" || state == "X"),
-        Err(_) => true,
-    }
+    contain::is_gone(pid)
 }
 
 fn process_group(pid: u32) -> Option<i32> {
