@@ -62,12 +62,17 @@ fn http_api_descriptors() -> Result<(), Box<dyn std::error::Error>> {
 fn protos_root() -> Result<PathBuf, Box<dyn std::error::Error>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = std::env::var("CARGO_MANIFEST_DIR")?;
+    // Filtered to the platform being built: only its crates have been downloaded, and an
+    // offline `cargo metadata` over every platform fails on a fresh machine.
+    let target = std::env::var("TARGET")?;
     let output = std::process::Command::new(cargo)
         .args([
             "metadata",
             "--format-version",
             "1",
             "--offline",
+            "--filter-platform",
+            &target,
             "--manifest-path",
         ])
         .arg(Path::new(&manifest).join("Cargo.toml"))
