@@ -1,20 +1,24 @@
 //! `--dynamic-config-value KEY=VALUE`, as `temporal server start-dev` takes it: Temporal's
 //! dynamic-config keys with JSON values. The keys the dev server has a setting for are
-//! applied (the history limits, the continue-as-new suggestions and the retention timer's
-//! jitter); a value of the wrong type for one of them is an error naming the key. Any other
+//! applied (the history limits, the continue-as-new suggestions, the retention timer's
+//! jitter and the batcher's limits); a value of the wrong type for one of them is an error naming the key. Any other
 //! key is accepted and ignored with a warning, as Temporal ignores keys no component reads.
+use crate::batcher::BatcherSettings;
 use crate::error::{DevServerError, Result};
 use crate::history::limits::HistoryLimits;
 use std::time::Duration;
 
 /// The settings dynamic config can change, each starting at Temporal's default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DynamicSettings {
     /// The per-execution history limits (`limit.history*`).
     pub history_limits: HistoryLimits,
     /// `history.retentionTimerJitterDuration` (see
     /// [`crate::DevServerBuilder::retention_jitter`]).
     pub retention_jitter: Duration,
+    /// `frontend.MaxConcurrentBatchOperationPerNamespace`, `worker.batcherRPS` and
+    /// `worker.batcherConcurrency` (see [`crate::DevServerBuilder::batcher`]).
+    pub batcher: BatcherSettings,
 }
 
 impl Default for DynamicSettings {
@@ -22,9 +26,24 @@ impl Default for DynamicSettings {
         DynamicSettings {
             history_limits: HistoryLimits::default(),
             retention_jitter: crate::history::retention::DEFAULT_RETENTION_JITTER,
+            batcher: BatcherSettings::default(),
         }
     }
 }
+
+/// The batcher keys, each with the setting it sets.
+type BatcherField = fn(&mut BatcherSettings, i64);
+
+const BATCHER_KEYS: &[(&str, BatcherField)] = &[
+    (
+        "frontend.MaxConcurrentBatchOperationPerNamespace",
+        |b, n| b.max_concurrent_per_namespace = usize::try_from(n).unwrap_or(usize::MAX),
+    ),
+    ("worker.batcherRPS", |b, n| b.rps = n as f64),
+    ("worker.batcherConcurrency", |b, n| {
+        b.concurrency = usize::try_from(n).unwrap_or(usize::MAX)
+    }),
+];
 
 /// Where a history-limit key's value goes.
 type Field = fn(&mut HistoryLimits) -> &mut i64;
@@ -99,6 +118,18 @@ pub fn apply(entries: &[String], settings: &mut DynamicSettings) -> Result<Vec<S
             tracing::info!(key, value = ?settings.retention_jitter, "dynamic config value applied");
             continue;
         }
+        if let Some((_, set)) = BATCHER_KEYS
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            let n = value
+                .as_i64()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(entry, "expected a positive integer"))?;
+            set(&mut settings.batcher, n);
+            tracing::info!(key, value = n, "dynamic config value applied");
+            continue;
+        }
         let Some((_, field)) = LIMIT_KEYS.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
             tracing::warn!(
                 key,
@@ -142,6 +173,24 @@ mod tests {
         assert_eq!(l.size_error, 1_000_000);
         assert_eq!(l.count_error, HistoryLimits::default().count_error);
         assert_eq!(ignored, ["frontend.enableUpdateWorkflowExecution"]);
+    }
+
+    #[test]
+    fn the_batcher_keys_set_its_limits() {
+        let mut settings = DynamicSettings::default();
+        apply(
+            &entries(&[
+                "frontend.MaxConcurrentBatchOperationPerNamespace=3",
+                "worker.batcherRPS=10",
+                "worker.batcherConcurrency=2",
+            ]),
+            &mut settings,
+        )
+        .unwrap();
+        assert_eq!(settings.batcher.max_concurrent_per_namespace, 3);
+        assert_eq!(settings.batcher.rps, 10.0);
+        assert_eq!(settings.batcher.concurrency, 2);
+        assert!(apply(&entries(&["worker.batcherRPS=0"]), &mut settings).is_err());
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub(crate) struct Inner {
     pub(crate) time: Arc<TimeSource>,
     /// Up to how long after its retention a closed run is deleted (see `history::retention`).
     pub(crate) retention_jitter_ms: i64,
+    /// Every batch job by (namespace, job id) (see `batcher`).
+    pub(crate) batch_jobs: BTreeMap<BatchJobKey, BatchJobRec>,
+    /// Wakes a running job's task when StopBatchOperation stops it.
+    pub(crate) batch_stops: HashMap<BatchJobKey, Arc<Notify>>,
+    /// Batch jobs changed since the last commit.
+    pub(crate) dirty_batch_jobs: HashSet<BatchJobKey>,
+    /// The batcher's limits (Temporal's dynamic config `worker.batcher*`).
+    pub(crate) batcher: BatcherSettings,
 }
 
 /// The dev server's engine. Cheap to share behind an `Arc`.
@@ -121,6 +129,10 @@ impl Engine {
             host_address: String::new(),
             time: time.clone(),
             retention_jitter_ms: i64::try_from(retention_jitter.as_millis()).unwrap_or(i64::MAX),
+            batch_jobs: BTreeMap::new(),
+            dirty_batch_jobs: HashSet::new(),
+            batch_stops: HashMap::new(),
+            batcher: BatcherSettings::default(),
         };
         for (name, data) in inner
             .store
@@ -150,6 +162,7 @@ impl Engine {
         }
         let count = inner.recover()?;
         let schedules = inner.load_schedules()?;
+        let batch_jobs = inner.load_batch_jobs()?;
         if let Database::Path(path) = db {
             inner.reader = Some(Store::open_reader(path)?);
         }
@@ -168,7 +181,12 @@ impl Engine {
                     detail: e.to_string(),
                 })?;
         }
-        tracing::info!(executions = count, schedules, "dev server state loaded");
+        tracing::info!(
+            executions = count,
+            schedules,
+            batch_jobs,
+            "dev server state loaded"
+        );
         Ok(Arc::new(Self {
             inner: Mutex::new(inner),
             timer_notify,
@@ -273,6 +291,7 @@ impl Inner {
             executions: vec![],
             deletions: std::mem::take(&mut self.deleted),
             schedules: self.take_schedule_writes(),
+            batch_jobs: self.take_batch_job_writes(),
         };
         let seq = self.seq + 1;
         for k in self.dirty.drain() {
@@ -297,6 +316,7 @@ impl Inner {
             && self.dirty_ns.is_empty()
             && self.deleted.is_empty()
             && self.dirty_schedules.is_empty()
+            && self.dirty_batch_jobs.is_empty()
         {
             return Ok(self.seq);
         }
@@ -311,6 +331,7 @@ impl Inner {
             self.dirty_ns.clear();
             self.deleted.clear();
             self.dirty_schedules.clear();
+            self.dirty_batch_jobs.clear();
             return Ok(self.seq);
         }
         let batch = self.take_batch();

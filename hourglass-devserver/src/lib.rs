@@ -39,8 +39,14 @@
 //! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
 //! are deleted once their namespace's retention passed ([`DevServerBuilder::retention`]).
 //!
+//! Batch operations (StartBatchOperation, DescribeBatchOperation, ListBatchOperations,
+//! StopBatchOperation) run as durable server-side jobs with Temporal's batcher rules:
+//! terminate, cancel, signal, delete and reset workflows, and unpause or reset their
+//! activities, selected by a visibility query or a list of executions, at the request's
+//! rate ([`BatcherSettings`]); a job resumes after a restart.
+//!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored):
-//! Nexus, batch operations, worker versioning, cron, workflow-level retry policies,
+//! Nexus, batch operations on standalone activities or workflow options, worker versioning, cron, workflow-level retry policies,
 //! eager activity dispatch, archival.
 //!
 //! ```no_run
@@ -55,6 +61,7 @@
 #![allow(deprecated)]
 extern crate prost_wkt_types as prost_types;
 
+mod batcher;
 pub mod dynamic_config;
 mod engine;
 mod error;
@@ -97,6 +104,7 @@ pub mod generated_test {
     include!(concat!(env!("OUT_DIR"), "/temporal.api.testservice.v1.rs"));
 }
 
+pub use batcher::BatcherSettings;
 pub use error::{DevServerError, Result};
 pub use frontend::authorization::ApiKeys;
 pub use frontend::http_api::proto_json;

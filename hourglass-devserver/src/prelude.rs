@@ -1,6 +1,7 @@
 //! What the service modules share: the Temporal API types they speak and the engine's own
 //! types, imported once (`use crate::prelude::*`).
 #![allow(unused_imports)]
+pub(crate) use crate::batcher::{BatchJobKey, BatchJobRec, BatcherSettings};
 pub(crate) use crate::engine::{DEFAULT_WFT_TIMEOUT_MS, Engine, Inner, OPEN, RpcResult};
 pub(crate) use crate::history::activity::{
     ActivityResult, act_timer, activity_started, timeout_name,

@@ -38,6 +38,7 @@ pub struct DevServerBuilder {
     ui_port: Option<u16>,
     ui_extension: Option<crate::ui::UiExtension>,
     time_skipping: Option<TimeSkipping>,
+    batcher: crate::batcher::BatcherSettings,
 }
 
 /// How a time-skipping server's clock starts (see [`DevServerBuilder::time_skipping`]).
@@ -74,6 +75,7 @@ impl DevServer {
             ui_port: None,
             ui_extension: None,
             time_skipping: None,
+            batcher: crate::batcher::BatcherSettings::default(),
         }
     }
 }
@@ -191,6 +193,14 @@ impl DevServerBuilder {
         self
     }
 
+    /// The batch-operation limits: running jobs per namespace, the most operations per
+    /// second a job makes, and how many it has in flight ([`crate::BatcherSettings`];
+    /// Temporal's defaults 1, 50 and 5 unless set).
+    pub fn batcher(mut self, settings: crate::batcher::BatcherSettings) -> Self {
+        self.batcher = settings;
+        self
+    }
+
     /// Opens the database, binds, and serves in the background. Errors are returned (port
     /// in use, unreadable database, unusable TLS files), never panics.
     pub async fn start(self) -> Result<RunningServer> {
@@ -219,6 +229,7 @@ impl DevServerBuilder {
                 })??;
         engine.set_history_limits(self.history_limits);
         engine.set_closed_cache_capacity(self.closed_cache_capacity);
+        engine.set_batcher_settings(self.batcher);
         if let Some(r) = self.retention {
             engine.set_retention(&self.namespace, r);
         }
@@ -253,6 +264,7 @@ impl DevServerBuilder {
         // Timers start once every listener is bound: a failed start leaves nothing running.
         let stop = Arc::new(Notify::new());
         let timers = tokio::spawn(engine.clone().run_timers(stop.clone()));
+        engine.resume_batch_jobs();
         let serve = tokio::spawn(async move {
             transport
                 .layer(auth)

@@ -118,6 +118,47 @@ pub fn already_started(workflow_id: &str, request_id: &str, run_id: &str) -> Sta
     )
 }
 
+/// AlreadyExists for a start whose workflow id names a closed run under the
+/// RejectDuplicate reuse policy (`workflow_id_dedup.go`).
+pub fn already_finished_reject_duplicate(
+    workflow_id: &str,
+    request_id: &str,
+    run_id: &str,
+) -> Status {
+    let d = WorkflowExecutionAlreadyStartedFailure {
+        start_request_id: request_id.to_string(),
+        run_id: run_id.to_string(),
+        first_execution_run_id: String::new(),
+    };
+    with_detail(
+        Code::AlreadyExists,
+        format!(
+            "Workflow execution already finished. WorkflowId: {workflow_id}, RunId: {run_id}. Workflow Id reuse policy: reject duplicate workflow Id."
+        ),
+        "temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure",
+        d.encode_to_vec(),
+    )
+}
+
+/// ResourceExhausted (cause CONCURRENT_LIMIT, scope NAMESPACE), as the frontend answers a
+/// batch operation over `frontend.MaxConcurrentBatchOperationPerNamespace`.
+pub fn concurrent_limit(msg: &str) -> Status {
+    use temporalio_protos::temporal::api::{
+        enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope},
+        errordetails::v1::ResourceExhaustedFailure,
+    };
+    let d = ResourceExhaustedFailure {
+        cause: ResourceExhaustedCause::ConcurrentLimit as i32,
+        scope: ResourceExhaustedScope::Namespace as i32,
+    };
+    with_detail(
+        Code::ResourceExhausted,
+        msg,
+        "temporal.api.errordetails.v1.ResourceExhaustedFailure",
+        d.encode_to_vec(),
+    )
+}
+
 /// AlreadyExists for a CreateSchedule naming an existing schedule (Temporal's frontend
 /// answers it as a duplicate start of the schedule's workflow).
 pub fn schedule_already_registered(schedule_id: &str) -> Status {

@@ -1,8 +1,15 @@
 //! Server-side protocol behaviour checked with a raw gRPC client (no SDK in the way):
 //! workflow task timeouts, buffered events vs. closing commands, run timeouts and
-//! activity schedule-to-start timeouts, exactly as Temporal records them in history.
+//! activity schedule-to-start timeouts, exactly as Temporal records them in history; and
+//! batch operations (`batch/`).
 mod common;
 use common::*;
+#[path = "batch/errors.rs"]
+mod batch_errors;
+#[path = "batch/operations.rs"]
+mod batch_operations;
+#[path = "batch/support.rs"]
+mod batch_support;
 
 #[tokio::test]
 async fn workflow_task_timeout_reschedules_with_next_attempt() {

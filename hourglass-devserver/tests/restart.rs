@@ -1,6 +1,11 @@
 //! Durability: a real `hourglass-devserver` process is SIGKILLed while a workflow waits in
 //! a task queue and again while a durable timer runs; restarted on the same SQLite file it
-//! continues the workflow to completion with the official Rust SDK worker.
+//! continues the workflow to completion with the official Rust SDK worker; a batch job
+//! interrupted the same way resumes (`batch/restart.rs`).
+#[path = "batch/restart.rs"]
+mod batch_restart;
+#[path = "batch/support.rs"]
+mod batch_support;
 #[path = "support/server_proc.rs"]
 mod server_proc;
 use server_proc::ServerProc;

@@ -1,7 +1,9 @@
 //! The frontend service: gRPC handlers that decode requests, validate them and call the
 //! engine. It holds no state.
 pub mod authorization;
+pub(crate) mod batch_service;
 pub(crate) mod blob_size;
+pub(crate) mod grpc_timeout;
 pub(crate) mod http_api;
 pub(crate) mod http_server;
 pub(crate) mod multi_operation;

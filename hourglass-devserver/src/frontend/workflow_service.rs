@@ -1,7 +1,9 @@
 //! The `WorkflowService` gRPC implementation: decodes requests, calls the [`Engine`],
 //! and answers RPCs the dev server does not implement with `Unimplemented`.
 use crate::engine::Engine;
+use crate::frontend::batch_service;
 use crate::frontend::blob_size::{self, BlobSite};
+use crate::frontend::grpc_timeout::timeout;
 use crate::frontend::multi_operation;
 use crate::frontend::validation;
 use crate::generated::workflow_service_server::WorkflowService;
@@ -9,7 +11,6 @@ use crate::history::activity::ActivityResult;
 use crate::status::{self, VersioningApis};
 use crate::token::TaskToken;
 use std::sync::Arc;
-use std::time::Duration;
 use temporalio_protos::temporal::api::workflowservice::v1::{
     self as ws, get_system_info_response::Capabilities,
 };
@@ -26,22 +27,6 @@ impl Service {
     pub fn new(engine: Arc<Engine>) -> Self {
         Self { engine }
     }
-}
-
-/// The client's deadline from the `grpc-timeout` header, if any.
-fn timeout<T>(req: &Request<T>) -> Option<Duration> {
-    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (num, unit) = v.split_at(v.len().checked_sub(1)?);
-    let n: u64 = num.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -754,26 +739,46 @@ impl WorkflowService for Service {
         ))
     }
 
+    async fn start_batch_operation(
+        &self,
+        r: Request<ws::StartBatchOperationRequest>,
+    ) -> R<ws::StartBatchOperationResponse> {
+        batch_service::start(&self.engine, r.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn describe_batch_operation(
+        &self,
+        r: Request<ws::DescribeBatchOperationRequest>,
+    ) -> R<ws::DescribeBatchOperationResponse> {
+        batch_service::describe(&self.engine, r.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_batch_operations(
+        &self,
+        r: Request<ws::ListBatchOperationsRequest>,
+    ) -> R<ws::ListBatchOperationsResponse> {
+        batch_service::list(&self.engine, r.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn stop_batch_operation(
+        &self,
+        r: Request<ws::StopBatchOperationRequest>,
+    ) -> R<ws::StopBatchOperationResponse> {
+        batch_service::stop(&self.engine, r.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn record_worker_heartbeat(
         &self,
         _r: Request<ws::RecordWorkerHeartbeatRequest>,
     ) -> R<ws::RecordWorkerHeartbeatResponse> {
         Ok(Response::new(ws::RecordWorkerHeartbeatResponse::default()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeout_header() {
-        let mut r = Request::new(());
-        r.metadata_mut()
-            .insert("grpc-timeout", "1500m".parse().unwrap());
-        assert_eq!(timeout(&r), Some(Duration::from_millis(1500)));
-        r.metadata_mut()
-            .insert("grpc-timeout", "bogus".parse().unwrap());
-        assert_eq!(timeout(&r), None);
     }
 }

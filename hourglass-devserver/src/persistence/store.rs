@@ -76,6 +76,9 @@ impl Store {
              CREATE TABLE IF NOT EXISTS schedules (
                 namespace TEXT NOT NULL, schedule_id TEXT NOT NULL, data TEXT NOT NULL,
                 PRIMARY KEY (namespace, schedule_id));
+             CREATE TABLE IF NOT EXISTS batch_jobs (
+                namespace TEXT NOT NULL, job_id TEXT NOT NULL, data TEXT NOT NULL,
+                PRIMARY KEY (namespace, job_id));
              CREATE TABLE IF NOT EXISTS executions (
                  namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, run_id TEXT NOT NULL,
                  state TEXT NOT NULL, PRIMARY KEY (namespace, workflow_id, run_id));
@@ -241,6 +244,15 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// All batch jobs as `(namespace, job id, JSON)`.
+    pub fn load_batch_jobs(&self) -> Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, job_id, data FROM batch_jobs")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Loads all namespaces as (name, JSON data).
     pub fn load_namespaces(&self) -> Result<Vec<(String, String)>> {
         let mut st = self.conn.prepare("SELECT name, data FROM namespaces")?;
@@ -349,6 +361,17 @@ impl Store {
                     None => del_sch.execute(params![ns, id])?,
                 };
             }
+            let mut put_job = tx.prepare_cached(
+                "INSERT OR REPLACE INTO batch_jobs (namespace, job_id, data) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut del_job =
+                tx.prepare_cached("DELETE FROM batch_jobs WHERE namespace=?1 AND job_id=?2")?;
+            for (ns, id, data) in batches.iter().flat_map(|b| &b.batch_jobs) {
+                match data {
+                    Some(d) => put_job.execute(params![ns, id, d])?,
+                    None => del_job.execute(params![ns, id])?,
+                };
+            }
         }
         tx.commit()?;
         Ok(())
@@ -366,6 +389,8 @@ pub struct Batch {
     pub deletions: Vec<ExecKey>,
     /// Schedules to upsert `(namespace, id, Some(JSON))` or delete (`None`).
     pub schedules: Vec<(String, String, Option<String>)>,
+    /// Batch jobs to upsert `(namespace, job id, Some(JSON))` or delete (`None`).
+    pub batch_jobs: Vec<(String, String, Option<String>)>,
 }
 
 impl Batch {
@@ -375,6 +400,7 @@ impl Batch {
             && self.executions.is_empty()
             && self.deletions.is_empty()
             && self.schedules.is_empty()
+            && self.batch_jobs.is_empty()
     }
 }
 

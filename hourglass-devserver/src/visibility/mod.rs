@@ -299,6 +299,7 @@ pub(crate) fn status_name(s: i32) -> &'static str {
         WorkflowExecutionStatus::Terminated => "Terminated",
         WorkflowExecutionStatus::ContinuedAsNew => "ContinuedAsNew",
         WorkflowExecutionStatus::TimedOut => "TimedOut",
+        WorkflowExecutionStatus::Paused => "Paused",
         _ => "Unspecified",
     }
 }

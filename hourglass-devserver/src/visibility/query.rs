@@ -166,6 +166,29 @@ impl Query {
     }
 }
 
+/// Checks only the syntax of a list filter, as Temporal's frontend checks a batch job's
+/// query (`sqlparser.Parse("select * from dummy where " + q)`): the error is
+/// `syntax error at position N near 'x'`, N counting from the start of that statement.
+pub(crate) fn check_syntax(text: &str) -> Result<(), String> {
+    const PREFIX: usize = "select * from dummy where ".len();
+    match Grammar::parse(Rule::query, text) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let pos = match e.location {
+                pest::error::InputLocation::Pos(p) => p,
+                pest::error::InputLocation::Span((p, _)) => p,
+            }
+            .min(text.len());
+            let near: String = text[pos..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            let column = PREFIX + text[..pos].chars().count() + 1;
+            Err(format!("syntax error at position {column} near '{near}'"))
+        }
+    }
+}
+
 /// Temporal's `malformed SQL query: syntax error at position N near 'x'`, N counting the
 /// query's characters from 1.
 fn syntax_error(text: &str, e: &pest::error::Error<Rule>) -> QueryError {
@@ -468,7 +491,7 @@ fn execution_status(lit: Literal) -> Result<Value, QueryError> {
         Literal::Int(i) => i32::try_from(*i)
             .ok()
             .filter(|n| WorkflowExecutionStatus::try_from(*n).is_ok()),
-        Literal::Str(s) => (0..=7).find(|n| {
+        Literal::Str(s) => (0..=8).find(|n| {
             super::status_name(*n).eq_ignore_ascii_case(s)
                 || WorkflowExecutionStatus::try_from(*n)
                     .is_ok_and(|st| st.as_str_name() == s.as_str())
