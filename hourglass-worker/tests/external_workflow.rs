@@ -218,7 +218,7 @@ async fn rust_workflow_calls_python_activity_and_survives_a_killed_python_proces
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_times_more_activities_than_slots_all_complete_under_back_pressure() {
+async fn twenty_times_more_activities_than_slots_all_complete_under_back_pressure() {
     let state = tempfile::tempdir().unwrap();
     let server = DevServer::builder()
         .port(0)
@@ -226,8 +226,10 @@ async fn ten_times_more_activities_than_slots_all_complete_under_back_pressure()
         .start()
         .await
         .unwrap();
-    // Two slots (two processes, one attempt each) and room for one waiter: 20 activities at
-    // once are 10x the slots, so most must wait on the server until a slot frees up.
+    // Two slots (two processes, one attempt each) and room for one waiter: 40 activities at
+    // once are 20x the slots, so most must wait on the server until a slot frees up. Over 30,
+    // the workflow's `join_all` is a yielding `FuturesOrdered` (once a stall: the yield was
+    // taken for nondeterminism).
     let cfg = fixture_pool("fan-out", 2).max_concurrent(1).max_queue(1);
     let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
     let tq = "external-fan-out";
@@ -239,7 +241,7 @@ async fn ten_times_more_activities_than_slots_all_complete_under_back_pressure()
     let h = c
         .start_workflow(
             PythonFanOutWorkflow::run,
-            20u32,
+            40u32,
             WorkflowStartOptions::new(tq, "py-fan-out").build(),
         )
         .await
@@ -251,7 +253,7 @@ async fn ten_times_more_activities_than_slots_all_complete_under_back_pressure()
     .await
     .expect("the fan-out did not finish")
     .expect("an activity failed: a full pool must make tasks wait, not fail");
-    assert_eq!(done, 20);
+    assert_eq!(done, 40);
     let stats = &pools.stats()[0];
     assert!(
         stats.peak_waiting <= 1,

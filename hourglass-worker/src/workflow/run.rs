@@ -4,7 +4,8 @@
 //! (`WorkflowFuture`, MIT, Copyright (c) 2021 Temporal Technologies, Inc.). The official SDK runs
 //! it as a future on a custom executor; here it is a plain synchronous call, which is equivalent
 //! because no interceptors are installed: every routine wake during an activation comes from the
-//! SDK itself, and polling stops when a full pass makes no progress.
+//! SDK itself or is workflow code yielding (see `wake_tracker`), and polling stops when a full
+//! pass makes no progress and nothing yielded.
 
 use std::{
     cell::RefCell,
@@ -129,6 +130,10 @@ const NON_SDK_WAKE: &str = "a waker was invoked by a non-SDK source. This usuall
      async libraries, or std::thread. Use SDK-provided alternatives (ctx.timer(), \
      ctx.state_mut() + ctx.wait_condition(), etc.) instead.";
 
+/// How many polls in a row may end with workflow code waking itself and nothing else
+/// progressing before the task fails (a yielding combinator needs one per batch of 32 futures).
+const MAX_YIELDS_WITHOUT_PROGRESS: u32 = 100_000;
+
 /// One cached workflow run.
 ///
 /// `!Send`: the guest instance holds `Rc` state, so a run lives on the thread that created it.
@@ -239,9 +244,10 @@ impl WorkflowRun {
             translate_activation(&activation).map_err(TaskFailure::plain)?;
 
         let waker = self.wake_tracker.new_per_poll_waker(Waker::noop());
-        let result = match panic::catch_unwind(AssertUnwindSafe(|| {
-            self.instance.activate(activation, &waker)
-        })) {
+        let instance = &mut self.instance;
+        let result = match self.wake_tracker.poll(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| instance.activate(activation, &waker)))
+        }) {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => return Err(TaskFailure::plain(anyhow!(failure.message))),
             Err(payload) => {
@@ -256,7 +262,8 @@ impl WorkflowRun {
         let mut commands = Vec::new();
         self.process_activation_results(job_contexts, result, &mut commands)
             .map_err(TaskFailure::plain)?;
-        if should_poll {
+        // Workflow code that yielded while the activation was applied must be polled again.
+        if should_poll || self.wake_tracker.take_yield() {
             self.drive_routines(&mut commands)?;
         }
         commands.extend(self.host.take());
@@ -355,9 +362,12 @@ impl WorkflowRun {
 
     fn poll_routine(&mut self, routine_id: RoutineId) -> Result<RoutinePollResult, TaskFailure> {
         let waker = self.wake_tracker.new_per_poll_waker(Waker::noop());
-        let result = match panic::catch_unwind(AssertUnwindSafe(|| {
-            self.instance.poll_routine(routine_id, &waker)
-        })) {
+        let instance = &mut self.instance;
+        let result = match self.wake_tracker.poll(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                instance.poll_routine(routine_id, &waker)
+            }))
+        }) {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => return Err(TaskFailure::plain(anyhow!(failure.message))),
             Err(payload) => {
@@ -373,6 +383,7 @@ impl WorkflowRun {
 
     /// Polls signal/update routines, then the main routine, until a pass makes no progress.
     fn drive_routines(&mut self, commands: &mut Vec<WorkflowCommand>) -> Result<(), TaskFailure> {
+        let mut yields_in_a_row = 0u32;
         loop {
             let mut progress = false;
             let mut interceptor_pending = false;
@@ -472,6 +483,18 @@ impl WorkflowRun {
                 }
             }
 
+            // A pass in which workflow code woke itself (a combinator yielding after a batch
+            // of polls) is polled again, unless it does nothing else for too long.
+            if self.wake_tracker.take_yield() {
+                yields_in_a_row = if progress { 0 } else { yields_in_a_row + 1 };
+                if yields_in_a_row >= MAX_YIELDS_WITHOUT_PROGRESS {
+                    return Err(TaskFailure::plain(anyhow!(
+                        "workflow code woke itself {MAX_YIELDS_WITHOUT_PROGRESS} times in a row \
+                         without making progress: a busy loop in the workflow"
+                    )));
+                }
+                continue;
+            }
             if !progress {
                 if interceptor_pending {
                     // Without interceptors this cannot happen; with wake tracking the official
