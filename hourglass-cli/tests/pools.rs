@@ -84,6 +84,110 @@ fn sigkill_of_hourglass_run_leaves_no_python_worker() {
     }
 }
 
+/// A Python `Summarize` (the activity the built-in `SummarizeWorkflow` calls) that starts the
+/// fixtures' child, setsid grandchild and double-forked daemon, writes every pid to the file its
+/// input names, and then runs until it is killed.
+const SPAWNING_SUMMARIZE: &str = r#"
+import json, os, time
+from hourglass_activity_worker import activity
+from fixture_activities import spawn_descendants
+
+@activity("Summarize")
+def summarize(ctx, path):
+    pids = spawn_descendants(ctx)
+    with open(path + ".tmp", "w") as f:
+        json.dump(pids, f)
+    os.rename(path + ".tmp", path)
+    time.sleep(600)
+    return "never"
+"#;
+
+#[test]
+fn sigkill_of_hourglass_run_leaves_no_descendant_of_a_python_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spawning_summarize.py"), SPAWNING_SUMMARIZE).unwrap();
+    let python = venv_python();
+    let config = dir.path().join("hourglass.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[pools]]\nname = \"py\"\ncommand = {:?}\nargs = [\"-m\", \"hourglass_activity_worker\", \"--path\", {:?}, \"--path\", {:?}, \"spawning_summarize\"]\nsize = 2\n",
+            python.to_string_lossy(),
+            fixtures_dir().to_string_lossy(),
+            dir.path().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap(), "run", "--ephemeral"])
+            .args(["--port", &port.to_string()])
+            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    LineReader::new(child.stdout.take().unwrap())
+        .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
+    let workers: Vec<u32> = children_of(child.id())
+        .into_iter()
+        .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
+        .collect();
+    assert_eq!(workers.len(), 2, "two python workers run: {workers:?}");
+
+    let pid_file = dir.path().join("descendants.json");
+    let input = serde_json::to_string(&pid_file.to_string_lossy()).unwrap();
+    let started = Command::new(BIN)
+        .args(["workflow", "start", "--type", "SummarizeWorkflow"])
+        .args(["-w", "spawns-descendants", "--input", &input])
+        .args(["--address", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "workflow start: {started:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pids = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file) {
+            break serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the activity never wrote its pids"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut all: Vec<(String, u32)> = ["child", "setsid_parent", "setsid_grandchild", "daemon"]
+        .iter()
+        .map(|k| (k.to_string(), pids[k].as_u64().unwrap() as u32))
+        .collect();
+    for (what, pid) in &all {
+        assert!(!is_dead(*pid), "{what} ({pid}) is not running");
+    }
+    all.extend(workers.iter().map(|pid| ("worker".to_string(), *pid)));
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let alive: Vec<&(String, u32)> = all.iter().filter(|(_, pid)| !is_dead(*pid)).collect();
+        if alive.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            for (_, pid) in &all {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            panic!("outlived SIGKILL of hourglass run: {alive:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The fenced block that follows the `<!-- guide:<name> -->` line of the guide.
 fn guide_block(guide: &str, name: &str) -> String {
     let marker = format!("<!-- guide:{name} -->");
