@@ -2,6 +2,7 @@
 //! (`--address`, `--namespace`, `--task-queue`, `--tls-*`, `--api-key`), and so do the
 //! environment variables (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, ...).
 
+pub use crate::batch_args::SingleOrBatchArgs;
 pub use crate::output::{OutputArgs, OutputFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Operator commands (search attributes), named as in the Temporal CLI.
     #[command(subcommand)]
     Operator(crate::operator_commands::OperatorCommand),
+    /// Batch job commands (describe, list, terminate), named as in the Temporal CLI.
+    #[command(subcommand)]
+    Batch(crate::batch_args::BatchCommand),
     /// Print the live supervision tree of a running `hourglass run`.
     Tree(TreeArgs),
 }
@@ -197,8 +201,10 @@ pub struct StartDevArgs {
     pub api_key_file: Option<PathBuf>,
     /// A Temporal dynamic-config value, KEY=JSON (repeatable), e.g.
     /// `limit.historyCount.suggestContinueAsNew=50`. The history limits
-    /// (`limit.history{Size,Count}.{error,warn,suggestContinueAsNew}`) are applied; other
-    /// keys are accepted and ignored with a warning.
+    /// (`limit.history{Size,Count}.{error,warn,suggestContinueAsNew}`) and the batcher's
+    /// limits (`frontend.MaxConcurrentBatchOperationPerNamespace`, `worker.batcherRPS`,
+    /// `worker.batcherConcurrency`) are applied; other keys are accepted and ignored with a
+    /// warning.
     #[arg(long = "dynamic-config-value")]
     pub dynamic_config_values: Vec<String>,
     /// Register a custom search attribute NAME=TYPE in the namespace (repeatable); TYPE is
@@ -241,14 +247,14 @@ pub enum WorkflowCommand {
     Execute(StartArgs),
     /// Wait for a workflow's result.
     Result(ExecutionArgs),
-    /// Send a signal to a workflow.
+    /// Send a signal to a workflow, or to every workflow a query matches (a batch job).
     Signal(SignalArgs),
     /// Query a workflow.
     Query(QueryArgs),
-    /// Request cancellation of a workflow.
-    Cancel(ExecutionArgs),
-    /// Terminate a workflow.
-    Terminate(TerminateArgs),
+    /// Request cancellation of a workflow, or of every workflow a query matches (a batch job).
+    Cancel(SingleOrBatchArgs),
+    /// Terminate a workflow, or every workflow a query matches (a batch job).
+    Terminate(SingleOrBatchArgs),
     /// Describe a workflow execution: its info, pending activities and children, result.
     Describe(DescribeArgs),
     /// List workflow executions.
@@ -260,9 +266,11 @@ pub enum WorkflowCommand {
     /// Send and interact with updates.
     #[command(subcommand)]
     Update(UpdateCommand),
-    /// Delete a workflow execution and its history (a running one is terminated first).
-    Delete(DeleteArgs),
-    /// Reset a workflow execution to a workflow task of its history, as a new run.
+    /// Delete a workflow execution and its history (a running one is terminated first), or
+    /// every workflow a query matches (a batch job).
+    Delete(SingleOrBatchArgs),
+    /// Reset a workflow execution to a workflow task of its history, as a new run (or every
+    /// workflow a query matches, as a batch job).
     Reset(ResetArgs),
     /// Replay histories against the workflows in this binary; fails on nondeterminism.
     Replay(crate::workflow_replay::ReplayArgs),
@@ -274,17 +282,16 @@ impl WorkflowCommand {
         use WorkflowCommand as W;
         match self {
             W::Start(a) | W::Execute(a) => &a.connection,
-            W::Result(a) | W::Cancel(a) => &a.connection,
+            W::Result(a) => &a.connection,
+            W::Cancel(a) | W::Terminate(a) | W::Delete(a) => &a.connection,
             W::Describe(a) => &a.execution.connection,
-            W::Signal(a) => &a.execution.connection,
+            W::Signal(a) => &a.target.connection,
             W::Query(a) => &a.execution.connection,
-            W::Terminate(a) => &a.execution.connection,
             W::List(a) => &a.connection,
             W::Count(a) => &a.connection,
             W::Show(a) => &a.execution.connection,
             W::Update(u) => u.connection(),
-            W::Delete(a) => &a.execution.connection,
-            W::Reset(a) => &a.execution.connection,
+            W::Reset(a) => &a.connection,
             W::Replay(a) => &a.connection,
         }
     }
@@ -347,9 +354,9 @@ pub struct ExecutionArgs {
 /// Arguments of `workflow signal`.
 #[derive(Debug, Clone, Args)]
 pub struct SignalArgs {
-    /// The execution.
+    /// The execution, or the query of a batch job.
     #[command(flatten)]
-    pub execution: ExecutionArgs,
+    pub target: SingleOrBatchArgs,
     /// Signal name.
     #[arg(long, alias = "type")]
     pub name: String,
@@ -370,17 +377,6 @@ pub struct QueryArgs {
     /// Input.
     #[command(flatten)]
     pub input: InputArgs,
-}
-
-/// Arguments of `workflow terminate`.
-#[derive(Debug, Clone, Args)]
-pub struct TerminateArgs {
-    /// The execution.
-    #[command(flatten)]
-    pub execution: ExecutionArgs,
-    /// Reason recorded in history.
-    #[arg(long)]
-    pub reason: Option<String>,
 }
 
 /// Arguments of `workflow list`.
@@ -440,27 +436,36 @@ pub struct DescribeArgs {
     pub reset_points: bool,
 }
 
-/// Arguments of `workflow delete`.
-#[derive(Debug, Clone, Args)]
-pub struct DeleteArgs {
-    /// The execution.
-    #[command(flatten)]
-    pub execution: ExecutionArgs,
-    /// Don't prompt to confirm (needed when stdin is not a terminal).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
 /// Arguments of `workflow reset`.
 #[derive(Debug, Clone, Args)]
 pub struct ResetArgs {
-    /// The execution to reset.
+    /// Connection options.
     #[command(flatten)]
-    pub execution: ExecutionArgs,
+    pub connection: ConnectionArgs,
+    /// Workflow ID. Required unless --query starts a batch reset.
+    #[arg(long, short = 'w')]
+    pub workflow_id: Option<String>,
+    /// Run ID (the latest run when omitted). Not with --query.
+    #[arg(long, short = 'r')]
+    pub run_id: Option<String>,
+    /// List filter selecting the workflows of a batch reset (needs --type FirstWorkflowTask,
+    /// LastWorkflowTask or BuildId).
+    #[arg(long, short = 'q')]
+    pub query: Option<String>,
+    /// Don't prompt to confirm the batch reset. Only allowed with --query.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// A build ID, with `--type BuildId`: resets to the first workflow task it processed.
+    #[arg(long)]
+    pub build_id: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Event id to reset to: a `WorkflowTaskCompleted` (or failed / timed out) event.
     #[arg(long, short = 'e')]
     pub event_id: Option<i64>,
-    /// Reset point by kind: FirstWorkflowTask, LastWorkflowTask or LastContinuedAsNew.
+    /// Reset point by kind: FirstWorkflowTask, LastWorkflowTask or LastContinuedAsNew
+    /// (BuildId with --query).
     #[arg(long = "type", short = 't')]
     pub reset_type: Option<String>,
     /// Reason for the reset (recorded in history).
@@ -473,6 +478,18 @@ pub struct ResetArgs {
     /// Event types not to re-apply: All, Signal, Update (repeatable).
     #[arg(long)]
     pub reapply_exclude: Vec<String>,
+}
+
+impl ResetArgs {
+    /// The one execution `--workflow-id` names (None for a batch reset).
+    pub fn execution(&self) -> Option<ExecutionArgs> {
+        Some(ExecutionArgs {
+            connection: self.connection.clone(),
+            workflow_id: self.workflow_id.clone()?,
+            run_id: self.run_id.clone(),
+            output: self.output,
+        })
+    }
 }
 
 /// `hourglass workflow update ...`.

@@ -11,6 +11,8 @@
 
 pub mod admin;
 pub mod args;
+pub mod batch_args;
+pub mod batch_commands;
 pub mod config;
 pub mod connection;
 pub mod error;
@@ -72,6 +74,7 @@ pub async fn run_cli(cli: Cli) -> Result<(), CliError> {
         Command::Workflow(cmd) => workflow(cmd, &file).await,
         Command::Schedule(cmd) => schedule(cmd, &file).await,
         Command::Operator(cmd) => operator(cmd, &file).await,
+        Command::Batch(cmd) => batch(cmd, &file).await,
         Command::Run(args) => run::cmd_run(args, &file).await,
         Command::Server(args::ServerCommand::StartDev(args)) => run::cmd_start_dev(args).await,
         Command::Tree(args) => {
@@ -97,17 +100,11 @@ async fn workflow(cmd: WorkflowCommand, file: &FileConfig) -> Result<(), CliErro
     match &cmd {
         W::Start(a) | W::Execute(a) => drop(payload_json::input_payloads(&a.input)?),
         W::Signal(a) => drop(payload_json::input_payloads(&a.input)?),
+        W::Reset(a) => workflow_reset::check_args(a)?,
         W::Query(a) => drop(payload_json::input_payloads(&a.input)?),
         W::Update(args::UpdateCommand::Execute(a)) => drop(payload_json::input_payloads(&a.input)?),
         W::Update(args::UpdateCommand::Start(a)) => {
             drop(payload_json::input_payloads(&a.starting.input)?)
-        }
-        W::Reset(a) => {
-            a.reset_type
-                .as_deref()
-                .map(workflow_reset::parse_reset_type)
-                .transpose()?;
-            workflow_reset::reapply(a)?;
         }
         _ => {}
     }
@@ -181,6 +178,19 @@ async fn schedule(cmd: schedule_args::ScheduleCommand, file: &FileConfig) -> Res
         S::ListMatchingTimes(a) => {
             schedule_times::cmd_list_matching_times(&mut client, ns, a, &mut out).await
         }
+    }
+}
+
+async fn batch(cmd: batch_args::BatchCommand, file: &FileConfig) -> Result<(), CliError> {
+    use batch_args::BatchCommand as B;
+    let conn = Connection::resolve(cmd.connection(), file, DEFAULT_ADDRESS)?;
+    let mut client = connection::connect(&conn).await?;
+    let ns = conn.namespace.as_str();
+    let mut out = std::io::stdout().lock();
+    match &cmd {
+        B::Describe(a) => batch_commands::cmd_describe(&mut client, ns, a, &mut out).await,
+        B::List(a) => batch_commands::cmd_list(&mut client, ns, a, &mut out).await,
+        B::Terminate(a) => batch_commands::cmd_terminate(&mut client, ns, a, &mut out).await,
     }
 }
 

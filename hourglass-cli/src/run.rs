@@ -533,7 +533,8 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
             })?;
         builder = builder
             .history_limits(settings.history_limits)
-            .retention_jitter(settings.retention_jitter);
+            .retention_jitter(settings.retention_jitter)
+            .batcher(settings.batcher);
     }
     for entry in &args.search_attributes {
         let (name, ty) = entry

@@ -1,12 +1,17 @@
 //! `hourglass workflow ...`: client commands named as in the Temporal CLI.
 
-use crate::args::{DeleteArgs, ExecutionArgs, QueryArgs, SignalArgs, StartArgs, TerminateArgs};
+use crate::args::{ExecutionArgs, QueryArgs, SignalArgs, SingleOrBatchArgs, StartArgs};
+use crate::batch_commands::{SingleAllows, Target, single_or_batch, start_batch_job};
 use crate::connection::Client;
 use crate::error::CliError;
 use crate::output::{field, print_card, print_json, proto_json};
 use crate::payload_json::{input_payloads, payloads_to_json};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
+use temporalio_protos::temporal::api::batch::v1::{
+    BatchOperationCancellation, BatchOperationDeletion, BatchOperationSignal,
+    BatchOperationTermination,
+};
 use temporalio_protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
 use temporalio_protos::temporal::api::enums::v1::{
     HistoryEventFilterType, TaskQueueKind, WorkflowExecutionStatus,
@@ -16,6 +21,7 @@ use temporalio_protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_protos::temporal::api::workflowservice::v1::start_batch_operation_request::Operation;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 
 /// The identity this CLI reports to the server.
@@ -382,39 +388,42 @@ pub async fn cmd_result(
     Ok(())
 }
 
-/// `workflow signal`.
+/// `workflow signal`: one workflow, or a batch job over `--query`.
 pub async fn cmd_signal(
     client: &mut Client,
     namespace: &str,
     args: &SignalArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    let input = input_payloads(&args.input)?;
+    let e = match single_or_batch(client, namespace, &args.target, SingleAllows::default()).await? {
+        Target::Single(e) => *e,
+        Target::Batch(mut req) => {
+            req.operation = Some(Operation::SignalOperation(BatchOperationSignal {
+                signal: args.name.clone(),
+                input,
+                header: None,
+                identity: identity(),
+            }));
+            return start_batch_job(client, *req, args.target.output.output.is_json(), out).await;
+        }
+    };
     client
         .signal_workflow_execution(SignalWorkflowExecutionRequest {
             namespace: namespace.to_string(),
-            workflow_execution: execution(
-                &args.execution.workflow_id,
-                args.execution.run_id.as_deref(),
-            ),
+            workflow_execution: execution(&e.workflow_id, e.run_id.as_deref()),
             signal_name: args.name.clone(),
-            input: input_payloads(&args.input)?,
+            input,
             identity: identity(),
             request_id: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
         })
         .await
         .map_err(|s| CliError::rpc("signal workflow", s))?;
-    if args.execution.output.output.is_json() {
-        return print_json(
-            out,
-            &done_json(&args.execution, json!({"signalName": args.name})),
-        );
+    if e.output.output.is_json() {
+        return print_json(out, &done_json(&e, json!({"signalName": args.name})));
     }
-    writeln!(
-        out,
-        "Signal {} sent to {}",
-        args.name, args.execution.workflow_id
-    )?;
+    writeln!(out, "Signal {} sent to {}", args.name, e.workflow_id)?;
     Ok(())
 }
 
@@ -454,13 +463,24 @@ pub async fn cmd_query(
     Ok(())
 }
 
-/// `workflow cancel`.
+/// `workflow cancel`: one workflow, or a batch job over `--query`.
 pub async fn cmd_cancel(
     client: &mut Client,
     namespace: &str,
-    args: &ExecutionArgs,
+    target: &SingleOrBatchArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    let args = &match single_or_batch(client, namespace, target, SingleAllows::default()).await? {
+        Target::Single(e) => *e,
+        Target::Batch(mut req) => {
+            req.operation = Some(Operation::CancellationOperation(
+                BatchOperationCancellation {
+                    identity: identity(),
+                },
+            ));
+            return start_batch_job(client, *req, target.output.output.is_json(), out).await;
+        }
+    };
     client
         .request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest {
             namespace: namespace.to_string(),
@@ -478,33 +498,41 @@ pub async fn cmd_cancel(
     Ok(())
 }
 
-/// `workflow terminate`.
+/// `workflow terminate`: one workflow, or a batch job over `--query`.
 pub async fn cmd_terminate(
     client: &mut Client,
     namespace: &str,
-    args: &TerminateArgs,
+    args: &SingleOrBatchArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    let allows = SingleAllows {
+        reason: true,
+        yes: false,
+    };
+    let e = match single_or_batch(client, namespace, args, allows).await? {
+        Target::Single(e) => *e,
+        Target::Batch(mut req) => {
+            req.operation = Some(Operation::TerminationOperation(BatchOperationTermination {
+                details: None,
+                identity: identity(),
+            }));
+            return start_batch_job(client, *req, args.output.output.is_json(), out).await;
+        }
+    };
     client
         .terminate_workflow_execution(TerminateWorkflowExecutionRequest {
             namespace: namespace.to_string(),
-            workflow_execution: execution(
-                &args.execution.workflow_id,
-                args.execution.run_id.as_deref(),
-            ),
+            workflow_execution: execution(&e.workflow_id, e.run_id.as_deref()),
             reason: args.reason.clone().unwrap_or_default(),
             identity: identity(),
             ..Default::default()
         })
         .await
         .map_err(|s| CliError::rpc("terminate workflow", s))?;
-    if args.execution.output.output.is_json() {
-        return print_json(
-            out,
-            &done_json(&args.execution, json!({"terminated": true})),
-        );
+    if e.output.output.is_json() {
+        return print_json(out, &done_json(&e, json!({"terminated": true})));
     }
-    writeln!(out, "Terminated {}", args.execution.workflow_id)?;
+    writeln!(out, "Terminated {}", e.workflow_id)?;
     Ok(())
 }
 
@@ -542,14 +570,27 @@ pub fn confirm(question: &str, action: &str, yes: bool) -> Result<(), CliError> 
     }
 }
 
-/// `workflow delete`: deletes the execution (the server terminates it first if running).
+/// `workflow delete`: deletes the execution (the server terminates it first if running),
+/// or starts a batch job deleting every workflow `--query` matches.
 pub async fn cmd_delete(
     client: &mut Client,
     namespace: &str,
-    args: &DeleteArgs,
+    args: &SingleOrBatchArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let e = &args.execution;
+    let allows = SingleAllows {
+        reason: false,
+        yes: true,
+    };
+    let e = &match single_or_batch(client, namespace, args, allows).await? {
+        Target::Single(e) => *e,
+        Target::Batch(mut req) => {
+            req.operation = Some(Operation::DeletionOperation(BatchOperationDeletion {
+                identity: identity(),
+            }));
+            return start_batch_job(client, *req, args.output.output.is_json(), out).await;
+        }
+    };
     let mut question = format!("Delete Workflow {:?}", e.workflow_id);
     if let Some(run) = &e.run_id {
         question.push_str(&format!(" with Run ID {run:?}"));

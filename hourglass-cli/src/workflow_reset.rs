@@ -1,18 +1,25 @@
 //! `hourglass workflow reset`: ResetWorkflowExecution, with the reset point given by
-//! `--event-id` or resolved from the history by `--type` exactly as the Temporal CLI does.
+//! `--event-id` or resolved from the history by `--type` exactly as the Temporal CLI does;
+//! with `--query` instead of `--workflow-id`, a batch reset job (StartBatchOperation).
 
-use crate::args::ResetArgs;
+use crate::args::{ExecutionArgs, ResetArgs};
+use crate::batch_commands::{confirm_batch, start_batch_job};
 use crate::connection::Client;
 use crate::error::CliError;
 use crate::output::{print_json, proto_json};
 use crate::workflow_commands::{execution, history_events, identity, not_found_or_rpc};
 use std::io::Write;
+use temporalio_protos::temporal::api::batch::v1::BatchOperationReset;
+use temporalio_protos::temporal::api::common::v1::{ResetOptions, reset_options::Target};
 use temporalio_protos::temporal::api::enums::v1::{
     EventType, ResetReapplyExcludeType, ResetReapplyType,
 };
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
-use temporalio_protos::temporal::api::workflowservice::v1::ResetWorkflowExecutionRequest;
+use temporalio_protos::temporal::api::workflowservice::v1::start_batch_operation_request::Operation;
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    ResetWorkflowExecutionRequest, StartBatchOperationRequest,
+};
 
 fn invalid(what: &str, message: impl Into<String>) -> CliError {
     CliError::InvalidValue {
@@ -42,7 +49,7 @@ pub fn parse_reset_type(text: &str) -> Result<ResetType, CliError> {
     if text.eq_ignore_ascii_case("BuildId") {
         return Err(invalid(
             "--type",
-            "BuildId resets are batch resets (--query), which hourglass does not run; use FirstWorkflowTask, LastWorkflowTask, LastContinuedAsNew or --event-id",
+            "BuildId resets are batch resets: select the workflows with --query, or use FirstWorkflowTask, LastWorkflowTask, LastContinuedAsNew or --event-id",
         ));
     }
     all.iter()
@@ -56,6 +63,94 @@ pub fn parse_reset_type(text: &str) -> Result<ResetType, CliError> {
                 ),
             )
         })
+}
+
+/// The reset target of a batch reset's `--type` (FirstWorkflowTask, LastWorkflowTask or
+/// BuildId, which needs `--build-id`), as the Temporal CLI's `batchResetOptions`.
+pub fn batch_target(args: &ResetArgs) -> Result<Target, CliError> {
+    let text = args
+        .reset_type
+        .as_deref()
+        .ok_or_else(|| invalid("--type", "must specify reset type"))?;
+    if text.eq_ignore_ascii_case("BuildId") {
+        return match args.build_id.as_deref() {
+            Some(b) if !b.is_empty() => Ok(Target::BuildId(b.to_string())),
+            _ => Err(invalid(
+                "--build-id",
+                "must specify build Id for BuildId based batch reset",
+            )),
+        };
+    }
+    match parse_reset_type(text)? {
+        ResetType::FirstWorkflowTask => Ok(Target::FirstWorkflowTask(())),
+        ResetType::LastWorkflowTask => Ok(Target::LastWorkflowTask(())),
+        ResetType::LastContinuedAsNew => Err(invalid(
+            "--type",
+            "LastContinuedAsNew cannot reset a batch; use FirstWorkflowTask, LastWorkflowTask or BuildId",
+        )),
+    }
+}
+
+/// Checks the flags before anything touches the server: a single reset's `--type`, or a
+/// batch reset's (no `--run-id` or `--event-id` with `--query`).
+pub fn check_args(args: &ResetArgs) -> Result<(), CliError> {
+    reapply(args)?;
+    if args.workflow_id.is_some() {
+        args.reset_type
+            .as_deref()
+            .map(parse_reset_type)
+            .transpose()?;
+        return Ok(());
+    }
+    if args.query.as_deref().is_none_or(str::is_empty) {
+        return Err(invalid(
+            "--workflow-id/--query",
+            "must set either workflow ID or query",
+        ));
+    }
+    batch_target(args)?;
+    if args.run_id.is_some() {
+        return Err(invalid("--run-id", "must not specify run Id"));
+    }
+    if args.event_id.is_some() {
+        return Err(invalid("--event-id", "must not specify event Id"));
+    }
+    Ok(())
+}
+
+/// `workflow reset --query`: a batch job resetting every matching workflow.
+async fn batch_reset(
+    client: &mut Client,
+    namespace: &str,
+    args: &ResetArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    check_args(args)?;
+    let query = args.query.clone().unwrap_or_default();
+    let (reapply_type, excludes) = reapply(args)?;
+    // `reset_reapply_type` is deprecated in the API but still honoured, and the Temporal
+    // CLI still sends it.
+    #[allow(deprecated)]
+    let options = ResetOptions {
+        target: Some(batch_target(args)?),
+        reset_reapply_type: reapply_type as i32,
+        reset_reapply_exclude_types: excludes,
+        ..Default::default()
+    };
+    confirm_batch(client, namespace, &query, args.yes).await?;
+    let req = StartBatchOperationRequest {
+        namespace: namespace.to_string(),
+        job_id: uuid::Uuid::new_v4().to_string(),
+        visibility_query: query,
+        reason: args.reason.clone(),
+        operation: Some(Operation::ResetOperation(BatchOperationReset {
+            identity: identity(),
+            options: Some(options),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    start_batch_job(client, req, args.output.output.is_json(), out).await
 }
 
 /// `--reapply-type` and `--reapply-exclude` as the request's enums, with the Temporal CLI's
@@ -158,10 +253,9 @@ async fn run_history(
 async fn resolve(
     client: &mut Client,
     namespace: &str,
-    args: &ResetArgs,
+    e: &ExecutionArgs,
     kind: ResetType,
 ) -> Result<(Option<String>, i64), CliError> {
-    let e = &args.execution;
     let events = run_history(client, namespace, &e.workflow_id, e.run_id.as_deref()).await?;
     let (run, events) = if kind == ResetType::LastContinuedAsNew {
         let previous = match events.first().and_then(|ev| ev.attributes.as_ref()) {
@@ -198,13 +292,15 @@ pub async fn cmd_reset(
     args: &ResetArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    let Some(e) = &args.execution() else {
+        return batch_reset(client, namespace, args, out).await;
+    };
     let kind = args
         .reset_type
         .as_deref()
         .map(parse_reset_type)
         .transpose()?;
     let (reapply_type, excludes) = reapply(args)?;
-    let e = &args.execution;
     let (run, event_id) = match (kind, args.event_id) {
         (Some(_), Some(_)) => {
             return Err(invalid("--event-id/--type", "give only one of them"));
@@ -219,7 +315,7 @@ pub async fn cmd_reset(
             return Err(invalid("--event-id", "must be a positive event id"));
         }
         (None, Some(id)) => (e.run_id.clone(), id),
-        (Some(kind), None) => resolve(client, namespace, args, kind).await?,
+        (Some(kind), None) => resolve(client, namespace, e, kind).await?,
     };
     if !e.output.output.is_json() {
         writeln!(

@@ -1,8 +1,10 @@
 //! The Temporal-CLI-shaped workflow commands (`workflow count|describe|show|list|update|
-//! delete|reset`, `--output json`) run as the real `hourglass` binary against `hourglass server start-dev` (or `hourglass run` where a
+//! delete|reset`, `--output json`, and their batch forms with `batch ...` in `batch.rs`) run as the real `hourglass` binary against `hourglass server start-dev` (or `hourglass run` where a
 //! worker is needed) on a free loopback port. Every process a test starts is killed when
 //! the test ends.
 
+#[path = "client_commands/batch.rs"]
+mod batch;
 #[allow(dead_code)]
 #[path = "support/cli_server.rs"]
 mod cli_server;
