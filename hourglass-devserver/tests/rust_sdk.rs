@@ -1,5 +1,9 @@
 //! Conformance scenarios driven by the official Rust SDK (client + core worker) against a
-//! freshly started dev server.
+//! freshly started dev server; a batch job over SDK-run workflows in `batch/rust_sdk.rs`.
+#[path = "batch/rust_sdk.rs"]
+mod batch_rust_sdk;
+#[path = "batch/support.rs"]
+mod batch_support;
 use hourglass_devserver::{Database, DevServer, RunningServer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
