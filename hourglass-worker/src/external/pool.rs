@@ -1,18 +1,20 @@
 //! A pool's availability state: which worker processes are ready, their free capacity, and the
-//! bounded FIFO queue of executions waiting for one. The pool never starts or restarts
+//! bounded FIFO queue of executions waiting for one. A free slot is a permit of a fair
+//! semaphore; whoever holds one takes a slot on the least-loaded live worker with a
+//! compare-and-swap on that worker's load, so executions never queue behind a lock. The pool never starts or restarts
 //! processes (their Starters do); workers join it after their handshake and leave it when they
 //! stop, however they stop.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hourglass_proto::external::v1::{CancelRequest, execute_event::Event};
 use parking_lot::{Mutex, RwLock};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::config::ExternalPoolConfig;
@@ -34,16 +36,34 @@ pub(crate) struct WorkerConn {
     /// The worker's session stream, if it offers one (else one Execute RPC per execution).
     session: Option<SessionLink>,
     capacity: usize,
+    /// Attempts running on it, with [`LEFT`] set once it has left the pool (one word, so a
+    /// slot's return and the worker's leaving agree on who gives back the free permits).
     busy: AtomicUsize,
-    alive: AtomicBool,
     /// When its process was spawned and when it joined the pool (handshake answered).
     pub(crate) spawned_at: Instant,
     pub(crate) joined_at: Instant,
 }
 
+/// The bit of [`WorkerConn::busy`] that says the worker has left the pool.
+const LEFT: usize = 1 << (usize::BITS - 1);
+
 impl WorkerConn {
     fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::Acquire)
+        self.busy.load(Ordering::Acquire) & LEFT == 0
+    }
+
+    /// Attempts running on it.
+    fn load(&self) -> usize {
+        self.busy.load(Ordering::Acquire) & !LEFT
+    }
+
+    /// Takes one of its free slots, unless it has none or has left.
+    fn try_take(&self) -> bool {
+        self.busy
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                (b & LEFT == 0 && b < self.capacity).then_some(b + 1)
+            })
+            .is_ok()
     }
 }
 
@@ -76,14 +96,16 @@ pub(crate) struct PoolShared {
     pub(crate) state_dir: PathBuf,
     types: RwLock<Option<BTreeSet<String>>>,
     claims: Claims,
-    slots_tx: mpsc::UnboundedSender<Arc<WorkerConn>>,
-    slots_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<WorkerConn>>>,
+    /// One permit per free slot on a live worker (fair: waiters are served in arrival order).
+    /// It may briefly hold more permits than free slots (a worker left while its permits were
+    /// taken), never fewer; a holder who then finds no slot waits again.
+    free: Semaphore,
     waiting: AtomicUsize,
     peak_waiting: AtomicUsize,
     /// Woken whenever a slot frees up, a waiter leaves or a worker joins (shared by the pools
     /// of one [`super::ExternalPools`], for [`super::ExternalPools::wait_for_room`]).
     room: Arc<Notify>,
-    workers: Mutex<BTreeMap<String, Arc<WorkerConn>>>,
+    workers: RwLock<BTreeMap<String, Arc<WorkerConn>>>,
     next_execution: AtomicU64,
     joins: AtomicU64,
     lost: AtomicU64,
@@ -127,8 +149,13 @@ pub(crate) struct Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.conn.alive.store(false, Ordering::Release);
-        let mut workers = self.pool.workers.lock();
+        let before = self.conn.busy.fetch_or(LEFT, Ordering::AcqRel);
+        if before & LEFT == 0 {
+            // Its free slots go; its busy ones give nothing back when they end.
+            let idle = self.conn.capacity.saturating_sub(before);
+            self.pool.free.forget_permits(idle);
+        }
+        let mut workers = self.pool.workers.write();
         if workers
             .get(&self.conn.id)
             .is_some_and(|c| Arc::ptr_eq(c, &self.conn))
@@ -139,7 +166,7 @@ impl Drop for Membership {
     }
 }
 
-/// A reserved execution slot on a worker; returned to the pool on drop if the worker lives.
+/// A reserved execution slot on a worker; freed on drop (a permit again if the worker lives).
 struct Slot {
     pool: Arc<PoolShared>,
     conn: Arc<WorkerConn>,
@@ -147,9 +174,9 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.conn.busy.fetch_sub(1, Ordering::AcqRel);
-        if self.conn.is_alive() && !self.pool.closed.is_cancelled() {
-            let _ = self.pool.slots_tx.send(self.conn.clone());
+        let before = self.conn.busy.fetch_sub(1, Ordering::AcqRel);
+        if before & LEFT == 0 && !self.pool.closed.is_cancelled() {
+            self.pool.free.add_permits(1);
         }
         self.pool.room.notify_waiters();
     }
@@ -188,7 +215,6 @@ impl PoolShared {
         claims: Claims,
         room: Arc<Notify>,
     ) -> Arc<Self> {
-        let (slots_tx, slots_rx) = mpsc::unbounded_channel();
         Arc::new(Self {
             marker: super::leftovers::run_marker(&config.name, &run_id),
             config,
@@ -196,12 +222,11 @@ impl PoolShared {
             state_dir,
             types: RwLock::new(None),
             claims,
-            slots_tx,
-            slots_rx: tokio::sync::Mutex::new(slots_rx),
+            free: Semaphore::new(0),
             waiting: AtomicUsize::new(0),
             peak_waiting: AtomicUsize::new(0),
             room,
-            workers: Mutex::new(BTreeMap::new()),
+            workers: RwLock::new(BTreeMap::new()),
             next_execution: AtomicU64::new(1),
             joins: AtomicU64::new(0),
             lost: AtomicU64::new(0),
@@ -285,15 +310,12 @@ impl PoolShared {
             session,
             capacity: capacity.max(1),
             busy: AtomicUsize::new(0),
-            alive: AtomicBool::new(true),
             spawned_at,
             joined_at: Instant::now(),
         });
-        self.workers.lock().insert(id.clone(), conn.clone());
+        self.workers.write().insert(id.clone(), conn.clone());
         self.joins.fetch_add(1, Ordering::Relaxed);
-        for _ in 0..conn.capacity {
-            let _ = self.slots_tx.send(conn.clone());
-        }
+        self.free.add_permits(conn.capacity);
         self.room.notify_waiters();
         tracing::info!(pool = %self.name(), worker = %id, pid, capacity, "external worker joined the pool");
         Ok(Membership {
@@ -305,7 +327,7 @@ impl PoolShared {
     /// Pid, spawn time and join time of the joined worker `id`.
     pub(crate) fn worker_times(&self, id: &str) -> Option<(u32, Instant, Instant)> {
         self.workers
-            .lock()
+            .read()
             .get(id)
             .map(|c| (c.pid, c.spawned_at, c.joined_at))
     }
@@ -313,14 +335,14 @@ impl PoolShared {
     /// Free slots on live workers.
     fn idle(&self) -> usize {
         self.workers
-            .lock()
+            .read()
             .values()
-            .map(|c| c.capacity.saturating_sub(c.busy.load(Ordering::Acquire)))
+            .filter(|c| c.is_alive())
+            .map(|c| c.capacity.saturating_sub(c.load()))
             .sum()
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
-        // Computed first: `idle` takes the workers lock too.
         let idle_slots = self.idle();
         PoolStats {
             name: self.name().to_string(),
@@ -328,7 +350,7 @@ impl PoolShared {
             activity_types: self.activity_types(),
             workers: self
                 .workers
-                .lock()
+                .read()
                 .values()
                 .map(|c| (c.id.clone(), c.pid))
                 .collect(),
@@ -381,29 +403,43 @@ impl PoolShared {
         }
         self.peak_waiting
             .fetch_max((waiting + 1).saturating_sub(self.idle()), Ordering::Relaxed);
-        // The tokio mutex is fair: waiters get slots in arrival order.
-        let mut rx = tokio::select! {
-            rx = self.slots_rx.lock() => rx,
-            _ = cancel.cancelled() => return Acquire::Done(ExternalOutcome::Cancelled { details: vec![] }),
-            _ = self.closed.cancelled() => return Acquire::Done(self.closed_failure()),
-        };
         loop {
-            let conn = tokio::select! {
-                conn = rx.recv() => conn,
+            // The semaphore is fair: waiters get slots in arrival order.
+            let permit = tokio::select! {
+                permit = self.free.acquire() => permit,
                 _ = cancel.cancelled() => return Acquire::Done(ExternalOutcome::Cancelled { details: vec![] }),
                 _ = self.closed.cancelled() => return Acquire::Done(self.closed_failure()),
             };
-            let Some(conn) = conn else {
+            let Ok(permit) = permit else {
                 return Acquire::Done(self.closed_failure());
             };
-            if conn.is_alive() {
-                conn.busy.fetch_add(1, Ordering::AcqRel);
+            // The slot now carries the permit: its drop adds one back if the worker lives.
+            permit.forget();
+            if let Some(conn) = self.take_least_loaded() {
                 return Acquire::Slot(Slot {
                     pool: self.clone(),
                     conn,
                 });
             }
-            // A slot of a worker that has left since: discard it.
+            // The permit was one of a worker that left meanwhile: wait for another.
+        }
+    }
+
+    /// Takes a slot on the live worker with the smallest share of its capacity in use (the
+    /// first in id order among equals); `None` if no worker has a free slot.
+    fn take_least_loaded(&self) -> Option<Arc<WorkerConn>> {
+        loop {
+            let best = self
+                .workers
+                .read()
+                .values()
+                .filter(|c| c.is_alive() && c.load() < c.capacity)
+                .min_by(|a, b| (a.load() * b.capacity).cmp(&(b.load() * a.capacity)))
+                .cloned()?;
+            if best.try_take() {
+                return Some(best);
+            }
+            // Another execution took its last slot first: look again.
         }
     }
 
@@ -593,3 +629,7 @@ impl Source<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;
