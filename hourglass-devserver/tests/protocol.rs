@@ -1,7 +1,7 @@
 //! Server-side protocol behaviour checked with a raw gRPC client (no SDK in the way):
 //! workflow task timeouts, buffered events vs. closing commands, run timeouts and
 //! activity schedule-to-start timeouts, exactly as Temporal records them in history; and
-//! batch operations (`batch/`).
+//! batch operations (`batch/`) and schedules' time-zone data (`schedules/`).
 mod common;
 use common::*;
 #[path = "batch/errors.rs"]
@@ -10,6 +10,8 @@ mod batch_errors;
 mod batch_operations;
 #[path = "batch/support.rs"]
 mod batch_support;
+#[path = "schedules/time_zone_data.rs"]
+mod schedule_time_zone_data;
 
 #[tokio::test]
 async fn workflow_task_timeout_reschedules_with_next_attempt() {

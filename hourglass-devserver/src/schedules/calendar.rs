@@ -1,8 +1,8 @@
 //! Calendar specs, as Temporal's `service/worker/scheduler/calendar.go` reads them: calendar
 //! strings and cron strings parsed into structured calendars (ranges), and a structured
 //! calendar's next matching second in its time zone.
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+use super::zone::Zone;
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Utc};
 use temporalio_protos::temporal::api::schedule::v1::{
     CalendarSpec, IntervalSpec, Range, StructuredCalendarSpec,
 };
@@ -284,7 +284,7 @@ fn bits(ranges: &[Range]) -> u64 {
 /// A structured calendar ready for matching, in its time zone.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledCalendar {
-    tz: Tz,
+    tz: Zone,
     /// None: every year.
     years: Option<Vec<i32>>,
     month: u64,
@@ -309,7 +309,7 @@ fn days_in_month(y: i32, m: u32) -> u32 {
 
 impl CompiledCalendar {
     /// Compiles a structured calendar for time zone `tz`.
-    pub(crate) fn new(cal: &StructuredCalendarSpec, tz: Tz) -> Self {
+    pub(crate) fn new(cal: &StructuredCalendarSpec, tz: Zone) -> Self {
         let years = (!cal.year.is_empty()).then(|| {
             let mut v = vec![];
             each_value(&cal.year, |y| v.push(y));
@@ -340,7 +340,7 @@ impl CompiledCalendar {
     /// Whether `t` (to the second) matches every field.
     pub(crate) fn matches(&self, t: DateTime<Utc>) -> bool {
         use chrono::Timelike;
-        let l = t.with_timezone(&self.tz);
+        let l = self.tz.local(t);
         self.year_ok(l.year())
             && has(self.month, l.month())
             && self.day_ok(l.year(), l.month(), l.day())
@@ -354,7 +354,7 @@ impl CompiledCalendar {
     /// copies, as Temporal's `compiledCalendar.next` does.
     pub(crate) fn next(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         use chrono::Timelike;
-        let l = after.with_timezone(&self.tz);
+        let l = self.tz.local(after);
         let (mut y, mut mo, mut d) = (l.year(), l.month(), l.day());
         let (mut h, mut m, mut s) = (l.hour(), l.minute(), l.second() + 1);
         loop {
@@ -401,14 +401,12 @@ impl CompiledCalendar {
                 continue;
             }
             let naive = NaiveDate::from_ymd_opt(y, mo, d).and_then(|nd| nd.and_hms_opt(h, m, s))?;
-            match self.tz.from_local_datetime(&naive) {
-                LocalResult::Single(t) if t.with_timezone(&Utc) > after => {
-                    return Some(t.with_timezone(&Utc));
-                }
+            match self.tz.instants(&naive) {
+                LocalResult::Single(t) if t > after => return Some(t),
                 LocalResult::Ambiguous(a, b) => {
                     for t in [a, b] {
-                        if t.with_timezone(&Utc) > after {
-                            return Some(t.with_timezone(&Utc));
+                        if t > after {
+                            return Some(t);
                         }
                     }
                     s += 1;
@@ -424,6 +422,7 @@ impl CompiledCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn r(start: i32, end: i32, step: i32) -> Range {
         Range { start, end, step }
@@ -478,31 +477,38 @@ mod tests {
     #[test]
     fn next_finds_the_following_match_in_the_time_zone() {
         let cal = parse_cron("30 9 * * *").unwrap().calendar.unwrap();
-        let utc = CompiledCalendar::new(&cal, Tz::UTC);
+        let utc = CompiledCalendar::new(&cal, Zone::Named(chrono_tz::Tz::UTC));
         let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap();
         assert_eq!(
             utc.next(t0),
             Some(Utc.with_ymd_and_hms(2024, 3, 2, 9, 30, 0).unwrap())
         );
-        let ny = CompiledCalendar::new(&cal, chrono_tz::America::New_York);
-        assert_eq!(
-            ny.next(t0),
-            Some(Utc.with_ymd_and_hms(2024, 3, 1, 14, 30, 0).unwrap())
-        );
-        // 02:30 does not exist in New York on 2024-03-10.
-        let gap = parse_cron("30 2 * * *").unwrap().calendar.unwrap();
-        let gap = CompiledCalendar::new(&gap, chrono_tz::America::New_York);
-        let before = Utc.with_ymd_and_hms(2024, 3, 10, 0, 0, 0).unwrap();
-        assert_eq!(
-            gap.next(before),
-            Some(Utc.with_ymd_and_hms(2024, 3, 11, 6, 30, 0).unwrap())
-        );
+        // The bundled zone and the same rules sent as TZif data agree.
+        let data = super::super::zone::tests::new_york();
+        for zone in [
+            Zone::Named(chrono_tz::America::New_York),
+            Zone::load("NY", &data).unwrap(),
+        ] {
+            let ny = CompiledCalendar::new(&cal, zone.clone());
+            assert_eq!(
+                ny.next(t0),
+                Some(Utc.with_ymd_and_hms(2024, 3, 1, 14, 30, 0).unwrap())
+            );
+            // 02:30 does not exist in New York on 2024-03-10.
+            let gap = parse_cron("30 2 * * *").unwrap().calendar.unwrap();
+            let gap = CompiledCalendar::new(&gap, zone);
+            let before = Utc.with_ymd_and_hms(2024, 3, 10, 0, 0, 0).unwrap();
+            assert_eq!(
+                gap.next(before),
+                Some(Utc.with_ymd_and_hms(2024, 3, 11, 6, 30, 0).unwrap())
+            );
+        }
         let y = parse_calendar(&CalendarSpec {
             year: "2099".into(),
             ..Default::default()
         })
         .unwrap();
-        let y = CompiledCalendar::new(&y, Tz::UTC);
+        let y = CompiledCalendar::new(&y, Zone::Named(chrono_tz::Tz::UTC));
         assert_eq!(
             y.next(t0),
             Some(Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap())

@@ -7,6 +7,7 @@ pub(crate) mod calendar;
 pub(crate) mod scheduler;
 pub(crate) mod service;
 pub(crate) mod spec;
+pub(crate) mod zone;
 
 use crate::persistence::proto_serde::{pb, pb_opt};
 use crate::prelude::*;

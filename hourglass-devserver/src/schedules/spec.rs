@@ -3,8 +3,8 @@
 //! validation, and the next action time (calendars, intervals with phase, exclusions,
 //! start/end time, jitter) in the spec's time zone.
 use super::calendar::{self, CompiledCalendar, MAX_COMMENT_LEN, MAX_YEAR, MIN_YEAR};
+use super::zone::Zone;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use chrono_tz::Tz;
 use temporalio_protos::temporal::api::schedule::v1::{
     IntervalSpec, Range, ScheduleSpec, StructuredCalendarSpec,
 };
@@ -160,22 +160,17 @@ impl CompiledSpec {
     /// Canonicalizes and compiles a spec; the error is Temporal's wording.
     pub(crate) fn new(spec: &ScheduleSpec) -> Result<Self, String> {
         let spec = canonicalize(spec)?;
-        let tz: Tz = match spec.timezone_name.as_str() {
-            "" | "UTC" => Tz::UTC,
-            name => name
-                .parse()
-                .map_err(|_| format!("unknown time zone {name}"))?,
-        };
+        let tz = Zone::load(&spec.timezone_name, &spec.timezone_data)?;
         Ok(Self {
             calendars: spec
                 .structured_calendar
                 .iter()
-                .map(|c| CompiledCalendar::new(c, tz))
+                .map(|c| CompiledCalendar::new(c, tz.clone()))
                 .collect(),
             excludes: spec
                 .exclude_structured_calendar
                 .iter()
-                .map(|c| CompiledCalendar::new(c, tz))
+                .map(|c| CompiledCalendar::new(c, tz.clone()))
                 .collect(),
             spec,
         })
@@ -291,6 +286,39 @@ mod tests {
             Some(at(2024, 1, 1, 13, 10, 0))
         );
         assert_eq!(n(at(2024, 1, 1, 13, 10, 0)), None);
+    }
+
+    #[test]
+    fn calendars_follow_the_time_zone_sent_as_tzif_data() {
+        let spec = ScheduleSpec {
+            calendar: vec![
+                temporalio_protos::temporal::api::schedule::v1::CalendarSpec {
+                    hour: "9".into(),
+                    ..Default::default()
+                },
+            ],
+            timezone_name: "Custom/NewYork".into(),
+            timezone_data: super::super::zone::tests::new_york(),
+            ..Default::default()
+        };
+        let c = CompiledSpec::new(&spec).unwrap();
+        let n = |t| c.next_time("seed", t).map(|n| n.nominal);
+        // 09:00 in New York: 14:00 UTC in winter, 13:00 UTC once daylight saving starts.
+        assert_eq!(n(at(2026, 3, 6, 15, 0, 0)), Some(at(2026, 3, 7, 14, 0, 0)));
+        assert_eq!(n(at(2026, 3, 7, 15, 0, 0)), Some(at(2026, 3, 8, 13, 0, 0)));
+        assert_eq!(
+            n(at(2026, 10, 31, 14, 0, 0)),
+            Some(at(2026, 11, 1, 14, 0, 0))
+        );
+        let bad = ScheduleSpec {
+            timezone_data: b"TZif but not really".to_vec(),
+            ..spec
+        };
+        let e = CompiledSpec::new(&bad).err().unwrap();
+        assert!(
+            e.starts_with("invalid time zone data for \"Custom/NewYork\""),
+            "{e}"
+        );
     }
 
     #[test]
