@@ -68,6 +68,9 @@ pub struct Engine {
     pub(crate) shut_down_workers: ShutDownWorkers,
     /// The server's clock (the same one `Inner` reads).
     pub(crate) time: Arc<TimeSource>,
+    /// A read-only connection lists and counts read closed runs through, outside the
+    /// history lock (None in memory, where every run is in `Inner`).
+    pub(crate) visibility_reader: Option<Arc<Mutex<Store>>>,
 }
 
 impl Engine {
@@ -163,8 +166,10 @@ impl Engine {
         let count = inner.recover()?;
         let schedules = inner.load_schedules()?;
         let batch_jobs = inner.load_batch_jobs()?;
+        let mut visibility_reader = None;
         if let Database::Path(path) = db {
             inner.reader = Some(Store::open_reader(path)?);
+            visibility_reader = Some(Arc::new(Mutex::new(Store::open_reader(path)?)));
         }
         let initial = inner.take_batch();
         let durable = inner.durable.clone();
@@ -194,6 +199,7 @@ impl Engine {
             durable,
             shut_down_workers: ShutDownWorkers::new(),
             time: clock,
+            visibility_reader,
         }))
     }
 

@@ -20,10 +20,9 @@ impl Engine {
         req: ws::ListWorkflowExecutionsRequest,
     ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
         let after = PageToken::decode(&req.next_page_token)?;
-        self.with(|g| {
-            let ns = g.namespace(&req.namespace)?;
-            let runs = g.visible_runs(&req.namespace)?;
-            let q = run_query(ns, &runs, &req.query)?;
+        let (ns, runs) = self.visible_runs(&req.namespace).await?;
+        {
+            let q = run_query(&ns, &runs, &req.query)?;
             if q.group_by.is_some() {
                 return Err(status::invalid(
                     "invalid query: operation is not supported: 'GROUP BY' clause",
@@ -31,7 +30,6 @@ impl Engine {
             }
             let mut all: Vec<&Execution> = runs
                 .iter()
-                .map(|r| r.as_ref())
                 .filter(|st| row::matches(&q.expr, *st))
                 .filter(|st| after.as_ref().is_none_or(|t| t.key() < sort_key(st)))
                 .collect();
@@ -54,8 +52,7 @@ impl Engine {
                 executions: all.iter().take(size).map(|e| exec_info(e)).collect(),
                 next_page_token: next,
             })
-        })
-        .await
+        }
     }
 
     /// CountWorkflowExecutions, with `GROUP BY ExecutionStatus` as Temporal's SQL store
@@ -64,17 +61,12 @@ impl Engine {
         &self,
         req: ws::CountWorkflowExecutionsRequest,
     ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
-        self.with(|g| {
-            let ns = g.namespace(&req.namespace)?;
-            let runs = g.visible_runs(&req.namespace)?;
-            let q = run_query(ns, &runs, &req.query)?;
+        let (ns, runs) = self.visible_runs(&req.namespace).await?;
+        {
+            let q = run_query(&ns, &runs, &req.query)?;
             let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
             let mut n = 0i64;
-            for st in runs
-                .iter()
-                .map(|r| r.as_ref())
-                .filter(|st| row::matches(&q.expr, *st))
-            {
+            for st in runs.iter().filter(|st| row::matches(&q.expr, *st)) {
                 n += 1;
                 *groups.entry(st.status).or_default() += 1;
             }
@@ -91,8 +83,7 @@ impl Engine {
                 None => vec![],
             };
             Ok(ws::CountWorkflowExecutionsResponse { count: n, groups })
-        })
-        .await
+        }
     }
 }
 
@@ -168,11 +159,7 @@ fn payload_type(sas: &Option<SearchAttributes>, name: &str) -> Option<i32> {
     search_attributes::parse_type(std::str::from_utf8(ty).ok()?)
 }
 
-fn run_query(
-    ns: &NamespaceRec,
-    runs: &[std::borrow::Cow<'_, Execution>],
-    text: &str,
-) -> RpcResult<Query> {
+fn run_query(ns: &NamespaceRec, runs: &[Execution], text: &str) -> RpcResult<Query> {
     let resolve = attribute_type(ns, |name| {
         runs.iter()
             .find_map(|st| payload_type(&st.search_attributes, name))
@@ -215,31 +202,40 @@ pub(crate) fn search_attribute_payload(
     }
 }
 
-impl Inner {
-    /// Every run of a namespace: those in memory, and the closed ones only the store still
-    /// holds (read on demand, see `history::cache`).
-    pub(crate) fn visible_runs(
-        &self,
-        namespace: &str,
-    ) -> RpcResult<Vec<std::borrow::Cow<'_, Execution>>> {
-        let mut runs: Vec<std::borrow::Cow<'_, Execution>> = self
-            .execs
-            .values()
-            .filter(|e| e.st.namespace == namespace)
-            .map(|e| std::borrow::Cow::Borrowed(&e.st))
-            .collect();
-        if let Some(reader) = &self.reader {
-            let stored = reader
-                .load_closed_states(namespace)
-                .map_err(|e| Status::unavailable(format!("reading visibility failed: {e}")))?;
+impl Engine {
+    /// The namespace and every run of it a list or count sees. The runs in memory are copied
+    /// under the history lock; the closed ones only the store still holds (see
+    /// `history::cache`) are read afterwards on the visibility connection, outside the lock,
+    /// so a list over many closed runs holds up no other request. Read in that order, a run
+    /// evicted in between is durable before the read, so none is missed; one also read from
+    /// the store is taken from memory.
+    async fn visible_runs(&self, namespace: &str) -> RpcResult<(NamespaceRec, Vec<Execution>)> {
+        let (ns, mut runs) = {
+            let g = self.inner.lock();
+            let ns = g.namespace(namespace)?.clone();
+            let runs: Vec<Execution> = g
+                .execs
+                .values()
+                .filter(|e| e.st.namespace == namespace)
+                .map(|e| e.st.clone())
+                .collect();
+            (ns, runs)
+        };
+        if let Some(reader) = self.visibility_reader.clone() {
+            let name = namespace.to_string();
+            let stored =
+                tokio::task::spawn_blocking(move || reader.lock().load_closed_states(&name))
+                    .await
+                    .map_err(|e| Status::internal(format!("reading visibility failed: {e}")))?
+                    .map_err(|e| Status::unavailable(format!("reading visibility failed: {e}")))?;
+            let in_memory: HashSet<ExecKey> = runs.iter().map(|st| st.key()).collect();
             runs.extend(
                 stored
                     .into_iter()
-                    .filter(|st| !self.execs.contains_key(&st.key()))
-                    .map(std::borrow::Cow::Owned),
+                    .filter(|st| !in_memory.contains(&st.key())),
             );
         }
-        Ok(runs)
+        Ok((ns, runs))
     }
 }
 
@@ -301,5 +297,61 @@ pub(crate) fn status_name(s: i32) -> &'static str {
         WorkflowExecutionStatus::TimedOut => "TimedOut",
         WorkflowExecutionStatus::Paused => "Paused",
         _ => "Unspecified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(g: &mut Inner, workflow_id: &str) -> ExecKey {
+        g.create_run(crate::history::start::NewRun {
+            namespace: "default".into(),
+            workflow_id: workflow_id.into(),
+            run_id: new_id(),
+            workflow_type: "T".into(),
+            task_queue: "q".into(),
+            ..Default::default()
+        })
+    }
+
+    /// A list waiting on the store holds up no other request: the history lock is free
+    /// while it reads, and what it answers includes the runs in memory when it began.
+    // Holding the store's connection across the awaits is the point: it stalls the list.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_reading_the_store_does_not_hold_the_history_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(&Database::Path(dir.path().join("v.db")), "default").unwrap();
+        run(&mut e.inner.lock(), "before");
+        let reader = e.visibility_reader.clone().expect("a file database has one");
+        let held = reader.lock();
+        let list = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                e.list(ws::ListWorkflowExecutionsRequest {
+                    namespace: "default".into(),
+                    ..Default::default()
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!list.is_finished(), "the list waits for the store");
+        {
+            let mut g = e
+                .inner
+                .try_lock_for(std::time::Duration::from_secs(5))
+                .expect("the history lock is free while the list reads");
+            run(&mut g, "during");
+        }
+        drop(held);
+        let listed = list.await.unwrap().unwrap();
+        let ids: Vec<&str> = listed
+            .executions
+            .iter()
+            .filter_map(|x| x.execution.as_ref().map(|w| w.workflow_id.as_str()))
+            .collect();
+        assert_eq!(ids, ["before"], "the runs in memory when the list began");
     }
 }
