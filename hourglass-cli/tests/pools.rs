@@ -39,26 +39,35 @@ fn children_of(parent: u32) -> Vec<u32> {
     out
 }
 
-#[test]
-fn sigkill_of_hourglass_run_leaves_no_python_worker() {
-    let dir = tempfile::tempdir().unwrap();
-    let python = venv_python();
-    let config = dir.path().join("hourglass.toml");
+/// Starts `hourglass run` in `dir` with a pool `py` of two workers serving `module` (found on
+/// `paths`); returns it once it is ready, with its port and the pids of the two workers.
+fn run_with_pool(
+    dir: &std::path::Path,
+    paths: &[&std::path::Path],
+    module: &str,
+) -> (KillOnDrop, u16, Vec<u32>) {
+    let mut args = vec!["-m".to_string(), "hourglass_activity_worker".to_string()];
+    for path in paths {
+        args.extend(["--path".to_string(), path.to_string_lossy().into_owned()]);
+    }
+    args.push(module.to_string());
+    let config = dir.join("hourglass.toml");
     std::fs::write(
         &config,
         format!(
-            "[[pools]]\nname = \"py\"\ncommand = {:?}\nargs = [\"-m\", \"hourglass_activity_worker\", \"--path\", {:?}, \"fixture_activities\"]\nsize = 2\n",
-            python.to_string_lossy(),
-            fixtures_dir().to_string_lossy()
+            "[[pools]]\nname = \"py\"\ncommand = {:?}\nargs = {:?}\nsize = 2\n",
+            venv_python().to_string_lossy(),
+            args
         ),
     )
     .unwrap();
+    let port = free_port();
     let mut child = KillOnDrop(
         Command::new(BIN)
             .args(["--config", config.to_str().unwrap(), "run", "--ephemeral"])
-            .args(["--port", &free_port().to_string()])
+            .args(["--port", &port.to_string()])
             .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -71,7 +80,14 @@ fn sigkill_of_hourglass_run_leaves_no_python_worker() {
         .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
         .collect();
     assert_eq!(workers.len(), 2, "two python workers run: {workers:?}");
+    (child, port, workers)
+}
 
+#[test]
+fn sigkill_of_hourglass_run_leaves_no_python_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _, workers) =
+        run_with_pool(dir.path(), &[&fixtures_dir()], "fixture_activities");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -106,37 +122,11 @@ def summarize(ctx, path):
 fn sigkill_of_hourglass_run_leaves_no_descendant_of_a_python_activity() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spawning_summarize.py"), SPAWNING_SUMMARIZE).unwrap();
-    let python = venv_python();
-    let config = dir.path().join("hourglass.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[pools]]\nname = \"py\"\ncommand = {:?}\nargs = [\"-m\", \"hourglass_activity_worker\", \"--path\", {:?}, \"--path\", {:?}, \"spawning_summarize\"]\nsize = 2\n",
-            python.to_string_lossy(),
-            fixtures_dir().to_string_lossy(),
-            dir.path().to_string_lossy()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut child = KillOnDrop(
-        Command::new(BIN)
-            .args(["--config", config.to_str().unwrap(), "run", "--ephemeral"])
-            .args(["--port", &port.to_string()])
-            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (mut child, port, workers) = run_with_pool(
+        dir.path(),
+        &[&fixtures_dir(), dir.path()],
+        "spawning_summarize",
     );
-    LineReader::new(child.stdout.take().unwrap())
-        .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
-    let workers: Vec<u32> = children_of(child.id())
-        .into_iter()
-        .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
-        .collect();
-    assert_eq!(workers.len(), 2, "two python workers run: {workers:?}");
 
     let pid_file = dir.path().join("descendants.json");
     let input = serde_json::to_string(&pid_file.to_string_lossy()).unwrap();
