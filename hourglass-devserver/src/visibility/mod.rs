@@ -324,7 +324,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::open(&Database::Path(dir.path().join("v.db")), "default").unwrap();
         run(&mut e.inner.lock(), "before");
-        let reader = e.visibility_reader.clone().expect("a file database has one");
+        let reader = e
+            .visibility_reader
+            .clone()
+            .expect("a file database has one");
         let held = reader.lock();
         let list = {
             let e = e.clone();
