@@ -39,6 +39,24 @@ fn children_of(parent: u32) -> Vec<u32> {
     out
 }
 
+/// The Python pool workers under `hourglass` (pid): its `hourglass_activity_worker` children,
+/// or, for a pool with a fork server (a child whose own children are the workers), those.
+/// Returns `(workers, fork servers)`.
+fn pool_processes(hourglass: u32) -> (Vec<u32>, Vec<u32>) {
+    let python = |pid: &u32| external_support::cmdline(*pid).contains("hourglass_activity_worker");
+    let (mut workers, mut servers) = (Vec::new(), Vec::new());
+    for child in children_of(hourglass).into_iter().filter(python) {
+        let forked: Vec<u32> = children_of(child).into_iter().filter(python).collect();
+        if forked.is_empty() {
+            workers.push(child);
+        } else {
+            servers.push(child);
+            workers.extend(forked);
+        }
+    }
+    (workers, servers)
+}
+
 /// Starts `hourglass run` in `dir` with a pool `py` of two workers serving `module` (found on
 /// `paths`); returns it once it is ready, with its port and the pids of the two workers.
 fn run_with_pool(
@@ -75,11 +93,11 @@ fn run_with_pool(
     );
     LineReader::new(child.stdout.take().unwrap())
         .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
-    let workers: Vec<u32> = children_of(child.id())
-        .into_iter()
-        .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
-        .collect();
+    let (mut workers, servers) = pool_processes(child.id());
     assert_eq!(workers.len(), 2, "two python workers run: {workers:?}");
+    assert_eq!(servers.len(), 1, "forked by one fork server: {servers:?}");
+    // The fork server must not outlive hourglass run either.
+    workers.extend(servers);
     (child, port, workers)
 }
 
@@ -324,15 +342,13 @@ fn the_python_activities_guide_runs_as_written() {
     );
     LineReader::new(child.stdout.take().unwrap())
         .wait_for("Stop with Ctrl-C", Duration::from_secs(120));
-    let workers: Vec<u32> = children_of(child.id())
-        .into_iter()
-        .filter(|pid| external_support::cmdline(*pid).contains("hourglass_activity_worker"))
-        .collect();
+    let (mut workers, servers) = pool_processes(child.id());
     assert_eq!(
         workers.len(),
         2,
         "the guide's pool has two processes: {workers:?}"
     );
+    workers.extend(servers);
 
     let execute = guide_block(&guide, "execute");
     let out = sh(

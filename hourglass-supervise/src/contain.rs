@@ -59,13 +59,13 @@ pub fn usable_cgroup_parent(dir: &Path) -> bool {
 
 /// A cgroup created for one process incarnation; killed and removed by [`Cgroup::kill_and_remove`].
 #[derive(Debug)]
-pub(crate) struct Cgroup {
+pub struct Cgroup {
     path: PathBuf,
 }
 
 impl Cgroup {
     /// Creates a fresh cgroup under `parent`, or `None` (logged) where cgroups cannot be used.
-    pub(crate) fn create(parent: &Path, child: &str) -> Option<Self> {
+    pub fn create(parent: &Path, child: &str) -> Option<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         if !usable_cgroup_parent(parent) {
             tracing::debug!(parent = %parent.display(), child, "no writable cgroup v2 parent; process runs without a cgroup");
@@ -96,18 +96,18 @@ impl Cgroup {
     }
 
     /// The cgroup's directory.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Moves `pid` into the cgroup.
-    pub(crate) fn add(&self, pid: u32) -> io::Result<()> {
+    pub fn add(&self, pid: u32) -> io::Result<()> {
         fs::write(self.path.join("cgroup.procs"), pid.to_string())
     }
 
     /// SIGKILLs everything in the cgroup (logging each pid), waits briefly for it to empty and
     /// removes it. Returns the pids that were in it.
-    pub(crate) fn kill_and_remove(&self, child: &str) -> Vec<u32> {
+    pub fn kill_and_remove(&self, child: &str) -> Vec<u32> {
         kill_cgroup_tree(&self.path, child)
     }
 }
@@ -166,7 +166,7 @@ fn remove_tree(path: &Path) {
 }
 
 /// A fresh token for [`PROCESS_TOKEN_ENV`].
-pub(crate) fn new_token() -> String {
+pub fn new_token() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -200,7 +200,7 @@ pub fn find_by_env(entry: &str) -> Vec<u32> {
 }
 
 /// SIGKILLs every process carrying `PROCESS_TOKEN_ENV=token` (logging each). Returns them.
-pub(crate) fn kill_token_holders(token: &str, child: &str) -> Vec<u32> {
+pub fn kill_token_holders(token: &str, child: &str) -> Vec<u32> {
     let pids = find_by_env(&format!("{PROCESS_TOKEN_ENV}={token}"));
     for &pid in &pids {
         tracing::warn!(child, pid, comm = %comm(pid), "killing a descendant that outlived its process");

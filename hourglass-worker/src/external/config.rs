@@ -113,6 +113,12 @@ pub struct ExternalPoolConfig {
     /// containing descendants by subreaper, process group and environment token).
     #[serde(default = "default_cgroups")]
     pub cgroups: bool,
+    /// Start workers from a fork server (default true): one process of `command` imports the
+    /// activity modules once and forks each worker, which then serves like a spawned one (the
+    /// command must run `hourglass_activity_worker`, whose `run()` becomes the fork server when
+    /// `HOURGLASS_FORK_SERVER` is set). With false, each worker is spawned as its own program.
+    #[serde(default = "default_fork_server")]
+    pub fork_server: bool,
 }
 
 fn default_size() -> usize {
@@ -125,6 +131,9 @@ fn default_max_payload_bytes() -> usize {
     16 * 1024 * 1024
 }
 fn default_cgroups() -> bool {
+    true
+}
+fn default_fork_server() -> bool {
     true
 }
 fn default_startup_concurrency() -> usize {
@@ -179,7 +188,14 @@ impl ExternalPoolConfig {
             grace: default_grace(),
             intensity: IntensityConfig::default(),
             cgroups: default_cgroups(),
+            fork_server: default_fork_server(),
         }
+    }
+
+    /// Starts workers from a fork server (true, the default) or spawns each one (false).
+    pub fn fork_server(mut self, enabled: bool) -> Self {
+        self.fork_server = enabled;
+        self
     }
 
     /// Sets the arguments.
@@ -423,7 +439,11 @@ mod tests {
         assert_eq!(cfg.health_timeout, Duration::from_secs(2));
         assert_eq!(cfg.max_queue, 1000);
         assert!(cfg.startup_concurrency >= 4);
+        assert!(cfg.fork_server, "workers come from a fork server by default");
         cfg.validate().unwrap();
+        let direct: ExternalPoolConfig =
+            toml::from_str("name='d'\ncommand='x'\nfork_server=false").unwrap();
+        assert!(!direct.fork_server);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::ExternalPoolConfig;
 use super::error::ExternalError;
 use super::execution::{ExternalActivity, ExternalFailure, ExternalOutcome, NOT_SERVED_TYPE};
+use super::fork_server;
 use super::leftovers::claim_pool;
 use super::pool::{Admission, PoolShared, PoolStats};
 use super::startup::populator_spec;
@@ -36,6 +37,7 @@ pub const EXTERNAL_POOLS_ID: &str = "external_pools";
 /// external_pools                  one_for_one
 /// └─ external_pool/<name>         rest_for_one, per pool
 ///    ├─ run_marker                holds the pool's state lock; kills a previous run's leftovers
+///    ├─ fork_server               with `fork_server = true`: the process workers are forked from
 ///    ├─ workers                   DynamicSupervisor
 ///    │  └─ starter/<name>-<i>     Starter (permanent) → process_worker (transient) → OS process
 ///    └─ populator                 starts `size` Starters concurrently, retries failed ones, ends
@@ -385,11 +387,12 @@ fn pool_spec(pool: &Arc<PoolShared>) -> ChildSpec {
 
     let populator = populator_spec(pool.clone(), workers_name);
 
-    SupervisorSpec::new(format!("external_pool/{name}"))
+    let mut spec = SupervisorSpec::new(format!("external_pool/{name}"))
         .strategy(Strategy::RestForOne)
         .intensity(cfg.intensity.max_restarts, cfg.intensity.period)
-        .child(run_marker)
-        .child(workers)
-        .child(populator)
-        .into_child_spec()
+        .child(run_marker);
+    if let Some(server) = fork_server::server_spec(pool) {
+        spec = spec.child(server);
+    }
+    spec.child(workers).child(populator).into_child_spec()
 }

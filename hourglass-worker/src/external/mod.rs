@@ -14,11 +14,15 @@
 //!   when Hourglass itself is SIGKILLed, the Python worker — a child subreaper, so orphans of its
 //!   activities are re-parented to it — gets its parent-death signal, kills all its descendants
 //!   and exits. Each kill is logged with the pids.
+//! * Fast start (`fork_server = true`, the default): a per-pool fork server imports the Python
+//!   side once and forks each worker, which then runs exactly as a spawned one (see
+//!   `fork_server`); `fork_server = false` spawns each worker as its own program.
 
 mod config;
 mod dispatch;
 mod error;
 mod execution;
+mod fork_server;
 mod handshake;
 pub mod leftovers;
 mod metrics;
@@ -35,6 +39,7 @@ pub use execution::{
     PAYLOAD_TOO_LARGE_TYPE, POOL_CLOSED_TYPE, POOL_SATURATED_TYPE, WORKER_LOST_TYPE,
     payload_from_wire, payload_to_wire,
 };
+pub use fork_server::FORK_SERVER_ENV;
 pub use handshake::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 pub use pool::PoolStats;
 pub use process_worker::worker_id;

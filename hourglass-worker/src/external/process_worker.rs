@@ -5,7 +5,8 @@
 //! └─ process_worker/<pool>-<i>    transient, one_for_all, intensity 0: the OS process and its
 //!    │                            session live and die together
 //!    ├─ os_process                the external program (process group, PR_SET_PDEATHSIG,
-//!    │                            ready file, SIGTERM → grace → SIGKILL; hourglass-supervise)
+//!    │                            ready file, SIGTERM → grace → SIGKILL; hourglass-supervise),
+//!    │                            or, with a fork server, the same for a process forked by it
 //!    └─ session                   connects, handshakes, joins the pool, checks health
 //! ```
 //!
@@ -25,6 +26,7 @@ use hourglass_supervise::{
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::fork_server;
 use super::handshake::{connect, handshake, read_port};
 use super::leftovers::{RUN_MARKER_ENV, pool_dir};
 use super::pool::{Joining, PoolShared};
@@ -33,6 +35,35 @@ use super::session::SessionLink;
 /// The worker id of worker `index` of `pool` (`<pool>-<index>`).
 pub fn worker_id(pool: &str, index: usize) -> String {
     format!("{pool}-{index}")
+}
+
+/// The program, arguments and environment every process of `pool` shares (its workers and,
+/// with a fork server, the server they are forked from): run marker, parent pid, grace, limits.
+pub(crate) fn base_spec(pool: &PoolShared) -> ProcessSpec {
+    let cfg = &pool.config;
+    // The worker's own grace is shorter, so it finishes before the SIGKILL.
+    let worker_grace = (cfg.grace.as_secs_f64() * 0.8).max(0.05);
+    let mut spec = ProcessSpec::new(&cfg.command).args(&cfg.args);
+    for (k, v) in &cfg.env {
+        spec = spec.env(k, v);
+    }
+    spec = spec
+        .env(RUN_MARKER_ENV, &pool.marker)
+        .env("HOURGLASS_PARENT_PID", std::process::id().to_string())
+        .env("HOURGLASS_GRACE_SECONDS", format!("{worker_grace:.3}"))
+        .env("HOURGLASS_MAX_CONCURRENT", cfg.max_concurrent.to_string())
+        .env(
+            "HOURGLASS_MAX_PAYLOAD_BYTES",
+            cfg.max_payload_bytes.to_string(),
+        )
+        .env("PYTHONUNBUFFERED", "1")
+        .ready_timeout(cfg.ready_timeout)
+        .grace(cfg.grace)
+        .sweep_descendants(true);
+    if let Some(cwd) = &cfg.cwd {
+        spec = spec.cwd(cwd);
+    }
+    spec
 }
 
 /// The Starter child spec of worker `index` of `pool`.
@@ -44,40 +75,29 @@ pub(crate) fn starter_spec(pool: &Arc<PoolShared>, index: usize) -> ChildSpec {
         "hourglass.external/{}/{}/process/{index}",
         cfg.name, pool.run_id
     );
-    // The worker's own grace is shorter, so it finishes before the SIGKILL.
-    let worker_grace = (cfg.grace.as_secs_f64() * 0.8).max(0.05);
-    let mut spec = ProcessSpec::new(&cfg.command).args(&cfg.args);
-    for (k, v) in &cfg.env {
-        spec = spec.env(k, v);
-    }
-    spec = spec
-        .env(RUN_MARKER_ENV, &pool.marker)
-        .env("HOURGLASS_READY_FILE", &ready_file)
-        .env("HOURGLASS_PARENT_PID", std::process::id().to_string())
-        .env("HOURGLASS_WORKER_ID", &worker_id)
-        .env("HOURGLASS_GRACE_SECONDS", format!("{worker_grace:.3}"))
-        .env("HOURGLASS_MAX_CONCURRENT", cfg.max_concurrent.to_string())
-        .env(
-            "HOURGLASS_MAX_PAYLOAD_BYTES",
-            cfg.max_payload_bytes.to_string(),
+    let process = if fork_server::enabled(pool) {
+        fork_server::forked_worker_spec(
+            pool.clone(),
+            worker_id.clone(),
+            ready_file.clone(),
+            process_name.clone(),
         )
-        .env("PYTHONUNBUFFERED", "1")
-        .readiness(Readiness::ReadyFile(ready_file.clone()))
-        .ready_timeout(cfg.ready_timeout)
-        .grace(cfg.grace)
-        .sweep_descendants(true)
-        .register_as(process_name.clone());
-    if let Some(dir) = pool.cgroup_dir.lock().clone() {
-        spec = spec.cgroup(dir);
-    }
-    if let Some(cwd) = &cfg.cwd {
-        spec = spec.cwd(cwd);
-    }
+    } else {
+        let mut spec = base_spec(pool)
+            .env("HOURGLASS_READY_FILE", &ready_file)
+            .env("HOURGLASS_WORKER_ID", &worker_id)
+            .readiness(Readiness::ReadyFile(ready_file.clone()))
+            .register_as(process_name.clone());
+        if let Some(dir) = pool.cgroup_dir.lock().clone() {
+            spec = spec.cgroup(dir);
+        }
+        spec.child_spec("os_process")
+    };
     let group = SupervisorSpec::new(format!("process_worker/{worker_id}"))
         .strategy(Strategy::OneForAll)
         // Any exit of either child ends the group; the Starter decides about restarts.
         .intensity(0, Duration::from_secs(1))
-        .child(spec.child_spec("os_process"))
+        .child(process)
         .child(session_spec(
             pool.clone(),
             worker_id.clone(),

@@ -81,6 +81,8 @@ impl Drop for KillPids {
 }
 
 const HOST_STATE_ENV: &str = "HOURGLASS_EXTERNAL_TEST_HOST_STATE";
+/// Set to `1` when the host's pool spawns its workers instead of forking them.
+const HOST_SPAWN_ENV: &str = "HOURGLASS_EXTERNAL_TEST_HOST_SPAWN";
 
 /// Not a test by itself: the supervising program of
 /// `sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned`, run in a child
@@ -90,7 +92,9 @@ const HOST_STATE_ENV: &str = "HOURGLASS_EXTERNAL_TEST_HOST_STATE";
 #[ignore = "helper process for the SIGKILL test"]
 async fn external_pool_host_process() {
     let state = std::env::var(HOST_STATE_ENV).expect("run by the SIGKILL test only");
-    let pools = ExternalPools::new(vec![fixture_pool("host", 2)], state).unwrap();
+    let cfg =
+        fixture_pool("host", 2).fork_server(!std::env::var(HOST_SPAWN_ENV).is_ok_and(|v| v == "1"));
+    let pools = ExternalPools::new(vec![cfg], state).unwrap();
     let _running = pools.start().await.unwrap();
     let out = call(&pools, "SpawnDescendants", vec![]).await;
     let ExternalOutcome::Completed(p) = out else {
@@ -117,6 +121,17 @@ async fn external_pool_host_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() {
+    sigkill_of_the_supervisor(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_supervisor_of_spawned_workers_leaves_no_python() {
+    sigkill_of_the_supervisor(false).await;
+}
+
+/// SIGKILLs a host process whose pool (forked or spawned workers) ran an activity that started
+/// descendants; checks nothing of the pool survives and the next start finds nothing left.
+async fn sigkill_of_the_supervisor(fork_server: bool) {
     venv_python();
     let state = tempfile::tempdir().unwrap();
     struct KillOnDrop(std::process::Child);
@@ -135,6 +150,7 @@ async fn sigkill_of_the_supervisor_leaves_no_python_and_leftovers_are_cleaned() 
             "--test-threads=1",
         ])
         .env(HOST_STATE_ENV, state.path())
+        .env(HOST_SPAWN_ENV, if fork_server { "" } else { "1" })
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -261,8 +277,20 @@ async fn python_worker_exits_by_itself_when_its_parent_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_a_worker_leaves_no_descendant() {
+    sigkill_of_a_worker(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_spawned_worker_leaves_no_descendant() {
+    sigkill_of_a_worker(false).await;
+}
+
+/// SIGKILLs the worker of a one-worker pool (forked by a fork server or spawned) after it
+/// started descendants; checks they all die and the worker is restarted.
+async fn sigkill_of_a_worker(fork_server: bool) {
     let state = tempfile::tempdir().unwrap();
-    let pools = ExternalPools::new(vec![fixture_pool("desc", 1)], state.path()).unwrap();
+    let cfg = fixture_pool("desc", 1).fork_server(fork_server);
+    let pools = ExternalPools::new(vec![cfg], state.path()).unwrap();
     let running = pools.start().await.unwrap();
     let worker = pid_of(&pools, 0);
     let with_cgroup = cgroups_available();

@@ -8,11 +8,17 @@ import time
 
 from hourglass_activity_worker import ActivityCancelledError, ApplicationError, activity
 
-# A test may mark one worker of a pool as broken: it exits while importing its activities.
-if os.environ.get("FIXTURE_BROKEN_WORKER") and os.environ.get("FIXTURE_BROKEN_WORKER") == os.environ.get(
-    "HOURGLASS_WORKER_ID"
-):
+# A test may mark one worker of a pool as broken: it exits while importing its activities, or,
+# forked by a fork server (which imported them once, with no worker id), right after the fork
+# (the fork server sets the worker's environment around the fork).
+def _is_broken_worker():
+    broken = os.environ.get("FIXTURE_BROKEN_WORKER")
+    return bool(broken) and broken == os.environ.get("HOURGLASS_WORKER_ID")
+
+
+if _is_broken_worker():
     raise SystemExit(3)
+os.register_at_fork(after_in_child=lambda: os._exit(3) if _is_broken_worker() else None)
 
 
 @activity("Echo")
@@ -28,6 +34,14 @@ def sync_echo(ctx, value):
 @activity("Pid")
 async def pid(ctx):
     return os.getpid()
+
+
+@activity("Random")
+async def random_bits(ctx):
+    """A fresh 64-bit value of ``random`` (differs between workers forked from one server)."""
+    import random
+
+    return str(random.getrandbits(64))
 
 
 @activity("Sleep")

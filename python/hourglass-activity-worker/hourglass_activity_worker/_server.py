@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional
 
 import grpc
 
-from . import _activity, _containment, _converter
+from . import _activity, _containment, _converter, _forkserver
 from ._proto import external_worker_pb2 as pb
 from ._proto import external_worker_pb2_grpc as pb_grpc
 
@@ -392,8 +392,14 @@ def run(max_concurrent: Optional[int] = None, grace: Optional[float] = None, ses
 
     ``max_concurrent`` defaults to ``HOURGLASS_MAX_CONCURRENT`` or 1; ``grace`` (seconds given to
     running attempts on SIGTERM) to ``HOURGLASS_GRACE_SECONDS`` or 5; ``session=False`` offers no
-    Session stream (one Execute call per attempt).
+    Session stream (one Execute call per attempt). With ``HOURGLASS_FORK_SERVER`` set (a pool
+    with ``fork_server = true``), this process becomes the pool's fork server instead and each
+    worker it forks continues from here (see ``_forkserver``).
     """
+    fork_server = os.environ.get(_forkserver.FORK_SERVER_ENV)
+    if fork_server:
+        # Returns only in a forked worker, whose environment is the worker's own.
+        _forkserver.serve_forks(fork_server, float(os.environ.get("HOURGLASS_GRACE_SECONDS", "5") or "5"))
     if max_concurrent is None:
         max_concurrent = int(os.environ.get("HOURGLASS_MAX_CONCURRENT", "1") or "1")
     if grace is None:
