@@ -439,7 +439,10 @@ mod tests {
         assert_eq!(cfg.health_timeout, Duration::from_secs(2));
         assert_eq!(cfg.max_queue, 1000);
         assert!(cfg.startup_concurrency >= 4);
-        assert!(cfg.fork_server, "workers come from a fork server by default");
+        assert!(
+            cfg.fork_server,
+            "workers come from a fork server by default"
+        );
         cfg.validate().unwrap();
         let direct: ExternalPoolConfig =
             toml::from_str("name='d'\ncommand='x'\nfork_server=false").unwrap();
