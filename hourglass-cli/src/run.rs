@@ -18,6 +18,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Prints a status line on stdout, as `println!` would, but a closed stdout (a parent that
+/// read the address line and closed its pipe, `| head -1`) does not stop the server or
+/// the worker: the line is dropped and logged at debug level.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_line(format_args!($($arg)*))
+    };
+}
+
+fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        tracing::debug!(error = %e, "stdout is closed; status line not shown");
+    }
+}
+
 /// Default port of the embedded dev server (Temporal's usual frontend port).
 pub const DEFAULT_PORT: u16 = 7233;
 /// Default data directory of the embedded dev server (relative to the working directory).
@@ -156,10 +173,10 @@ impl HttpFlags {
 /// The start-up lines naming the Web UI and HTTP API addresses.
 fn print_http(server: &RunningServer) {
     if let Some(ui) = server.ui_addr() {
-        println!("  web UI       http://{ui}");
+        say!("  web UI       http://{ui}");
     }
     if let Some(api) = server.http_addr() {
-        println!("  HTTP API     http://{api}");
+        say!("  HTTP API     http://{api}");
     }
 }
 
@@ -326,21 +343,21 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
         }
     };
 
-    println!("Hourglass is running.");
+    say!("Hourglass is running.");
     if embedded {
-        println!(
+        say!(
             "  dev server   {} (database {database_shown})",
             conn.address
         );
     } else {
-        println!("  server       {}", conn.address);
+        say!("  server       {}", conn.address);
     }
     if let Some(server) = &started.server {
         print_http(server);
     }
-    println!("  namespace    {}", conn.namespace);
-    println!("  task queues  {}", task_queues.join(", "));
-    println!(
+    say!("  namespace    {}", conn.namespace);
+    say!("  task queues  {}", task_queues.join(", "));
+    say!(
         "  core         {}",
         match &choice {
             CoreChoice::Linked => "linked".to_string(),
@@ -351,15 +368,16 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
             ),
         }
     );
-    println!("  admin        http://{admin_bound}/tree  (hourglass tree --admin {admin_bound})");
+    say!("  admin        http://{admin_bound}/tree  (hourglass tree --admin {admin_bound})");
     if embedded {
         self_check(&conn, &task_queues[0]).await;
-        println!(
+        say!(
             "Try: hourglass workflow execute --address {} --type GreetingWorkflow --task-queue {} --input '\"World\"'",
-            conn.address, task_queues[0]
+            conn.address,
+            task_queues[0]
         );
     }
-    println!("Stop with Ctrl-C (a second Ctrl-C exits without draining).");
+    say!("Stop with Ctrl-C (a second Ctrl-C exits without draining).");
 
     let app = started.app.clone();
     let signal = async {
@@ -370,9 +388,9 @@ pub async fn cmd_run(args: RunArgs, file: &FileConfig) -> Result<(), CliError> {
     tokio::select! {
         name = signal => {
             tracing::info!(signal = name, "shutting down gracefully");
-            println!("Received {name}: draining workers...");
+            say!("Received {name}: draining workers...");
             started.stop().await;
-            println!("Hourglass stopped.");
+            say!("Hourglass stopped.");
             Ok(())
         }
         exit = async { match &app { Some(a) => a.wait().await, None => std::future::pending().await } } => {
@@ -474,7 +492,7 @@ async fn start_all(
     started.tasks.push(admin_task);
     if let Some(addr) = metrics_addr {
         let (bound, task) = admin::serve(addr, app, core_metrics).await?;
-        println!("  metrics      http://{bound}/metrics");
+        say!("  metrics      http://{bound}/metrics");
         started.tasks.push(task);
     }
     Ok((conn, admin_bound))
@@ -500,9 +518,9 @@ async fn self_check(conn: &Connection, task_queue: &str) {
         workflow_commands::result(&mut client, &conn.namespace, &wid, Some(&rid)).await
     };
     match tokio::time::timeout(Duration::from_secs(60), outcome).await {
-        Ok(Ok(value)) => println!("Self-check: GreetingWorkflow completed with {value}"),
-        Ok(Err(e)) => println!("Self-check failed: {e}"),
-        Err(_) => println!("Self-check did not complete within 60 s"),
+        Ok(Ok(value)) => say!("Self-check: GreetingWorkflow completed with {value}"),
+        Ok(Err(e)) => say!("Self-check failed: {e}"),
+        Err(_) => say!("Self-check did not complete within 60 s"),
     }
 }
 
@@ -556,14 +574,14 @@ pub async fn cmd_start_dev(args: StartDevArgs) -> Result<(), CliError> {
     } else {
         ""
     };
-    println!(
+    say!(
         "Temporal dev server listening on {} (database {shown}{security}{clock})",
         server.addr()
     );
     print_http(&server);
     let name = termination_signal().await;
     force_exit_on_second_signal();
-    println!("Received {name}: stopping the dev server");
+    say!("Received {name}: stopping the dev server");
     server
         .shutdown()
         .await

@@ -107,3 +107,17 @@ fn an_unknown_log_level_is_refused_naming_the_choices() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loud") && err.contains("never"), "{err}");
 }
+
+/// An SDK reads the address line and closes its end of the pipe: the lines printed after
+/// it (the web UI's address) must not make the server exit on a broken pipe.
+#[test]
+fn a_closed_stdout_after_the_address_line_does_not_stop_the_server() {
+    let port = free_port();
+    let mut server = start_dev(port, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let status = server.try_wait().expect("wait on the server");
+    assert!(status.is_none(), "start-dev exited: {status:?}");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .expect("the server still accepts connections");
+}
