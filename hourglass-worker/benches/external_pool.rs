@@ -1,6 +1,7 @@
 //! External pool benchmark (real Python processes). Prints:
 //! - the time to start a pool of 16 and of 100 Python workers (all handshaken and ready;
-//!   goals on the 2-core reference machine: ≤ 1 s and ≤ 3 s);
+//!   goals on the 2-core reference machine: ≤ 1 s and ≤ 3 s), forked by the pool's fork server
+//!   (the default) and, for comparison, each spawned (`fork_server = false`);
 //! - median and p99 latency of an echo activity through the pool, against the same echo as an
 //!   in-process Rust async function, and the difference (the pool's added overhead; goals:
 //!   median ≤ 0.5 ms, p99 ≤ 2 ms);
@@ -73,9 +74,10 @@ fn bench_pool(name: &str, size: usize) -> ExternalPoolConfig {
     )
 }
 
-/// Starts a pool of `size` workers, prints the time to ready, stops it.
-async fn startup(state: &std::path::Path, size: usize, goal: Duration) {
-    let mut cfg = bench_pool(&format!("start{size}"), size);
+/// Starts a pool of `size` workers (forked by a fork server, or each spawned), prints the time
+/// to ready, stops it.
+async fn startup(state: &std::path::Path, size: usize, goal: Duration, fork_server: bool) {
+    let mut cfg = bench_pool(&format!("start{size}"), size).fork_server(fork_server);
     if let Some(n) = std::env::var("HOURGLASS_BENCH_STARTUP_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -88,7 +90,12 @@ async fn startup(state: &std::path::Path, size: usize, goal: Duration) {
     let ready = t0.elapsed();
     let report = pools.stats()[0].startup.clone().expect("startup report");
     println!(
-        "start a pool of {size:>3} Python workers: {:.2} s to ready ({} up, {} failed; goal <= {:.0} s) -> {}",
+        "start a pool of {size:>3} Python workers ({}): {:.2} s to ready ({} up, {} failed; goal <= {:.0} s) -> {}",
+        if fork_server {
+            "fork server"
+        } else {
+            "spawned, fork_server = false"
+        },
         ready.as_secs_f64(),
         report.started,
         report.failures.len(),
@@ -372,9 +379,13 @@ fn main() {
         let python = external_support::venv_python();
         println!("python: {}", python.display());
         let state = tempfile::tempdir().expect("tempdir");
-        startup(state.path(), 16, Duration::from_secs(1)).await;
+        startup(state.path(), 16, Duration::from_secs(1), true).await;
         if !quick {
-            startup(state.path(), 100, Duration::from_secs(3)).await;
+            startup(state.path(), 100, Duration::from_secs(3), true).await;
+        }
+        startup(state.path(), 16, Duration::from_secs(1), false).await;
+        if !quick {
+            startup(state.path(), 100, Duration::from_secs(3), false).await;
         }
         overhead(state.path(), if quick { 500 } else { 3000 }).await;
         throughput(state.path(), if quick { 1000 } else { 5000 }, 32).await;
