@@ -21,9 +21,15 @@
 //! pool's run marker (inherited) and the parent-death signal (it dies with the zygote, which dies
 //! with Hourglass); its exit is seen through the connection (the zygote reaps it and reports), so
 //! the Rust side watches a process that is not its child without polling. If the zygote dies,
-//! every connection closes: each worker counts as lost (it is SIGKILLed, its containment swept)
-//! and the zygote's own token sweep kills anything forked from it; `rest_for_one` restarts the
-//! zygote, then the workers. A worker's start waits for the zygote to be ready.
+//! every connection closes and each worker, on its parent-death signal, kills its descendants
+//! and exits; its Rust side gives it a second to do so, then SIGKILLs its group and sweeps its
+//! token and cgroup; `rest_for_one` restarts the zygote, then the workers. A worker's start
+//! waits for the zygote to be ready.
+//!
+//! Limit: `/proc/<pid>/environ` of a forked process shows the zygote's environment, so the token
+//! sweep finds a worker's descendants only once they have exec'ed (a `subprocess` does); a
+//! descendant that forked without exec and left the worker's process group is still killed by
+//! the worker itself (subreaper, parent-death signal) or by its cgroup, not by the token.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,7 +88,11 @@ pub(crate) fn server_spec(pool: &Arc<PoolShared>) -> Option<ChildSpec> {
         tracing::warn!(pool = %pool.name(), socket = %socket.display(), "fork server socket path is too long for a Unix socket; the pool's workers are spawned directly");
         return None;
     }
+    // No token sweep for the server itself: its only descendants are the workers, which each
+    // have their own token and, when the server dies, must first get to kill their own
+    // descendants (on their parent-death signal) rather than be SIGKILLed by a sweep.
     let spec = base_spec(pool)
+        .sweep_descendants(false)
         .env(FORK_SERVER_ENV, &socket)
         .readiness(Readiness::ReadyFile(socket))
         .register_as(server_name(pool));
@@ -120,6 +130,17 @@ struct ForkRequest {
     process_name: String,
 }
 
+/// Why a fork request failed.
+#[derive(Debug, thiserror::Error)]
+enum ForkError {
+    /// The server could not be reached or hung up (it may have just died).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server answered, but with no worker.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// The connection that owns one forked worker.
 struct ForkLink {
     lines: Lines<BufReader<OwnedReadHalf>>,
@@ -130,10 +151,13 @@ struct ForkLink {
 
 impl ForkLink {
     /// Asks the server at `socket` to fork a worker with `env`; returns the link and its pid.
-    async fn fork(socket: &Path, env: serde_json::Value) -> Result<(Self, u32), String> {
-        let stream = UnixStream::connect(socket)
-            .await
-            .map_err(|e| format!("cannot reach the fork server at {}: {e}", socket.display()))?;
+    async fn fork(socket: &Path, env: serde_json::Value) -> Result<(Self, u32), ForkError> {
+        let stream = UnixStream::connect(socket).await.map_err(|e| {
+            ForkError::Unreachable(format!(
+                "cannot reach the fork server at {}: {e}",
+                socket.display()
+            ))
+        })?;
         let (read, write) = stream.into_split();
         let mut link = Self {
             lines: BufReader::new(read).lines(),
@@ -142,19 +166,21 @@ impl ForkLink {
         };
         link.send(serde_json::json!({"op": "fork", "env": env}))
             .await
-            .map_err(|e| format!("cannot send to the fork server: {e}"))?;
-        let answer = link
-            .next()
-            .await
-            .ok_or_else(|| "the fork server closed the connection without forking".to_string())?;
+            .map_err(|e| ForkError::Unreachable(format!("cannot send to the fork server: {e}")))?;
+        let answer = link.next().await.ok_or_else(|| {
+            ForkError::Unreachable("the fork server closed the connection without forking".into())
+        })?;
         if let Some(pid) = answer.get("pid").and_then(serde_json::Value::as_u64) {
-            let pid = u32::try_from(pid).map_err(|_| format!("fork server sent pid {pid}"))?;
+            let pid = u32::try_from(pid)
+                .map_err(|_| ForkError::Refused(format!("fork server sent pid {pid}")))?;
             return Ok((link, pid));
         }
-        Err(match answer.get("error").and_then(|e| e.as_str()) {
-            Some(e) => format!("the fork server could not fork: {e}"),
-            None => format!("unexpected answer from the fork server: {answer}"),
-        })
+        Err(ForkError::Refused(
+            match answer.get("error").and_then(|e| e.as_str()) {
+                Some(e) => format!("the fork server could not fork: {e}"),
+                None => format!("unexpected answer from the fork server: {answer}"),
+            },
+        ))
     }
 
     async fn send(&mut self, message: serde_json::Value) -> std::io::Result<()> {
@@ -286,10 +312,39 @@ impl Drop for ForkGuard {
     }
 }
 
-/// Waits until the pool's fork server is ready (registered), at most `timeout`.
-async fn wait_for_server(ctx: &ChildContext, name: &str, timeout: Duration) -> Result<(), String> {
+/// Asks the pool's fork server for a worker, at most `timeout`. Waits for a registered, live
+/// server first; a server that cannot be reached because it has just died is waited out until
+/// its successor registers, so a worker restarted while the server restarts does not fail (and
+/// burn restart intensity) in a loop.
+async fn fork_from_server(
+    ctx: &ChildContext,
+    pool: &PoolShared,
+    env: &serde_json::Value,
+    timeout: Duration,
+) -> Result<(ForkLink, u32), String> {
     let deadline = Instant::now() + timeout;
-    while ctx.registry().lookup::<ProcessInfo>(name).is_none() {
+    let name = server_name(pool);
+    let socket = socket_path(pool);
+    let mut dead: Option<u32> = None;
+    loop {
+        let server = ctx
+            .registry()
+            .lookup::<ProcessInfo>(&name)
+            .map(|p| p.pid)
+            .filter(|pid| Some(*pid) != dead && !contain::is_gone(*pid));
+        if let Some(server) = server {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let fork = ForkLink::fork(&socket, env.clone());
+            match tokio::time::timeout(remaining, fork).await {
+                Ok(Ok(forked)) => return Ok(forked),
+                Ok(Err(ForkError::Unreachable(why))) if contain::is_gone(server) => {
+                    tracing::info!(server, reason = %why, "fork server died before it forked; waiting for its successor");
+                    dead = Some(server);
+                }
+                Ok(Err(ForkError::Unreachable(why) | ForkError::Refused(why))) => return Err(why),
+                Err(_) => return Err(format!("no answer from the fork server within {timeout:?}")),
+            }
+        }
         if Instant::now() >= deadline {
             return Err(format!(
                 "the pool's fork server is not ready within {timeout:?}"
@@ -300,7 +355,6 @@ async fn wait_for_server(ctx: &ChildContext, name: &str, timeout: Duration) -> R
             _ = tokio::time::sleep(Duration::from_millis(10)) => {}
         }
     }
-    Ok(())
 }
 
 /// Waits up to `limit` for the worker's exit: its report, or (its server gone) its pid gone.
@@ -398,9 +452,6 @@ async fn start_forked(
         }
         _ => {}
     }
-    wait_for_server(&ctx, &server_name(&req.pool), cfg.ready_timeout)
-        .await
-        .map_err(fail)?;
     let cgroup_parent = req.pool.cgroup_dir.lock().clone();
     let mut contain = Containment {
         child: ctx.id().to_string(),
@@ -408,17 +459,7 @@ async fn start_forked(
         token: contain::new_token(),
     };
     let env = worker_env(&req.worker_id, &req.ready_file, &contain);
-    let forked = tokio::time::timeout(
-        cfg.ready_timeout,
-        ForkLink::fork(&socket_path(&req.pool), env),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        Err(format!(
-            "no answer from the fork server within {:?}",
-            cfg.ready_timeout
-        ))
-    });
+    let forked = fork_from_server(&ctx, &req.pool, &env, cfg.ready_timeout).await;
     let (mut link, pid) = match forked {
         Ok(forked) => forked,
         Err(why) => {

@@ -1,6 +1,6 @@
 //! Fork server: a pool's workers are forked by one zygote process (their parent), start
-//! concurrently, get fresh random state, and die with the zygote; a SIGKILLed zygote is
-//! restarted with its workers. `fork_server = false` spawns each worker directly.
+//! concurrently, get fresh random state, and die with the zygote (their descendants too); a
+//! SIGKILLed zygote is restarted with its workers. `fork_server = false` spawns each worker directly.
 
 use super::*;
 use external_support::cmdline;
@@ -120,11 +120,31 @@ async fn sigkill_of_the_fork_server_takes_its_workers_and_the_pool_recovers() {
     let running = pools.start().await.unwrap();
     let old = worker_pids(&pools);
     let server = fork_server_of(&old);
+    // One worker has descendants: a child, a setsid() grandchild, a double-forked daemon.
+    let out = call(&pools, "SpawnDescendants", vec![]).await;
+    let ExternalOutcome::Completed(p) = out else {
+        panic!("{out:?}")
+    };
+    let descendants: Vec<u32> = ["child", "setsid_parent", "setsid_grandchild", "daemon"]
+        .iter()
+        .map(|k| decode(&p)[*k].as_u64().unwrap() as u32)
+        .collect();
+    for &d in &descendants {
+        assert!(!is_dead(d), "descendant {d} runs");
+    }
     kill(Pid::from_raw(server as i32), Signal::SIGKILL).unwrap();
     wait_for(
         "the workers to die with their fork server",
         Duration::from_secs(5),
         || old.iter().all(|&w| is_dead(w)),
+    )
+    .await;
+    // Each worker got its parent-death signal and killed its descendants (the daemon too,
+    // adopted by the worker, a subreaper) before it exited.
+    wait_for(
+        "the workers' descendants to die",
+        Duration::from_secs(5),
+        || descendants.iter().all(|&d| is_dead(d)),
     )
     .await;
     wait_for(
