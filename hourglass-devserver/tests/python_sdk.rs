@@ -25,6 +25,41 @@ async fn run_scenario(file: &'static str, name: &str) {
     server.shutdown().await.unwrap();
 }
 
+/// Runs a scenario on a database file whose server keeps no closed run in memory, so every
+/// closed run a list or count finds comes from the store's SQL visibility tables.
+async fn run_on_disk(file: &'static str, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::builder()
+        .port(0)
+        .database(Database::Path(dir.path().join("visibility.db")))
+        .closed_cache_capacity(0)
+        .search_attribute("PreRegistered", "Int")
+        .start()
+        .await
+        .unwrap();
+    let args = vec![name.to_string(), server.addr().to_string()];
+    python_scenario(file, args, vec![], Duration::from_secs(180)).await;
+    server.shutdown().await.unwrap();
+}
+
+/// `test_name => scenario` pairs of [`run_on_disk`].
+macro_rules! on_disk {
+    ($file:literal: $($test:ident => $name:literal),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            run_on_disk($file, $name).await;
+        }
+    )*};
+}
+
+on_disk!(
+    "visibility.py":
+    visibility_filters_from_the_store => "visibility_filters",
+    visibility_paging_from_the_store => "visibility_paging",
+    visibility_upsert_from_the_store => "visibility_upsert",
+    visibility_registry_from_the_store => "visibility_registry",
+);
+
 macro_rules! scenarios {
     ($file:literal: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,7 +47,7 @@ fn decode_state(ns: &str, wf: &str, run: &str, json: &str) -> Result<Execution> 
 
 /// The SQLite store.
 pub struct Store {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl Store {
@@ -88,9 +88,10 @@ impl Store {
                  PRIMARY KEY (namespace, workflow_id, run_id, event_id));",
         )
         .map_err(err)?;
-        let store = Self { conn };
+        let mut store = Self { conn };
         store
             .migrate_index_columns()
+            .and_then(|()| store.create_visibility())
             .map_err(|e| DevServerError::Corrupt {
                 what: format!("database {}", path.display()),
                 detail: e.to_string(),
@@ -190,26 +191,6 @@ impl Store {
         let state = decode_state(&key.namespace, &key.workflow_id, &key.run_id, &json)?;
         let events = self.load_events(key)?;
         Ok(Some(StoredExecution { state, events }))
-    }
-
-    /// The states of a namespace's closed runs (for visibility over runs not in memory).
-    pub fn load_closed_states(&self, namespace: &str) -> Result<Vec<Execution>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT workflow_id, run_id, state FROM executions WHERE namespace=?1 AND open=0",
-        )?;
-        let rows = st.query_map(params![namespace], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let mut out = vec![];
-        for row in rows {
-            let (wf, run, json) = row?;
-            out.push(decode_state(namespace, &wf, &run, &json)?);
-        }
-        Ok(out)
     }
 
     fn load_events(&self, key: &ExecKey) -> Result<Vec<HistoryEvent>> {
@@ -323,6 +304,9 @@ impl Store {
             let mut ex_st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO executions (namespace, workflow_id, run_id, state, open, start_ms, close_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
+            for state in last.values().filter(|s| !s.is_open()) {
+                super::visibility_store::put_visibility(&tx, state)?;
+            }
             for state in last.values() {
                 let json = serde_json::to_string(state).map_err(|e| DevServerError::Corrupt {
                     what: format!("{}/{}/{}", state.namespace, state.workflow_id, state.run_id),
@@ -348,6 +332,7 @@ impl Store {
             )?;
             for k in batches.iter().flat_map(|b| &b.deletions) {
                 del_ex.execute(params![k.namespace, k.workflow_id, k.run_id])?;
+                super::visibility_store::delete_visibility(&tx, k)?;
                 del_ev.execute(params![k.namespace, k.workflow_id, k.run_id])?;
             }
             let mut put_sch = tx.prepare_cached(

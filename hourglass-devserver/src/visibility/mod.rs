@@ -6,53 +6,70 @@ use std::cmp::Reverse;
 use temporalio_protos::temporal::api::enums::v1::IndexedValueType as T;
 
 pub(crate) mod query;
+pub(crate) mod record;
 pub(crate) mod row;
 mod search_attribute_validator;
 pub mod search_attributes;
+pub(crate) mod sql_filter;
 
+use crate::persistence::visibility_store::{After, ListedRun};
 pub(crate) use query::Query;
+use sql_filter::SqlFilter;
 
 impl Engine {
     /// ListWorkflowExecutions: the runs matching the query, open ones first, then by close
     /// time, start time (both newest first) and run id, as Temporal's SQL visibility orders.
+    /// Runs in memory are filtered here; closed runs only the store holds are filtered and
+    /// paged by the store's SQL, and the two are merged in that order.
     pub async fn list(
         &self,
         req: ws::ListWorkflowExecutionsRequest,
     ) -> RpcResult<ws::ListWorkflowExecutionsResponse> {
         let after = PageToken::decode(&req.next_page_token)?;
-        let (ns, runs) = self.visible_runs(&req.namespace).await?;
-        {
-            let q = run_query(&ns, &runs, &req.query)?;
+        let size = if req.page_size > 0 {
+            req.page_size as usize
+        } else {
+            1000
+        };
+        self.with_visibility(&req.namespace, req.query, move |q, runs, store| {
             if q.group_by.is_some() {
                 return Err(status::invalid(
                     "invalid query: operation is not supported: 'GROUP BY' clause",
                 ));
             }
-            let mut all: Vec<&Execution> = runs
+            let mut page: Vec<Listed<'_>> = runs
                 .iter()
                 .filter(|st| row::matches(&q.expr, *st))
                 .filter(|st| after.as_ref().is_none_or(|t| t.key() < sort_key(st)))
+                .map(Listed::Memory)
                 .collect();
-            let size = if req.page_size > 0 {
-                req.page_size as usize
-            } else {
-                1000
-            };
             // Only the page (and the one after it, for the token) needs ordering.
-            if all.len() > size + 1 {
-                all.select_nth_unstable_by_key(size, |st| sort_key(st));
-                all.truncate(size + 1);
+            if page.len() > size + 1 {
+                page.select_nth_unstable_by(size, |a, b| a.key().cmp(&b.key()));
+                page.truncate(size + 1);
             }
-            all.sort_by_key(|st| sort_key(st));
-            let next = match all.get(size) {
-                Some(_) => PageToken::of(all[size - 1]).encode(),
+            if let Some((store, ns)) = store {
+                let skip = closed_keys(runs).collect();
+                let after = after.as_ref().map(PageToken::after);
+                let stored = store
+                    .list_closed(SqlFilter::of(ns, &q.expr), after, size + 1, &skip)
+                    .map_err(store_error)?;
+                page.extend(stored.into_iter().map(Listed::Stored));
+            }
+            page.sort_by(|a, b| a.key().cmp(&b.key()));
+            page.truncate(size + 1);
+            let next = match page.get(size) {
+                Some(_) => page[size - 1].token().encode(),
                 None => vec![],
             };
+            page.truncate(size);
+            let executions = page.iter().map(Listed::info).collect::<RpcResult<_>>()?;
             Ok(ws::ListWorkflowExecutionsResponse {
-                executions: all.iter().take(size).map(|e| exec_info(e)).collect(),
+                executions,
                 next_page_token: next,
             })
-        }
+        })
+        .await
     }
 
     /// CountWorkflowExecutions, with `GROUP BY ExecutionStatus` as Temporal's SQL store
@@ -61,18 +78,29 @@ impl Engine {
         &self,
         req: ws::CountWorkflowExecutionsRequest,
     ) -> RpcResult<ws::CountWorkflowExecutionsResponse> {
-        let (ns, runs) = self.visible_runs(&req.namespace).await?;
-        {
-            let q = run_query(&ns, &runs, &req.query)?;
+        self.with_visibility(&req.namespace, req.query, |q, runs, store| {
             let mut groups: BTreeMap<i32, i64> = BTreeMap::new();
-            let mut n = 0i64;
             for st in runs.iter().filter(|st| row::matches(&q.expr, *st)) {
-                n += 1;
                 *groups.entry(st.status).or_default() += 1;
             }
+            if let Some((store, ns)) = store {
+                // The closed runs also in memory were counted there.
+                let in_memory: Vec<ExecKey> = closed_keys(runs).collect();
+                let stored = store
+                    .count_closed(SqlFilter::of(ns, &q.expr), None)
+                    .map_err(store_error)?;
+                let twice = store
+                    .count_closed(SqlFilter::exact(ns, &q.expr), Some(&in_memory))
+                    .map_err(store_error)?;
+                for (status, n) in stored {
+                    *groups.entry(status).or_default() += n - twice.get(&status).unwrap_or(&0);
+                }
+            }
+            let n = groups.values().sum();
             let groups = match q.group_by {
                 Some(_) => groups
                     .into_iter()
+                    .filter(|(_, count)| *count > 0)
                     .map(
                         |(st, count)| ws::count_workflow_executions_response::AggregationGroup {
                             group_values: vec![keyword_payload(status_name(st))],
@@ -83,8 +111,50 @@ impl Engine {
                 None => vec![],
             };
             Ok(ws::CountWorkflowExecutionsResponse { count: n, groups })
+        })
+        .await
+    }
+}
+
+/// A run on a list page: from memory, or a closed run read from the store.
+enum Listed<'a> {
+    Memory(&'a Execution),
+    Stored(ListedRun),
+}
+
+impl Listed<'_> {
+    fn key(&self) -> SortKey<'_> {
+        match self {
+            Listed::Memory(st) => sort_key(st),
+            Listed::Stored(r) => (Reverse(r.close_ms), Reverse(r.start_ms), &r.key.run_id),
         }
     }
+
+    fn token(&self) -> PageToken {
+        let (Reverse(close_ms), Reverse(start_ms), run_id) = self.key();
+        PageToken {
+            close_ms,
+            start_ms,
+            run_id: run_id.to_string(),
+        }
+    }
+
+    fn info(&self) -> RpcResult<WorkflowExecutionInfo> {
+        match self {
+            Listed::Memory(st) => Ok(exec_info(st)),
+            Listed::Stored(r) => WorkflowExecutionInfo::decode(r.info.as_slice())
+                .map_err(|e| store_error(format!("run {}: {e}", r.key.run_id))),
+        }
+    }
+}
+
+/// The keys of the closed runs among `runs`.
+fn closed_keys(runs: &[Execution]) -> impl Iterator<Item = ExecKey> + '_ {
+    runs.iter().filter(|st| !st.is_open()).map(Execution::key)
+}
+
+fn store_error(e: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("reading visibility failed: {e}"))
 }
 
 /// A run's place in visibility order:
@@ -112,11 +182,12 @@ struct PageToken {
 }
 
 impl PageToken {
-    fn of(st: &Execution) -> Self {
-        Self {
-            close_ms: st.close_ms.unwrap_or(i64::MAX),
-            start_ms: st.start_ms,
-            run_id: st.run_id.clone(),
+    /// The store's keyset for the position this token marks.
+    fn after(&self) -> After<'_> {
+        After {
+            close_ms: self.close_ms,
+            start_ms: self.start_ms,
+            run_id: &self.run_id,
         }
     }
 
@@ -159,10 +230,24 @@ fn payload_type(sas: &Option<SearchAttributes>, name: &str) -> Option<i32> {
     search_attributes::parse_type(std::str::from_utf8(ty).ok()?)
 }
 
-fn run_query(ns: &NamespaceRec, runs: &[Execution], text: &str) -> RpcResult<Query> {
+fn run_query(
+    ns: &NamespaceRec,
+    runs: &[Execution],
+    store: Option<&Store>,
+    text: &str,
+) -> RpcResult<Query> {
     let resolve = attribute_type(ns, |name| {
         runs.iter()
             .find_map(|st| payload_type(&st.search_attributes, name))
+            .or_else(|| {
+                store.and_then(|s| match s.carried_type(&ns.name, name) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %e, attribute = name, "reading an attribute type failed");
+                        None
+                    }
+                })
+            })
     });
     Query::parse(text, &resolve).map_err(|e| status::invalid(e.to_string()))
 }
@@ -203,14 +288,21 @@ pub(crate) fn search_attribute_payload(
 }
 
 impl Engine {
-    /// The namespace and every run of it a list or count sees. The runs in memory are copied
-    /// under the history lock; the closed ones only the store still holds (see
-    /// `history::cache`) are read afterwards on the visibility connection, outside the lock,
-    /// so a list over many closed runs holds up no other request. Read in that order, a run
-    /// evicted in between is durable before the read, so none is missed; one also read from
-    /// the store is taken from memory.
-    async fn visible_runs(&self, namespace: &str) -> RpcResult<(NamespaceRec, Vec<Execution>)> {
-        let (ns, mut runs) = {
+    /// Runs `answer` on the parsed `query` over the namespace's runs in memory (copied under
+    /// the history lock) and, with a database file, the store's visibility connection, used
+    /// outside the lock on a blocking thread, so a list over many closed runs holds up no
+    /// other request. Copied in that order, a run evicted in between is durable before the
+    /// store is read, so none is missed; one in memory and in the store is answered from
+    /// memory (the store's queries leave those out).
+    async fn with_visibility<R: Send + 'static>(
+        &self,
+        namespace: &str,
+        query: String,
+        answer: impl FnOnce(&Query, &[Execution], Option<(&Store, &str)>) -> RpcResult<R>
+        + Send
+        + 'static,
+    ) -> RpcResult<R> {
+        let (ns, runs) = {
             let g = self.inner.lock();
             let ns = g.namespace(namespace)?.clone();
             let runs: Vec<Execution> = g
@@ -221,21 +313,17 @@ impl Engine {
                 .collect();
             (ns, runs)
         };
-        if let Some(reader) = self.visibility_reader.clone() {
-            let name = namespace.to_string();
-            let stored =
-                tokio::task::spawn_blocking(move || reader.lock().load_closed_states(&name))
-                    .await
-                    .map_err(|e| Status::internal(format!("reading visibility failed: {e}")))?
-                    .map_err(|e| Status::unavailable(format!("reading visibility failed: {e}")))?;
-            let in_memory: HashSet<ExecKey> = runs.iter().map(|st| st.key()).collect();
-            runs.extend(
-                stored
-                    .into_iter()
-                    .filter(|st| !in_memory.contains(&st.key())),
-            );
-        }
-        Ok((ns, runs))
+        let Some(reader) = self.visibility_reader.clone() else {
+            let q = run_query(&ns, &runs, None, &query)?;
+            return answer(&q, &runs, None);
+        };
+        tokio::task::spawn_blocking(move || {
+            let store = reader.lock();
+            let q = run_query(&ns, &runs, Some(&store), &query)?;
+            answer(&q, &runs, Some((&store, &ns.name)))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("reading visibility failed: {e}")))?
     }
 }
 

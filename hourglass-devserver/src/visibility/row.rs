@@ -37,7 +37,8 @@ pub(crate) fn matches(expr: &Option<Expr>, row: &dyn Row) -> bool {
     expr.as_ref().is_none_or(|e| eval(e, row) == Some(true))
 }
 
-fn eval(e: &Expr, row: &dyn Row) -> Option<bool> {
+/// `expr` on `row` in SQL's three-valued logic: `None` is unknown.
+pub(crate) fn eval(e: &Expr, row: &dyn Row) -> Option<bool> {
     match e {
         Expr::And(a, b) => match (eval(a, row), eval(b, row)) {
             (Some(false), _) | (_, Some(false)) => Some(false),
