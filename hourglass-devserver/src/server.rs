@@ -256,7 +256,18 @@ impl DevServerBuilder {
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         });
         let eng2 = engine.clone();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Without TCP_NODELAY an answer's HTTP/2 frames wait on the peer's delayed ACK (tens
+        // of ms per call); tonic sets it only on listeners it binds itself.
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |conn| {
+                let conn = conn?;
+                if let Err(e) = conn.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+                }
+                Ok::<_, std::io::Error>(conn)
+            },
+        );
         let auth = tonic::service::InterceptorLayer::new(self.api_keys.clone());
         let http = self
             .start_http(&engine, svc.clone(), operator.clone(), auth.clone())

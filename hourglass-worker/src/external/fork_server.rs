@@ -347,7 +347,9 @@ async fn fork_from_server(
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "the pool's fork server is not ready within {timeout:?}"
+                "the pool's fork server is not ready within {timeout:?} (a fork server is the \
+                 `hourglass_activity_worker` package's `run()`; a pool whose command runs \
+                 another program needs `fork_server = false`)"
             ));
         }
         tokio::select! {
