@@ -262,7 +262,11 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
     )
     .unwrap();
     let run = Run::start(dir.path(), &["--config", config.to_str().unwrap()]);
-    let workers = python_workers(run.child.id());
+    // The pool's fork server is `hourglass run`'s child; the worker is forked by it.
+    let servers = python_workers(run.child.id());
+    assert_eq!(servers.len(), 1, "one fork server: {servers:?}");
+    let server = servers[0].to_string();
+    let workers = python_workers(servers[0]);
     assert_eq!(workers.len(), 1, "one python worker: {workers:?}");
     let pid = workers[0].to_string();
 
@@ -288,14 +292,15 @@ fn the_tree_page_shows_a_crashed_pool_worker_restart_live() {
     );
     assert_eq!(r["sameDocument"], true, "pushed live, not reloaded: {r}");
     assert_eq!(r["metricsHasRestarts"], true, "{r}");
-    let after = python_workers(run.child.id());
+    let after = python_workers(servers[0]);
     assert_eq!(after.len(), 1, "healed: {after:?}");
     assert_ne!(after[0].to_string(), pid, "a new process: {after:?}");
-    // The pool worker's row names its process: the killed one before, the new one after.
-    assert_eq!(r["pidsBefore"], serde_json::json!([pid]), "{r}");
+    // The fork server's and the worker's rows name their processes: the fork server stays,
+    // the killed worker is replaced by the new one.
+    assert_eq!(r["pidsBefore"], serde_json::json!([server, pid]), "{r}");
     assert_eq!(
         r["pidsAfter"],
-        serde_json::json!([after[0].to_string()]),
+        serde_json::json!([server, after[0].to_string()]),
         "{r}"
     );
     run.stop();
