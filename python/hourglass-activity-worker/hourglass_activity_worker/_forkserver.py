@@ -40,6 +40,9 @@ from typing import Dict, Optional
 
 from . import _containment
 
+#: Seconds a worker whose Hourglass connection closed has to kill its descendants and exit.
+DOOMED_GRACE = 2.0
+
 FORK_SERVER_ENV = "HOURGLASS_FORK_SERVER"
 
 
@@ -71,6 +74,8 @@ class _Server:
         self.sel = selectors.DefaultSelector()
         self.conns: Dict[socket.socket, _Conn] = {}
         self.workers: Dict[int, Optional[_Conn]] = {}
+        # Workers told to die (SIGHUP) whose group is SIGKILLed at the deadline if still there.
+        self.doomed: Dict[int, float] = {}
         self.stopping: Optional[str] = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -125,9 +130,16 @@ class _Server:
             data = b""
         if not data:
             # Hourglass closed the connection: the worker it watched must not outlive that.
+            # SIGHUP first, the worker's parent-death path, so that it kills its own
+            # descendants (a setsid() grandchild is outside its group); SIGKILL if it lingers.
+            # When Hourglass was SIGKILLed this EOF comes before this server's own death.
             if conn.pid is not None and conn.pid in self.workers:
                 self.workers[conn.pid] = None
-                _killpg(conn.pid, signal.SIGKILL)
+                try:
+                    os.kill(conn.pid, signal.SIGHUP)
+                except OSError:
+                    pass
+                self.doomed[conn.pid] = time.monotonic() + DOOMED_GRACE
             self._close(conn)
             return None
         conn.buf += data
@@ -196,6 +208,15 @@ class _Server:
         if os.getppid() != self.zygote:
             os._exit(1)
 
+    def _kill_doomed(self) -> None:
+        now = time.monotonic()
+        for pid, deadline in list(self.doomed.items()):
+            if pid not in self.workers:
+                del self.doomed[pid]
+            elif now >= deadline:
+                _killpg(pid, signal.SIGKILL)
+                del self.doomed[pid]
+
     def _reap(self) -> None:
         while True:
             try:
@@ -228,6 +249,7 @@ class _Server:
                         if request is not None:
                             return request
             self._reap()
+            self._kill_doomed()
             if parent_gone():
                 self._stop("parent process gone")
         return None
