@@ -36,10 +36,15 @@ pub(crate) struct ListedRun {
 
 const NS_PER_MS: i64 = 1_000_000;
 
+/// The run's key columns, which the table has as its own (not among the attribute columns).
+fn is_key_column(column: &str) -> bool {
+    matches!(column, "workflow_id" | "run_id")
+}
+
 fn schema() -> String {
     let columns: Vec<String> = SYSTEM_COLUMNS
         .iter()
-        .filter(|(_, c)| !matches!(*c, "workflow_id" | "run_id"))
+        .filter(|(_, c)| !is_key_column(c))
         .map(|(_, c)| format!("{c} ANY"))
         .collect();
     format!(
@@ -246,7 +251,7 @@ pub(super) fn put_visibility(tx: &Transaction<'_>, st: &Execution) -> Result<()>
     let rec = VisibilityRecord::of(st);
     let names: Vec<&str> = SYSTEM_COLUMNS
         .iter()
-        .filter(|(_, c)| !matches!(*c, "workflow_id" | "run_id"))
+        .filter(|(_, c)| !is_key_column(c))
         .map(|(_, c)| *c)
         .collect();
     let marks = vec!["?"; names.len() + 5].join(", ");
@@ -266,7 +271,7 @@ pub(super) fn put_visibility(tx: &Transaction<'_>, st: &Execution) -> Result<()>
         SYSTEM_COLUMNS
             .iter()
             .zip(rec.columns)
-            .filter(|((_, c), _)| !matches!(*c, "workflow_id" | "run_id"))
+            .filter(|((_, c), _)| !is_key_column(c))
             .map(|(_, v)| v),
     );
     tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;

@@ -156,6 +156,29 @@ def kill_own_cgroup() -> None:
         pass
 
 
+def parent_watch() -> Callable[[], bool]:
+    """A test of whether this process's parent is gone, as of now: its parent pid changed, or
+    the pid Hourglass named in ``HOURGLASS_PARENT_PID`` no longer exists."""
+    expected_parent = None
+    if os.environ.get("HOURGLASS_PARENT_PID", "").isdigit():
+        expected_parent = int(os.environ["HOURGLASS_PARENT_PID"])
+    original_ppid = os.getppid()
+
+    def parent_gone() -> bool:
+        if os.getppid() != original_ppid:
+            return True
+        if expected_parent is not None:
+            try:
+                os.kill(expected_parent, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+        return False
+
+    return parent_gone
+
+
 class Guard:
     """Installs the subreaper, the parent-death signal and the watchdog thread."""
 

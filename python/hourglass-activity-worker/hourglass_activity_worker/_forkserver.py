@@ -298,22 +298,7 @@ def serve_forks(path: str, grace: float) -> None:
     then serves as an ordinary worker; the server itself exits the process when it stops."""
     if threading.active_count() > 1:
         _log(f"warning: {threading.active_count()} threads run at fork time (an import started them)")
-    expected_parent = None
-    if os.environ.get("HOURGLASS_PARENT_PID", "").isdigit():
-        expected_parent = int(os.environ["HOURGLASS_PARENT_PID"])
-    original_ppid = os.getppid()
-
-    def parent_gone() -> bool:
-        if os.getppid() != original_ppid:
-            return True
-        if expected_parent is not None:
-            try:
-                os.kill(expected_parent, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                pass
-        return False
+    parent_gone = _containment.parent_watch()
 
     try:
         server = _Server(path)

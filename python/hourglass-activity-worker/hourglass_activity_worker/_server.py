@@ -298,19 +298,6 @@ def _write_ready_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-def _parent_gone(original_ppid: int, expected_parent: Optional[int]) -> bool:
-    if os.getppid() != original_ppid:
-        return True
-    if expected_parent is not None:
-        try:
-            os.kill(expected_parent, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
-    return False
-
-
 async def serve(
     max_concurrent: int = 1,
     grace: float = 5.0,
@@ -324,17 +311,14 @@ async def serve(
         return 2
     run_marker = os.environ.get("HOURGLASS_RUN_MARKER", "")
     ready_file = os.environ.get("HOURGLASS_READY_FILE")
-    expected_parent = None
-    if os.environ.get("HOURGLASS_PARENT_PID", "").isdigit():
-        expected_parent = int(os.environ["HOURGLASS_PARENT_PID"])
-    original_ppid = os.getppid()
-    if _parent_gone(original_ppid, expected_parent):
+    parent_gone = _containment.parent_watch()
+    if parent_gone():
         _log("parent process is already gone; exiting")
         return 1
 
-    guard = _containment.Guard(_log, lambda: _parent_gone(original_ppid, expected_parent), parent_poll_interval)
+    guard = _containment.Guard(_log, parent_gone, parent_poll_interval)
     guard.install()
-    if _parent_gone(original_ppid, expected_parent):
+    if parent_gone():
         # The parent died before the death signal was re-armed.
         guard.die("parent process is already gone")
 
