@@ -158,12 +158,12 @@ impl BatchJobRec {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Stores a batch job (new or changed) and queues it for the writer.
     pub(crate) fn put_batch_job(&mut self, rec: BatchJobRec) {
         let key = rec.key();
-        self.batch_jobs.insert(key.clone(), rec);
-        self.dirty_batch_jobs.insert(key);
+        self.globals().batch_jobs.insert(key.clone(), rec);
+        self.globals().dirty_batch_jobs.insert(key);
     }
 
     /// Changes a running job with `f` and queues it for the writer; false (and nothing
@@ -173,10 +173,10 @@ impl Inner {
         key: &BatchJobKey,
         f: impl FnOnce(&mut BatchJobRec),
     ) -> bool {
-        match self.batch_jobs.get_mut(key) {
+        match self.globals().batch_jobs.get_mut(key) {
             Some(job) if job.is_running() => {
                 f(job);
-                self.dirty_batch_jobs.insert(key.clone());
+                self.globals().dirty_batch_jobs.insert(key.clone());
                 true
             }
             _ => false,
@@ -185,10 +185,11 @@ impl Inner {
 
     /// The pending batch-job writes: `(namespace, job id, JSON)`, None for a deleted one.
     pub(crate) fn take_batch_job_writes(&mut self) -> Vec<(String, String, Option<String>)> {
-        let keys: Vec<BatchJobKey> = self.dirty_batch_jobs.drain().collect();
+        let keys: Vec<BatchJobKey> = self.globals().dirty_batch_jobs.drain().collect();
         keys.into_iter()
             .map(|(ns, id)| {
                 let json = self
+                    .globals()
                     .batch_jobs
                     .get(&(ns.clone(), id.clone()))
                     .and_then(|r| serde_json::to_string(r).ok());
@@ -209,14 +210,15 @@ impl Inner {
                     what: format!("batch job {ns}/{id}"),
                     detail: e.to_string(),
                 })?;
-            self.batch_jobs.insert((ns, id), rec);
+            self.globals().batch_jobs.insert((ns, id), rec);
         }
-        Ok(self.batch_jobs.len())
+        Ok(self.globals().batch_jobs.len())
     }
 
     /// The running jobs of a namespace (Temporal counts `OpenBatchOperationQuery`).
-    pub(crate) fn running_batch_jobs(&self, namespace: &str) -> usize {
-        self.batch_jobs
+    pub(crate) fn running_batch_jobs(&mut self, namespace: &str) -> usize {
+        self.globals()
+            .batch_jobs
             .values()
             .filter(|j| j.namespace == namespace && j.is_running())
             .count()

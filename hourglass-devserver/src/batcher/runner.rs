@@ -91,12 +91,13 @@ pub(crate) fn spawn(engine: Arc<Engine>, key: BatchJobKey) {
             }
             Err(Interrupted::Failed(why)) => finish(&engine, &key, Err(why)).await,
         }
-        engine.inner.lock().batch_stops.remove(&key);
+        engine.shared.globals.lock().batch_stops.remove(&key);
     });
 }
 
 fn load(engine: &Engine, key: &BatchJobKey) -> Option<Job> {
-    let mut g = engine.inner.lock();
+    // Only the job's record is read: no history shard is involved.
+    let mut g = engine.shared.globals.lock();
     let g = &mut *g;
     let rec = g.batch_jobs.get(key).filter(|j| j.is_running())?;
     let stop = g.batch_stops.entry(key.clone()).or_default().clone();
@@ -249,8 +250,7 @@ async fn pause(engine: &Engine, job: &Job, d: Duration) -> Result<(), Interrupte
 }
 
 fn still_running(engine: &Engine, job: &Job) -> Result<(), Interrupted> {
-    let g = engine.inner.lock();
-    match g.batch_jobs.get(&job.key) {
+    match engine.shared.globals.lock().batch_jobs.get(&job.key) {
         Some(j) if j.is_running() => Ok(()),
         _ => Err(Interrupted::Stopped),
     }

@@ -38,7 +38,8 @@ impl Engine {
     ) -> RpcResult<ws::DescribeBatchOperationResponse> {
         self.with(|g| {
             g.namespace(&req.namespace)?;
-            g.batch_jobs
+            g.globals()
+                .batch_jobs
                 .get(&(req.namespace.clone(), req.job_id.clone()))
                 .map(BatchJobRec::describe)
                 .ok_or_else(|| job_not_found(&req.job_id))
@@ -60,6 +61,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let mut jobs: Vec<&BatchJobRec> = g
+                .globals()
                 .batch_jobs
                 .values()
                 .filter(|j| j.namespace == req.namespace)
@@ -99,7 +101,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let key = (req.namespace.clone(), req.job_id.clone());
-            match g.batch_jobs.get(&key) {
+            match g.globals().batch_jobs.get(&key) {
                 None => return Err(job_not_found(&req.job_id)),
                 Some(j) if !j.is_running() => {
                     return Err(status::not_found("workflow execution already completed"));
@@ -111,7 +113,7 @@ impl Engine {
                 j.close_ms = Some(now);
                 j.close_reason = format!("terminated by {:?}: {}", req.identity, req.reason);
             });
-            if let Some(stop) = g.batch_stops.remove(&key) {
+            if let Some(stop) = g.globals().batch_stops.remove(&key) {
                 stop.notify_one();
             }
             Ok(())
@@ -131,7 +133,8 @@ impl Engine {
     /// retries a batch activity from its last heartbeat after a restart.
     pub(crate) fn resume_batch_jobs(self: &Arc<Self>) {
         let keys: Vec<BatchJobKey> = self
-            .inner
+            .shared
+            .globals
             .lock()
             .batch_jobs
             .values()
@@ -148,7 +151,7 @@ impl Engine {
     /// `frontend.MaxConcurrentBatchOperationPerNamespace`).
     pub(crate) fn set_batcher_settings(&self, settings: BatcherSettings) {
         tracing::info!(?settings, "batcher settings set");
-        self.inner.lock().batcher = settings;
+        self.shared.globals.lock().batcher = settings;
     }
 }
 
@@ -159,7 +162,7 @@ fn job_not_found(job_id: &str) -> Status {
     ))
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The job `req` starts, stored: AlreadyExists when its id names a job or a workflow
     /// of the namespace, ResourceExhausted over the namespace's concurrent-job limit.
     fn create_batch_job(
@@ -169,14 +172,14 @@ impl Inner {
     ) -> RpcResult<BatchJobRec> {
         self.namespace(&req.namespace)?;
         let key = (req.namespace.clone(), req.job_id.clone());
-        if let Some(j) = self.batch_jobs.get(&key) {
+        if let Some(j) = self.globals().batch_jobs.get(&key) {
             return Err(if j.is_running() {
                 status::already_started(&j.job_id, "", &j.run_id)
             } else {
                 status::already_finished_reject_duplicate(&j.job_id, "", &j.run_id)
             });
         }
-        if let Some(run) = self.current.get(&key) {
+        if let Some(run) = self.execs.current(&key.0, &key.1) {
             let run = run.clone();
             let open = self.current_key(&key.0, &key.1).is_some_and(|k| {
                 self.fault_in(&k) && self.execs.get(&k).is_some_and(|e| e.st.is_open())
@@ -187,7 +190,9 @@ impl Inner {
                 status::already_finished_reject_duplicate(&req.job_id, "", &run)
             });
         }
-        if self.running_batch_jobs(&req.namespace) >= self.batcher.max_concurrent_per_namespace {
+        if self.running_batch_jobs(&req.namespace)
+            >= self.globals().batcher.max_concurrent_per_namespace
+        {
             return Err(status::concurrent_limit(
                 "Max concurrent batch operations is reached",
             ));

@@ -25,9 +25,9 @@ impl TimeSkipping {
     async fn sleep_until_ms(&self, at_ms: i64, unlock_first: bool) -> Result<(), Status> {
         let rx = {
             // Under the engine's lock, so the work counted is the work there is.
-            let g = self.engine.inner.lock();
+            let g = self.engine.lock_all();
             let outstanding = unlock_first.then(|| g.outstanding_work());
-            g.time.sleep_until(at_ms, outstanding).map_err(status)?
+            g.s.time.sleep_until(at_ms, outstanding).map_err(status)?
         };
         // The timer loop owns the clock: tell it there is a new deadline to consider.
         self.engine.timer_notify.notify_one();
@@ -66,8 +66,8 @@ impl TestService for TimeSkipping {
         _r: Request<t::UnlockTimeSkippingRequest>,
     ) -> Result<Response<t::UnlockTimeSkippingResponse>, Status> {
         {
-            let g = self.engine.inner.lock();
-            g.time.unlock(g.outstanding_work()).map_err(status)?;
+            let g = self.engine.lock_all();
+            g.s.time.unlock(g.outstanding_work()).map_err(status)?;
         }
         self.engine.timer_notify.notify_one();
         Ok(Response::new(t::UnlockTimeSkippingResponse {}))

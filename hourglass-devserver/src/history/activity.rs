@@ -11,7 +11,7 @@ impl Engine {
         token: &[u8],
         details: Option<Payloads>,
     ) -> RpcResult<HeartbeatReply> {
-        self.with(|g| {
+        self.with_token_workflow(token, |g| {
             let (key, sid) = g.started_activity(token)?;
             g.heartbeat(&key, sid, details)
         })
@@ -27,7 +27,7 @@ impl Engine {
         activity_id: &str,
         details: Option<Payloads>,
     ) -> RpcResult<HeartbeatReply> {
-        self.with(|g| {
+        self.with_workflow_local(ns, wf, |g| {
             let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
             g.heartbeat(&key, sid, details)
         })
@@ -41,7 +41,7 @@ impl Engine {
         identity: &str,
         result: ActivityResult,
     ) -> RpcResult<()> {
-        self.with(|g| {
+        self.with_token_workflow(token, |g| {
             let (key, sid) = g.started_activity(token)?;
             g.finish_activity(&key, sid, identity, result);
             Ok(())
@@ -59,7 +59,7 @@ impl Engine {
         identity: &str,
         result: ActivityResult,
     ) -> RpcResult<()> {
-        self.with(|g| {
+        self.with_workflow_local(ns, wf, |g| {
             let (key, sid) = g.activity_by_id(ns, wf, run, activity_id)?;
             g.finish_activity(&key, sid, identity, result);
             Ok(())
@@ -89,7 +89,7 @@ fn has_buffered_activity_result(buffered: &[BufferedEvent], scheduled_event_id: 
     })
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The ScheduleActivityTask command.
     pub(crate) fn schedule_activity_task_command(
         &mut self,
@@ -198,91 +198,85 @@ impl Inner {
         Ok(())
     }
 
-    pub(crate) fn take_activity_task(
+    /// Starts an activity task taken off a queue; None when it is stale (the attempt
+    /// moved on, it started already, or it is paused).
+    pub(crate) fn start_activity_task(
         &mut self,
-        qk: &QueueKey,
+        task: Task,
+        _qk: &QueueKey,
         identity: &str,
     ) -> Option<ws::PollActivityTaskQueueResponse> {
-        loop {
-            let (task, _) = self.queues.get_mut(qk)?.tasks.pop_front()?;
-            let Task::Activity {
-                key,
+        let Task::Activity {
+            key,
+            scheduled_event_id: sid,
+            attempt,
+        } = task
+        else {
+            return None;
+        };
+        let now = self.now_ms();
+        let ex = self.execs.get_mut(&key)?;
+        if !ex.st.is_open() {
+            return None;
+        }
+        let act = ex.st.activities.get_mut(&sid)?;
+        // A paused activity's task is dropped; unpausing dispatches it again.
+        if act.attempt != attempt || act.started_ms.is_some() || act.paused.is_some() {
+            return None;
+        }
+        act.started_ms = Some(now);
+        act.started_identity = identity.to_string();
+        act.last_heartbeat_ms = None;
+        let act = act.clone();
+        let sched = ex
+            .events
+            .get((sid - 1) as usize)
+            .and_then(|e| match &e.attributes {
+                Some(A::ActivityTaskScheduledEventAttributes(s)) => Some(s.clone()),
+                _ => None,
+            });
+        let sched = sched.unwrap_or_default();
+        let resp = ws::PollActivityTaskQueueResponse {
+            task_token: TaskToken::Activity {
+                key: key.clone(),
                 scheduled_event_id: sid,
                 attempt,
-            } = task
-            else {
-                continue;
-            };
-            let now = self.now_ms();
-            let Some(ex) = self.execs.get_mut(&key) else {
-                continue;
-            };
-            if !ex.st.is_open() {
-                continue;
             }
-            let Some(act) = ex.st.activities.get_mut(&sid) else {
-                continue;
-            };
-            // A paused activity's task is dropped; unpausing dispatches it again.
-            if act.attempt != attempt || act.started_ms.is_some() || act.paused.is_some() {
-                continue;
-            }
-            act.started_ms = Some(now);
-            act.started_identity = identity.to_string();
-            act.last_heartbeat_ms = None;
-            let act = act.clone();
-            let sched = ex
-                .events
-                .get((sid - 1) as usize)
-                .and_then(|e| match &e.attributes {
-                    Some(A::ActivityTaskScheduledEventAttributes(s)) => Some(s.clone()),
-                    _ => None,
-                });
-            let sched = sched.unwrap_or_default();
-            let resp = ws::PollActivityTaskQueueResponse {
-                task_token: TaskToken::Activity {
-                    key: key.clone(),
-                    scheduled_event_id: sid,
-                    attempt,
-                }
-                .encode(),
-                workflow_namespace: key.namespace.clone(),
-                workflow_type: Some(WorkflowType {
-                    name: ex.st.workflow_type.clone(),
-                }),
-                workflow_execution: Some(exec_of(&key)),
-                activity_type: sched.activity_type,
-                activity_id: act.activity_id.clone(),
-                header: sched.header,
-                input: sched.input,
-                heartbeat_details: act.heartbeat_details.clone(),
-                scheduled_time: Some(ts(act.first_scheduled_ms)),
-                current_attempt_scheduled_time: Some(ts(act.attempt_scheduled_ms)),
-                started_time: Some(ts(now)),
-                attempt,
-                // As Temporal: the scheduled event's normalised values, always present.
-                schedule_to_close_timeout: Some(
-                    sched.schedule_to_close_timeout.unwrap_or_default(),
-                ),
-                start_to_close_timeout: Some(sched.start_to_close_timeout.unwrap_or_default()),
-                heartbeat_timeout: Some(sched.heartbeat_timeout.unwrap_or_default()),
-                retry_policy: Some(act.retry_policy.clone()),
-                priority: sched.priority,
-                ..Default::default()
-            };
-            self.dirty.insert(key.clone());
+            .encode(),
+            workflow_namespace: key.namespace.clone(),
+            workflow_type: Some(WorkflowType {
+                name: ex.st.workflow_type.clone(),
+            }),
+            workflow_execution: Some(exec_of(&key)),
+            activity_type: sched.activity_type,
+            activity_id: act.activity_id.clone(),
+            header: sched.header,
+            input: sched.input,
+            heartbeat_details: act.heartbeat_details.clone(),
+            scheduled_time: Some(ts(act.first_scheduled_ms)),
+            current_attempt_scheduled_time: Some(ts(act.attempt_scheduled_ms)),
+            started_time: Some(ts(now)),
+            attempt,
+            // As Temporal: the scheduled event's normalised values, always present.
+            schedule_to_close_timeout: Some(sched.schedule_to_close_timeout.unwrap_or_default()),
+            start_to_close_timeout: Some(sched.start_to_close_timeout.unwrap_or_default()),
+            heartbeat_timeout: Some(sched.heartbeat_timeout.unwrap_or_default()),
+            retry_policy: Some(act.retry_policy.clone()),
+            priority: sched.priority,
+            ..Default::default()
+        };
+        self.dirty.insert(key.clone());
+        self.arm(
+            now + act.start_to_close_ms,
+            act_timer(&key, sid, attempt, ActTimer::StartToClose),
+        );
+        if act.heartbeat_ms > 0 {
             self.arm(
-                now + act.start_to_close_ms,
-                act_timer(&key, sid, attempt, ActTimer::StartToClose),
+                now + act.heartbeat_ms,
+                act_timer(&key, sid, attempt, ActTimer::Heartbeat),
             );
-            if act.heartbeat_ms > 0 {
-                self.arm(
-                    now + act.heartbeat_ms,
-                    act_timer(&key, sid, attempt, ActTimer::Heartbeat),
-                );
-            }
-            return Some(resp);
         }
+        Some(resp)
     }
 
     pub(crate) fn started_activity(&self, token: &[u8]) -> RpcResult<(ExecKey, i64)> {

@@ -45,7 +45,8 @@ impl Engine {
                 A::Type(t) => Target::Type(t),
             }),
         )?;
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.execution).to_string();
+        self.with_workflow_local(&req.namespace, &wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.execution)?;
             let pause = ActivityPause {
                 time_ms: g.now_ms(),
@@ -72,7 +73,8 @@ impl Engine {
                 A::UnpauseAll(_) => Target::All,
             }),
         )?;
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.execution).to_string();
+        self.with_workflow_local(&req.namespace, &wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.execution)?;
             for sid in g.targeted(&key, &target)? {
                 g.unpause(&key, sid, req.reset_attempts, req.reset_heartbeat);
@@ -93,7 +95,8 @@ impl Engine {
                 A::MatchAll(_) => Target::All,
             }),
         )?;
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.execution).to_string();
+        self.with_workflow_local(&req.namespace, &wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.execution)?;
             for sid in g.targeted(&key, &target)? {
                 g.reset(&key, sid, req.reset_heartbeat, req.keep_paused);
@@ -104,7 +107,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The scheduled event ids of the pending activities `target` names; NotFound with
     /// Temporal's message when there is none.
     fn targeted(&self, key: &ExecKey, target: &Target<'_>) -> RpcResult<Vec<i64>> {

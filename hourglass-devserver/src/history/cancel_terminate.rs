@@ -1,4 +1,5 @@
 //! Cancellation and termination: RequestCancelWorkflowExecution, TerminateWorkflowExecution and the RequestCancelExternalWorkflowExecution command.
+use crate::history::query::workflow_of;
 use crate::prelude::*;
 
 impl Engine {
@@ -7,7 +8,8 @@ impl Engine {
         &self,
         req: ws::RequestCancelWorkflowExecutionRequest,
     ) -> RpcResult<()> {
-        self.with(|g| {
+        let wf = workflow_of(&req.workflow_execution);
+        self.with_workflow_local(&req.namespace, wf, |g| {
             let key = g.resolve(&req.namespace, &req.workflow_execution)?;
             // As Temporal: cancelling a run that already closed succeeds and changes nothing.
             if g.execs.get(&key).is_some_and(|e| e.st.is_open()) {
@@ -20,7 +22,8 @@ impl Engine {
 
     /// TerminateWorkflowExecution.
     pub async fn terminate(&self, req: ws::TerminateWorkflowExecutionRequest) -> RpcResult<()> {
-        self.with(|g| {
+        let wf = workflow_of(&req.workflow_execution);
+        self.with_workflow_local(&req.namespace, wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
             g.terminate(&key, &req.reason, req.details, &req.identity);
             Ok(())
@@ -29,7 +32,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     pub(crate) fn request_cancel(
         &mut self,
         key: &ExecKey,

@@ -1,7 +1,7 @@
 //! Child workflows: StartChildWorkflowExecution, the child's start, and telling the parent how the child closed.
 use crate::prelude::*;
 
-impl Inner {
+impl Inner<'_> {
     /// The StartChildWorkflowExecution command.
     pub(crate) fn start_child_workflow_execution_command(
         &mut self,
@@ -71,8 +71,7 @@ impl Inner {
             .current_key(&ns, &a.workflow_id)
             .and_then(|k| self.execs.get(&k))
             .is_some_and(|e| e.st.is_open());
-        let bad =
-            a.workflow_id.is_empty() || wf_type.is_empty() || !self.namespaces.contains_key(&ns);
+        let bad = a.workflow_id.is_empty() || wf_type.is_empty() || self.namespace(&ns).is_err();
         if exists || bad {
             if let Some(ex) = self.execs.get_mut(key) {
                 ex.add(A::StartChildWorkflowExecutionFailedEventAttributes(

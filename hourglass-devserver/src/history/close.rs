@@ -15,7 +15,7 @@ pub(crate) enum Close {
     ContinuedAsNew,
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The CompleteWorkflowExecution command.
     pub(crate) fn complete_workflow_execution_command(
         &mut self,

@@ -30,7 +30,7 @@ pub(crate) struct CmdCtx<'a> {
     pub(crate) deferred: Vec<Deferred>,
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Records one command; returns whether it needs a new workflow task and closed the run.
     pub(crate) fn handle_command(
         &mut self,

@@ -1,7 +1,7 @@
 //! The ContinueAsNewWorkflowExecution command: closes the run and starts the next one of the chain.
 use crate::prelude::*;
 
-impl Inner {
+impl Inner<'_> {
     /// The ContinueAsNewWorkflowExecution command.
     pub(crate) fn continue_as_new_workflow_execution_command(
         &mut self,

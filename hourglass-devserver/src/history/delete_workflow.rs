@@ -10,7 +10,8 @@ const DELETE_REASON: &str = "Delete workflow execution";
 impl Engine {
     /// DeleteWorkflowExecution: NotFound for a run that does not exist.
     pub async fn delete_workflow(&self, req: ws::DeleteWorkflowExecutionRequest) -> RpcResult<()> {
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.workflow_execution).to_string();
+        self.with_workflow_local(&req.namespace, &wf, |g| {
             let key = g.resolve(&req.namespace, &req.workflow_execution)?;
             if g.execs.get(&key).is_some_and(|e| e.st.is_open()) {
                 g.terminate(&key, DELETE_REASON, None, "history-service");
@@ -29,7 +30,7 @@ mod tests {
     #[tokio::test]
     async fn a_running_run_is_terminated_then_deleted_and_a_missing_one_is_not_found() {
         let e = Engine::open(&Database::InMemory, "default").unwrap();
-        let key = e.inner.lock().create_run(NewRun {
+        let key = e.lock_all().create_run(NewRun {
             namespace: "default".into(),
             workflow_id: "w".into(),
             run_id: new_id(),
@@ -43,9 +44,9 @@ mod tests {
         };
         e.delete_workflow(req.clone()).await.unwrap();
         {
-            let g = e.inner.lock();
+            let g = e.lock_all();
             assert!(!g.execs.contains_key(&key));
-            assert!(!g.current.contains_key(&("default".into(), "w".into())));
+            assert!(g.execs.current("default", "w").is_none());
         }
         let again = e.delete_workflow(req).await.unwrap_err();
         assert_eq!(again.code(), tonic::Code::NotFound);

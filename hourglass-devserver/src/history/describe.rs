@@ -8,7 +8,8 @@ impl Engine {
         &self,
         req: ws::DescribeWorkflowExecutionRequest,
     ) -> RpcResult<ws::DescribeWorkflowExecutionResponse> {
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.execution);
+        self.with_workflow(&req.namespace, wf, |g| {
             let key = g.resolve(&req.namespace, &req.execution)?;
             let ex = g
                 .execs

@@ -1,4 +1,5 @@
 //! GetWorkflowExecutionHistory (paginated, long poll, close-event filter) and its reverse.
+use crate::history::query::workflow_of;
 use crate::prelude::*;
 
 impl Engine {
@@ -29,8 +30,8 @@ impl Engine {
             // What the page shows is answered only once durable (as the RPC that wrote it is),
             // so no reader sees an event that a crash could still take back.
             let ready = {
-                let mut g = self.inner.lock();
-                let seq = g.seq;
+                let mut g = self.lock_workflow(&req.namespace, workflow_of(&req.execution));
+                let seq = g.queued_seq();
                 read_page(&mut g, &req, from, page, close_only)
                     .map(|r| r.map(|resp| (resp, seq)))?
             };
@@ -60,7 +61,7 @@ impl Engine {
         &self,
         req: ws::GetWorkflowExecutionHistoryReverseRequest,
     ) -> RpcResult<ws::GetWorkflowExecutionHistoryReverseResponse> {
-        self.with(|g| {
+        self.with_workflow(&req.namespace, workflow_of(&req.execution), |g| {
             let key = g.resolve(&req.namespace, &req.execution)?;
             let ex = g
                 .execs

@@ -56,11 +56,11 @@ pub(crate) fn breach(limits: &HistoryLimits, count: i64, size: i64) -> Option<&'
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Terminates every changed, running execution whose history is over a limit; returns
     /// the error for the request that caused it (the last one when several did).
     pub(crate) fn enforce_history_limits(&mut self) -> Option<Status> {
-        let limits = self.history_limits;
+        let limits = *self.s.history_limits.lock();
         let mut over = vec![];
         for key in &self.dirty {
             let Some(ex) = self.execs.get_mut(key) else {

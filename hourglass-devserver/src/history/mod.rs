@@ -24,6 +24,7 @@ pub(crate) mod recovery;
 pub(crate) mod reset;
 pub(crate) mod retention;
 pub(crate) mod retry;
+pub(crate) mod shard;
 pub(crate) mod signal;
 pub(crate) mod start;
 pub(crate) mod state_rebuilder;
@@ -186,7 +187,7 @@ pub(crate) fn exec_of(key: &ExecKey) -> WorkflowExecution {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The run of `key`, or NotFound.
     pub(crate) fn exec_mut(&mut self, key: &ExecKey) -> RpcResult<&mut Exec> {
         self.execs
@@ -209,8 +210,8 @@ impl Inner {
             return Err(status::invalid("workflow id is required"));
         }
         let run_id = if e.run_id.is_empty() {
-            self.current
-                .get(&(ns.to_string(), e.workflow_id.clone()))
+            self.execs
+                .current(ns, &e.workflow_id)
                 .cloned()
                 .ok_or_else(|| {
                     status::not_found(format!(
@@ -248,13 +249,11 @@ impl Inner {
     }
 
     pub(crate) fn current_key(&self, ns: &str, wf: &str) -> Option<ExecKey> {
-        self.current
-            .get(&(ns.to_string(), wf.to_string()))
-            .map(|r| ExecKey {
-                namespace: ns.to_string(),
-                workflow_id: wf.to_string(),
-                run_id: r.clone(),
-            })
+        self.execs.current(ns, wf).map(|r| ExecKey {
+            namespace: ns.to_string(),
+            workflow_id: wf.to_string(),
+            run_id: r.clone(),
+        })
     }
 }
 

@@ -116,7 +116,9 @@ impl Engine {
     > {
         let update_id = update_id_of(update);
         let applied = self
-            .with(|g| Ok(g.apply_update_with_start(start, update, &update_id)))
+            .with_workflow_local(&start.namespace, &start.workflow_id, |g| {
+                Ok(g.apply_update_with_start(start, update, &update_id))
+            })
             .await
             .map_err(Failed::start)??;
         let (stage, outcome) = match applied.completed {
@@ -144,7 +146,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The locked part of update-with-start: joins the current run or starts a new one, and
     /// admits the update to it.
     fn apply_update_with_start(
@@ -156,8 +158,8 @@ impl Inner {
         self.namespace(&start.namespace).map_err(Failed::start)?;
         let request = update.request.clone().unwrap_or_default();
         let current = self
-            .current
-            .get(&(start.namespace.clone(), start.workflow_id.clone()))
+            .execs
+            .current(&start.namespace, &start.workflow_id)
             .cloned();
         if let Some(run) = &current {
             let key = ExecKey {

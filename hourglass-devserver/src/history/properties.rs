@@ -1,7 +1,7 @@
 //! Markers, search attributes and memo: RecordMarker, UpsertWorkflowSearchAttributes and ModifyWorkflowProperties.
 use crate::prelude::*;
 
-impl Inner {
+impl Inner<'_> {
     /// The RecordMarker command.
     pub(crate) fn record_marker_command(
         &mut self,

@@ -10,26 +10,25 @@ pub(crate) struct PendingQuery {
 impl Engine {
     /// RespondQueryTaskCompleted (legacy query tasks).
     pub async fn respond_query(&self, req: ws::RespondQueryTaskCompletedRequest) -> RpcResult<()> {
-        self.with(|g| {
-            let Some(TaskToken::Query { query_id }) = TaskToken::decode(&req.task_token) else {
-                return Err(status::invalid("malformed query task token"));
-            };
-            let q = g
-                .queries
-                .get_mut(&query_id)
-                .ok_or_else(|| status::not_found("query not found or already answered"))?;
-            if let Some(tx) = q.tx.take() {
-                let _ = tx.send(WorkflowQueryResult {
-                    result_type: req.completed_type,
-                    answer: req.query_result,
-                    error_message: req.error_message,
-                    failure: req.failure,
-                });
-            }
-            g.queries.remove(&query_id);
-            Ok(())
-        })
-        .await
+        // Only the pending query changes: no history shard is involved.
+        let Some(TaskToken::Query { query_id }) = TaskToken::decode(&req.task_token) else {
+            return Err(status::invalid("malformed query task token"));
+        };
+        let q = self
+            .shared
+            .queries
+            .lock()
+            .remove(&query_id)
+            .ok_or_else(|| status::not_found("query not found or already answered"))?;
+        if let Some(tx) = q.tx {
+            let _ = tx.send(WorkflowQueryResult {
+                result_type: req.completed_type,
+                answer: req.query_result,
+                error_message: req.error_message,
+                failure: req.failure,
+            });
+        }
+        Ok(())
     }
 
     /// QueryWorkflow: dispatched to a worker through a workflow task.
@@ -45,8 +44,8 @@ impl Engine {
             .query
             .ok_or_else(|| status::invalid("query is required"))?;
         let id = new_id();
-        let rx = {
-            let mut g = self.inner.lock();
+        let (key, rx) = {
+            let mut g = self.lock_workflow(&req.namespace, workflow_of(&req.execution));
             let key = g.resolve(&req.namespace, &req.execution)?;
             let status = g.execs.get(&key).map(|e| e.st.status).unwrap_or(OPEN);
             if rejects(req.query_reject_condition, status) {
@@ -59,7 +58,7 @@ impl Engine {
                 });
             }
             let (tx, rx) = oneshot::channel();
-            g.queries.insert(
+            g.s.queries.lock().insert(
                 id.clone(),
                 PendingQuery {
                     key: key.clone(),
@@ -68,20 +67,16 @@ impl Engine {
                 },
             );
             g.dispatch_query(&key, id.clone());
-            rx
+            (key, rx)
         };
         let res = tokio::select! {
             r = rx => r.ok(),
             _ = stop.wait_for(|v| *v) => None,
             _ = tokio::time::sleep_until(deadline) => None,
         };
-        let mut g = self.inner.lock();
-        g.queries.remove(&id);
-        if let Some(ex) = g
-            .execs
-            .values_mut()
-            .find(|e| e.pending_queries.contains(&id) || e.attached_queries.contains(&id))
-        {
+        self.shared.queries.lock().remove(&id);
+        let mut g = self.lock_workflow(&key.namespace, &key.workflow_id);
+        if let Some(ex) = g.execs.get_mut(&key) {
             ex.pending_queries.retain(|q| q != &id);
             ex.attached_queries.retain(|q| q != &id);
         }
@@ -115,7 +110,12 @@ fn rejects(condition: i32, status: i32) -> bool {
     }
 }
 
-impl Inner {
+/// The workflow id a request names (empty when it names none; resolving it then fails).
+pub(crate) fn workflow_of(exec: &Option<WorkflowExecution>) -> &str {
+    exec.as_ref().map(|e| e.workflow_id.as_str()).unwrap_or("")
+}
+
+impl Inner<'_> {
     pub(crate) fn dispatch_query(&mut self, key: &ExecKey, id: String) {
         let Some(ex) = self.execs.get_mut(key) else {
             return;
@@ -158,16 +158,18 @@ impl Inner {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Answers a poll with the legacy query task `id`, or `None` when the query is gone or
     /// must ride on the run's next workflow task instead.
     pub(crate) fn take_query_task(
         &mut self,
         id: String,
     ) -> Option<ws::PollWorkflowTaskQueueResponse> {
-        let q = self.queries.get(&id)?;
-        let key = q.key.clone();
-        let query = q.query.clone();
+        let (key, query) = {
+            let queries = self.s.queries.lock();
+            let q = queries.get(&id)?;
+            (q.key.clone(), q.query.clone())
+        };
         let ex = self.execs.get_mut(&key)?;
         if ex.st.is_open() && ex.st.wft.is_some() {
             ex.pending_queries.push(id);

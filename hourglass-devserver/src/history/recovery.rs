@@ -1,7 +1,7 @@
 //! Start-up recovery: puts each loaded run's pending tasks back on their queues and re-arms its timers.
 use crate::prelude::*;
 
-impl Inner {
+impl Inner<'_> {
     /// Start-up: finds every workflow id's current run from the store's index, loads the
     /// open runs only (with their histories), puts their tasks back on their queues and
     /// re-arms their timers, and arms the retention timers of closed runs without loading
@@ -23,8 +23,8 @@ impl Inner {
                 *e = cand;
             }
         }
-        for (k, (_, _, run)) in latest {
-            self.current.insert(k, run);
+        for ((ns, wf), (_, _, run)) in latest {
+            self.execs.set_current(&ns, &wf, run);
         }
         let count = open.len();
         let mut keys = Vec::with_capacity(count);
@@ -32,7 +32,7 @@ impl Inner {
             let key = se.state.key();
             self.execs.insert(
                 key.clone(),
-                Exec::new(se.state, se.events, self.time.clone()),
+                Exec::new(se.state, se.events, self.s.time.clone()),
             );
             keys.push(key);
         }

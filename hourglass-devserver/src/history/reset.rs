@@ -102,7 +102,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Resets the run `req` names (the current one without a run id); see the module.
     pub(crate) fn reset_workflow(
         &mut self,
@@ -153,7 +153,7 @@ impl Inner {
             run_id: run_id.clone(),
             ..base_key.clone()
         };
-        let mut ex = Exec::new(st, events, self.time.clone());
+        let mut ex = Exec::new(st, events, self.s.time.clone());
         ex.persisted = 0;
         fail_workflow_task(&mut ex, &req.reason, &base_key.run_id, &run_id);
         fail_inflight_activities(&mut ex, &req.reason, now);
@@ -169,10 +169,8 @@ impl Inner {
             }
         }
         self.execs.insert(key.clone(), ex);
-        self.current.insert(
-            (key.namespace.clone(), key.workflow_id.clone()),
-            run_id.clone(),
-        );
+        self.execs
+            .set_current(&key.namespace, &key.workflow_id, run_id.clone());
         self.dirty.insert(key.clone());
         self.rearm(&key);
         self.schedule_wft(&key);

@@ -34,7 +34,7 @@ pub(crate) fn deletion_time(
     close_ms.saturating_add(retention_ms).saturating_add(jitter)
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Arms the retention timer of a closed run.
     pub(crate) fn arm_retention(&mut self, key: &ExecKey) {
         if let Some(close_ms) = self.execs.get(key).and_then(|e| e.st.close_ms) {
@@ -45,14 +45,14 @@ impl Inner {
     /// Arms the retention timer of a run that closed at `close_ms`.
     pub(crate) fn arm_retention_at(&mut self, key: &ExecKey, close_ms: i64) {
         let retention = self
-            .namespaces
-            .get(&key.namespace)
-            .map(NamespaceRec::retention_ms)
+            .namespace(&key.namespace)
+            .ok()
+            .map(|n| n.retention_ms())
             .unwrap_or(DEFAULT_RETENTION_MS);
         let at = deletion_time(
             close_ms,
             retention,
-            self.retention_jitter_ms,
+            self.s.retention_jitter_ms,
             &mut rand::rng(),
         );
         self.arm(at, TimerTask::Retention { key: key.clone() });
@@ -72,9 +72,8 @@ impl Inner {
     pub(crate) fn delete_run(&mut self, key: ExecKey, why: &str) {
         self.execs.remove(&key);
         self.dirty.remove(&key);
-        let current = (key.namespace.clone(), key.workflow_id.clone());
-        if self.current.get(&current) == Some(&key.run_id) {
-            self.current.remove(&current);
+        if self.execs.current(&key.namespace, &key.workflow_id) == Some(&key.run_id) {
+            self.execs.remove_current(&key.namespace, &key.workflow_id);
         }
         tracing::info!(
             namespace = %key.namespace,
@@ -95,7 +94,7 @@ mod tests {
     async fn a_closed_run_is_deleted_once_its_retention_passed() {
         let e = Engine::open(&Database::InMemory, "default").unwrap();
         let key = {
-            let mut g = e.inner.lock();
+            let mut g = e.lock_all();
             let key = g.create_run(NewRun {
                 namespace: "default".into(),
                 workflow_id: "w".into(),
@@ -107,12 +106,12 @@ mod tests {
             g.terminate(&key, "done", None, "test");
             key
         };
-        let mut g = e.inner.lock();
+        let mut g = e.lock_all();
         assert!(g.execs.contains_key(&key));
         g.retention_due(key.clone());
         assert!(!g.execs.contains_key(&key), "deleted");
         assert_eq!(g.deleted, vec![key.clone()], "queued for the store");
-        assert!(!g.current.contains_key(&("default".into(), "w".into())));
+        assert!(g.execs.current("default", "w").is_none());
     }
 
     #[test]
@@ -138,9 +137,14 @@ mod tests {
 
     #[test]
     fn a_closed_run_is_armed_within_its_retention_and_jitter() {
-        let e = Engine::open(&Database::InMemory, "default").unwrap();
-        let mut g = e.inner.lock();
-        g.retention_jitter_ms = 60_000;
+        let e = Engine::open_with_clock(
+            &Database::InMemory,
+            "default",
+            Arc::new(TimeSource::wall()),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+        let mut g = e.lock_all();
         let key = g.create_run(NewRun {
             namespace: "default".into(),
             workflow_id: "w".into(),
@@ -150,13 +154,15 @@ mod tests {
             ..Default::default()
         });
         g.terminate(&key, "done", None, "test");
-        let close = g.execs[&key].st.close_ms.unwrap();
-        let armed: Vec<i64> = g
-            .timers
-            .iter()
-            .filter(|(_, t)| matches!(t, TimerTask::Retention { key: k } if *k == key))
-            .map(|((at, _), _)| *at)
-            .collect();
+        let close = g.execs.get(&key).unwrap().st.close_ms.unwrap();
+        let armed: Vec<i64> =
+            g.s.timers
+                .lock()
+                .due
+                .iter()
+                .filter(|(_, t)| matches!(t, TimerTask::Retention { key: k } if k == &key))
+                .map(|((at, _), _)| *at)
+                .collect();
         let start = close + DEFAULT_RETENTION_MS;
         assert_eq!(armed.len(), 1, "{armed:?}");
         assert!(

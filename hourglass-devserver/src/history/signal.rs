@@ -1,10 +1,12 @@
 //! Signals: SignalWorkflowExecution and the SignalExternalWorkflowExecution command.
+use crate::history::query::workflow_of;
 use crate::prelude::*;
 
 impl Engine {
     /// SignalWorkflowExecution.
     pub async fn signal_workflow(&self, req: ws::SignalWorkflowExecutionRequest) -> RpcResult<()> {
-        self.with(|g| {
+        let wf = workflow_of(&req.workflow_execution);
+        self.with_workflow_local(&req.namespace, wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.workflow_execution)?;
             if req.signal_name.is_empty() {
                 return Err(status::invalid("signal name is required"));
@@ -16,7 +18,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     pub(crate) fn signal(
         &mut self,
         key: &ExecKey,

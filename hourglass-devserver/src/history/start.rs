@@ -135,7 +135,8 @@ impl Engine {
             .as_ref()
             .map(|t| t.name.clone())
             .unwrap_or_default();
-        self.with(|g| {
+        let (ns, wf) = (namespace.clone(), workflow_id.clone());
+        self.with_workflow_local(&ns, &wf, |g| {
             let (run_id, started) = g.start(StartArgs::from(req))?;
             let key = ExecKey {
                 namespace,
@@ -163,16 +164,13 @@ impl Engine {
         &self,
         req: ws::SignalWithStartWorkflowExecutionRequest,
     ) -> RpcResult<ws::SignalWithStartWorkflowExecutionResponse> {
-        self.with(|g| {
+        let (ns, wf) = (req.namespace.clone(), req.workflow_id.clone());
+        self.with_workflow_local(&ns, &wf, |g| {
             g.namespace(&req.namespace)?;
             if req.signal_name.is_empty() {
                 return Err(status::invalid("signal name is required"));
             }
-            if let Some(run) = g
-                .current
-                .get(&(req.namespace.clone(), req.workflow_id.clone()))
-                .cloned()
-            {
+            if let Some(run) = g.execs.current(&req.namespace, &req.workflow_id).cloned() {
                 let key = ExecKey {
                     namespace: req.namespace.clone(),
                     workflow_id: req.workflow_id.clone(),
@@ -227,7 +225,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Eager workflow start (Temporal's `request_eager_execution`): the new run's first
     /// workflow task is started at once for the starting worker (WorkflowTaskStarted
     /// carries its identity) and returned in the start response instead of being polled.
@@ -264,11 +262,7 @@ impl Inner {
             return Err(status::invalid("task queue is required"));
         }
         self.validate_search_attributes(&a.namespace, &a.search_attributes)?;
-        if let Some(run) = self
-            .current
-            .get(&(a.namespace.clone(), a.workflow_id.clone()))
-            .cloned()
-        {
+        if let Some(run) = self.execs.current(&a.namespace, &a.workflow_id).cloned() {
             let key = ExecKey {
                 namespace: a.namespace.clone(),
                 workflow_id: a.workflow_id.clone(),
@@ -389,15 +383,15 @@ impl Inner {
                 r.prev_auto_reset_points.clone(),
                 &r.continued_execution_run_id,
                 now,
-                self.namespaces
-                    .get(&r.namespace)
-                    .map(NamespaceRec::retention_ms)
+                self.namespace(&r.namespace)
+                    .ok()
+                    .map(|n| n.retention_ms())
                     .unwrap_or(crate::history::retention::DEFAULT_RETENTION_MS),
             ),
             ..Default::default()
         };
         let root = st.root();
-        let mut ex = Exec::new(st, vec![], self.time.clone());
+        let mut ex = Exec::new(st, vec![], self.s.time.clone());
         ex.persisted = 0;
         let started_id = ex.add(A::WorkflowExecutionStartedEventAttributes(
             h::WorkflowExecutionStartedEventAttributes {
@@ -459,10 +453,8 @@ impl Inner {
         }
         let run_deadline = ex.st.run_deadline_ms;
         self.execs.insert(key.clone(), ex);
-        self.current.insert(
-            (key.namespace.clone(), key.workflow_id.clone()),
-            key.run_id.clone(),
-        );
+        self.execs
+            .set_current(&key.namespace, &key.workflow_id, key.run_id.clone());
         self.dirty.insert(key.clone());
         if r.start_delay_ms > 0 {
             if let Some(ex) = self.execs.get_mut(&key) {

@@ -18,7 +18,8 @@ impl Engine {
         &self,
         req: ws::ResetStickyTaskQueueRequest,
     ) -> RpcResult<()> {
-        self.with(|g| {
+        let wf = crate::history::query::workflow_of(&req.execution);
+        self.with_workflow_local(&req.namespace, wf, |g| {
             let key = g.resolve_open(&req.namespace, &req.execution)?;
             let ex = g.exec_mut(&key)?;
             ex.st.set_sticky(None);
@@ -29,7 +30,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The sticky schedule-to-start timer of workflow task `sid` fired.
     pub(crate) fn sticky_schedule_to_start_timed_out(&mut self, key: ExecKey, sid: i64) {
         let Some(ex) = self.execs.get_mut(&key) else {
@@ -87,7 +88,7 @@ impl Inner {
                 },
             );
         }
-        self.queues.remove(&QueueKey {
+        self.s.queues.lock().remove(&QueueKey {
             namespace: namespace.to_string(),
             name: sticky.to_string(),
             activity: false,

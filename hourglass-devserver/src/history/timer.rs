@@ -18,7 +18,7 @@ pub(crate) fn take_buffered_timer_fired(
     Some(started_event_id)
 }
 
-impl Inner {
+impl Inner<'_> {
     /// The StartTimer command.
     pub(crate) fn start_timer_command(
         &mut self,

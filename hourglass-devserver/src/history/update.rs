@@ -1,4 +1,5 @@
 //! Workflow updates: admission, delivery as protocol messages on a workflow task, the worker's acceptance / rejection / response, and waiting for a stage.
+use crate::history::query::workflow_of;
 use crate::prelude::*;
 
 /// Temporal's `update.AbortedByWorkflowClosingErr` message: an update admitted but not yet
@@ -51,7 +52,7 @@ impl Engine {
             .map(|w| w.lifecycle_stage)
             .unwrap_or(UpdateWorkflowExecutionLifecycleStage::Accepted as i32);
         let key = self
-            .with(|g| {
+            .with_workflow(&req.namespace, workflow_of(&req.workflow_execution), |g| {
                 let key = g.resolve(&req.namespace, &req.workflow_execution)?;
                 // Temporal's updateworkflow.ApplyRequest: a first execution run id that is not
                 // this chain's (a handle of an earlier, closed chain) finds no execution.
@@ -80,7 +81,7 @@ impl Engine {
             .update_ref
             .ok_or_else(|| status::invalid("update_ref is required"))?;
         let key = {
-            let mut g = self.inner.lock();
+            let mut g = self.lock_workflow(&req.namespace, workflow_of(&r.workflow_execution));
             g.resolve(&req.namespace, &r.workflow_execution)?
         };
         // Temporal's frontend fills in an empty wait policy: with no stage asked for, the poll
@@ -111,7 +112,7 @@ impl Engine {
         loop {
             // An outcome is answered once durable, as the completion that recorded it is.
             let ready = {
-                let g = self.inner.lock();
+                let g = self.lock_workflow(&key.namespace, &key.workflow_id);
                 let ex = g
                     .execs
                     .get(key)
@@ -133,7 +134,7 @@ impl Engine {
                     );
                 }
                 if u.stage >= wait || u.outcome.is_some() {
-                    Err((u.stage, u.outcome.clone(), g.seq))
+                    Err((u.stage, u.outcome.clone(), g.queued_seq()))
                 } else {
                     Ok(ex.watch.subscribe())
                 }
@@ -149,7 +150,7 @@ impl Engine {
                 r = rx.changed() => { if r.is_err() { return Err(status::not_found("workflow execution not found")); } }
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => {
-                    let g = self.inner.lock();
+                    let g = self.lock_workflow(&key.namespace, &key.workflow_id);
                     let stage = g.execs.get(key).and_then(|e| e.st.updates.get(id)).map(|u| u.stage).unwrap_or(1);
                     return Ok((stage, None));
                 }
@@ -158,7 +159,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Admits an update to the run `key` and makes sure a workflow task will deliver it;
     /// an update of the same id already there is left as it is (the request attaches to
     /// it). NotFound for a missing run, or a closed one without that update.

@@ -64,7 +64,7 @@ fn backoff_interval(
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Whether the open run `key` that ends with `failure` is retried (`timeout`: it ended by
     /// its run timeout).
     pub(crate) fn workflow_retry(

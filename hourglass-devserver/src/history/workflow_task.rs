@@ -51,7 +51,8 @@ impl Engine {
         &self,
         req: ws::RespondWorkflowTaskFailedRequest,
     ) -> RpcResult<()> {
-        self.with(|g| {
+        let token = req.task_token.clone();
+        self.with_token_workflow(&token, |g| {
             let (key, _) = g.started_wft(&req.task_token)?;
             g.fail_started_wft(
                 &key,
@@ -157,7 +158,7 @@ fn started_attrs_for(
     })
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Schedules a workflow task if the run is open and has none: on the execution's sticky
     /// queue when it is sticky and that queue has a poller, else on the normal queue.
     pub(crate) fn schedule_wft(&mut self, key: &ExecKey) {
@@ -249,31 +250,25 @@ impl Inner {
         self.schedule_wft(key);
     }
 
-    /// Takes the next startable task of a workflow queue (a workflow task or a legacy query).
-    pub(crate) fn take_workflow_task(
+    /// Starts a task taken off a workflow queue (a workflow task or a legacy query); None
+    /// when it is stale.
+    pub(crate) fn start_workflow_task(
         &mut self,
+        task: Task,
         qk: &QueueKey,
         identity: &str,
     ) -> Option<ws::PollWorkflowTaskQueueResponse> {
-        loop {
-            let (task, _) = self.queues.get_mut(qk)?.tasks.pop_front()?;
-            match task {
-                Task::Wft {
-                    key,
-                    scheduled_event_id,
-                } => {
-                    if let Some(r) = self.start_wft(&key, scheduled_event_id, identity, qk) {
-                        tracing::debug!(workflow_id = %key.workflow_id, attempt = r.attempt, identity, queue = %qk.name, "workflow task started");
-                        return Some(r);
-                    }
-                }
-                Task::Query { id } => {
-                    if let Some(r) = self.take_query_task(id) {
-                        return Some(r);
-                    }
-                }
-                Task::Activity { .. } => {}
+        match task {
+            Task::Wft {
+                key,
+                scheduled_event_id,
+            } => {
+                let r = self.start_wft(&key, scheduled_event_id, identity, qk)?;
+                tracing::debug!(workflow_id = %key.workflow_id, attempt = r.attempt, identity, queue = %qk.name, "workflow task started");
+                Some(r)
             }
+            Task::Query { id } => self.take_query_task(id),
+            Task::Activity { .. } => None,
         }
     }
 
@@ -288,7 +283,7 @@ impl Inner {
         identity: &str,
         qk: &QueueKey,
     ) -> Option<ws::PollWorkflowTaskQueueResponse> {
-        let limits = self.history_limits;
+        let limits = *self.s.history_limits.lock();
         let ex = self.execs.get_mut(key)?;
         if !ex.st.is_open() {
             return None;
@@ -377,7 +372,7 @@ impl Inner {
         ex.attached_queries = pending.clone();
         let mut resp = resp;
         for q in &pending {
-            if let Some(pq) = self.queries.get(q) {
+            if let Some(pq) = self.s.queries.lock().get(q) {
                 resp.queries.insert(q.clone(), pq.query.clone());
             }
         }
@@ -422,7 +417,7 @@ impl Inner {
     /// Ends the started workflow task without completion (Temporal's `failWorkflowTask`) and
     /// schedules the next attempt at once.
     pub(crate) fn fail_started_wft(&mut self, key: &ExecKey, how: WftFailure) {
-        let limits = self.history_limits;
+        let limits = *self.s.history_limits.lock();
         let Some(ex) = self.execs.get_mut(key) else {
             return;
         };

@@ -11,18 +11,25 @@ impl Engine {
         &self,
         req: ws::RespondWorkflowTaskCompletedRequest,
     ) -> RpcResult<ws::RespondWorkflowTaskCompletedResponse> {
-        self.with(|g| g.complete_wft(req))
-            .await
-            .map(
-                |reset_history_event_id| ws::RespondWorkflowTaskCompletedResponse {
-                    reset_history_event_id,
-                    ..Default::default()
-                },
-            )
+        let (namespace, workflow_id) = crate::history::shard::token_workflow(&req.task_token);
+        let crosses = crate::history::shard::commands_cross_workflows(&req.commands);
+        self.with_workflow_if(
+            &namespace,
+            &workflow_id,
+            |g| !crosses && g.workflow_is_local(&namespace, &workflow_id),
+            |g| g.complete_wft(req),
+        )
+        .await
+        .map(
+            |reset_history_event_id| ws::RespondWorkflowTaskCompletedResponse {
+                reset_history_event_id,
+                ..Default::default()
+            },
+        )
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Records a completed workflow task and its commands. Answers the response's
     /// `ResetHistoryEventId`: non-zero when a speculative task was discarded.
     pub(crate) fn complete_wft(
@@ -31,7 +38,7 @@ impl Inner {
     ) -> RpcResult<i64> {
         let (key, sid) = self.started_wft(&req.task_token)?;
         let identity = req.identity.clone();
-        let limits = self.history_limits;
+        let limits = *self.s.history_limits.lock();
         self.answer_task_queries(&key, std::mem::take(&mut req.query_results));
         if let Some(refused) = self.refuse_completion(&key, &req.commands, &identity) {
             return refused;
@@ -160,7 +167,7 @@ impl Inner {
     ) {
         let answered: HashSet<String> = results.keys().cloned().collect();
         for (qid, res) in results {
-            if let Some(mut q) = self.queries.remove(&qid)
+            if let Some(mut q) = self.s.queries.lock().remove(&qid)
                 && let Some(tx) = q.tx.take()
             {
                 let _ = tx.send(res);

@@ -61,15 +61,15 @@ impl Engine {
         &self,
         req: ws::DescribeTaskQueueRequest,
     ) -> RpcResult<ws::DescribeTaskQueueResponse> {
-        let g = self.inner.lock();
-        g.namespace(&req.namespace)?;
+        self.check_namespace(&req.namespace)?;
         let qk = QueueKey {
             namespace: req.namespace.clone(),
             name: req.task_queue.map(|t| t.name).unwrap_or_default(),
             activity: req.task_queue_type == TaskQueueType::Activity as i32,
         };
         let now = self.now_ms();
-        let Some(q) = g.queues.get(&qk) else {
+        let queues = self.shared.queues.lock();
+        let Some(q) = queues.get(&qk) else {
             return Ok(ws::DescribeTaskQueueResponse {
                 stats: req.report_stats.then(TaskQueueStats::default),
                 task_queue_status: req.include_task_queue_status.then(TaskQueueStatus::default),

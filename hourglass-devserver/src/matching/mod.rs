@@ -133,7 +133,8 @@ impl Engine {
             timeout,
             rate_per_second: None,
         };
-        self.long_poll(poll, Inner::take_workflow_task).await
+        self.long_poll(poll, |g, t, q, i| g.start_workflow_task(t, q, i))
+            .await
     }
 
     /// PollActivityTaskQueue (long poll; empty response on timeout).
@@ -157,16 +158,18 @@ impl Engine {
                 .as_ref()
                 .and_then(|m| m.max_tasks_per_second),
         };
-        self.long_poll(poll, Inner::take_activity_task).await
+        self.long_poll(poll, |g, t, q, i| g.start_activity_task(t, q, i))
+            .await
     }
 
-    /// The one long-poll path of both queue kinds: takes a task with `take` as soon as one
-    /// is there (answering once its start is durable), or answers empty at the deadline, or
+    /// The one long-poll path of both queue kinds: takes the next task off the queue and
+    /// starts it with `start` under its workflow's shard (a task whose run moved on is
+    /// skipped), answering once the start is durable; or answers empty at the deadline, or
     /// at once for a worker that announced its shutdown.
     async fn long_poll<R: PollResponse>(
         &self,
         poll: PollRequest<'_>,
-        take: impl Fn(&mut Inner, &QueueKey, &str) -> Option<R>,
+        start: impl Fn(&mut Inner, Task, &QueueKey, &str) -> Option<R>,
     ) -> RpcResult<R> {
         let qk = poll.queue;
         if qk.name.is_empty() {
@@ -175,16 +178,14 @@ impl Engine {
         let mut stop = self.closing.subscribe();
         let deadline = poll_deadline(poll.timeout);
         let poll_started = Instant::now();
-        {
-            let mut g = self.inner.lock();
-            g.namespace(poll.namespace)?;
-            let q = g.queue(&qk);
+        self.check_namespace(poll.namespace)?;
+        self.shared.with_queue(&qk, |q| {
             q.scaling.saw_poller(poll.identity, poll_started);
             q.pollers
                 .saw(poll.identity, self.now_ms(), poll.rate_per_second);
             q.waiting_polls += 1;
             q.last_poller_seen = Some(poll_started);
-        }
+        });
         let _waiting = WaitingPoll {
             engine: self,
             queue: &qk,
@@ -197,27 +198,60 @@ impl Engine {
             {
                 return Ok(R::default());
             }
-            let (ready, mut rx) = {
-                let mut g = self.inner.lock();
-                match take(&mut g, &qk, poll.identity) {
-                    Some(mut resp) => {
-                        resp.set_scaling_decision(g.scaling_decision(&qk, poll_started));
-                        (Some((resp, g.commit()?)), None)
-                    }
-                    None => (None, Some(g.queue(&qk).watch.subscribe())),
+            let mut rx = match self.take_task(&qk, poll.identity, poll_started, &start)? {
+                Ok((resp, seq)) => {
+                    self.evict_closed();
+                    self.wait_durable(seq).await?;
+                    return Ok(resp);
                 }
+                Err(rx) => rx,
             };
-            if let Some((resp, seq)) = ready {
-                self.wait_durable(seq).await?;
-                return Ok(resp);
-            }
-            let Some(rx) = rx.as_mut() else { continue };
             tokio::select! {
                 _ = rx.changed() => {}
                 _ = shutdowns.changed() => {}
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(R::default()),
             }
+        }
+    }
+
+    /// The namespace check of a poll, read without any shard.
+    pub(crate) fn check_namespace(&self, namespace: &str) -> RpcResult<()> {
+        if self.shared.namespaces.read().contains_key(namespace) {
+            Ok(())
+        } else {
+            Err(status::namespace_not_found(namespace))
+        }
+    }
+
+    /// Takes tasks off `qk` until one starts (its response and the commit to wait for), or
+    /// the queue is empty (a receiver that changes when a task is added). Nothing awaits in
+    /// between, so a task taken off the queue is always started or found stale.
+    fn take_task<R: PollResponse>(
+        &self,
+        qk: &QueueKey,
+        identity: &str,
+        poll_started: Instant,
+        start: &impl Fn(&mut Inner, Task, &QueueKey, &str) -> Option<R>,
+    ) -> RpcResult<Result<(R, u64), watch::Receiver<u64>>> {
+        loop {
+            let task = self.shared.with_queue(qk, |q| match q.tasks.pop_front() {
+                Some((task, _)) => Ok(task),
+                None => Err(q.watch.subscribe()),
+            });
+            let task = match task {
+                Ok(task) => task,
+                Err(rx) => return Ok(Err(rx)),
+            };
+            let Some(key) = self.shared.task_workflow(&task) else {
+                continue;
+            };
+            let mut g = self.lock_workflow(&key.namespace, &key.workflow_id);
+            if let Some(mut resp) = start(&mut g, task, qk, identity) {
+                resp.set_scaling_decision(self.shared.scaling_decision(qk, poll_started));
+                return Ok(Ok((resp, g.commit()?)));
+            }
+            g.commit()?;
         }
     }
 
@@ -253,24 +287,34 @@ struct WaitingPoll<'a> {
 
 impl Drop for WaitingPoll<'_> {
     fn drop(&mut self) {
-        let mut g = self.engine.inner.lock();
-        let q = g.queue(self.queue);
-        q.waiting_polls = q.waiting_polls.saturating_sub(1);
-        q.last_poller_seen = Some(Instant::now());
+        self.engine.shared.with_queue(self.queue, |q| {
+            q.waiting_polls = q.waiting_polls.saturating_sub(1);
+            q.last_poller_seen = Some(Instant::now());
+        });
     }
 }
 
-impl Inner {
-    /// The queue of `qk`, created empty on first use.
-    pub(crate) fn queue(&mut self, qk: &QueueKey) -> &mut Queue {
-        self.queues.entry(qk.clone()).or_insert_with(|| Queue {
+impl crate::engine::Shared {
+    /// Runs `f` on the queue of `qk` (created empty on first use) under the queues' lock.
+    pub(crate) fn with_queue<R>(&self, qk: &QueueKey, f: impl FnOnce(&mut Queue) -> R) -> R {
+        let mut queues = self.queues.lock();
+        let q = queues.entry(qk.clone()).or_insert_with(|| Queue {
             tasks: VecDeque::new(),
             watch: watch::Sender::new(0),
             scaling: PollerScaling::new(Instant::now()),
             waiting_polls: 0,
             last_poller_seen: None,
             pollers: Default::default(),
-        })
+        });
+        f(q)
+    }
+
+    /// The run a task belongs to (a query's is looked up; None once it was answered).
+    fn task_workflow(&self, task: &Task) -> Option<ExecKey> {
+        match task {
+            Task::Wft { key, .. } | Task::Activity { key, .. } => Some(key.clone()),
+            Task::Query { id } => self.queries.lock().get(id).map(|q| q.key.clone()),
+        }
     }
 
     /// Whether a sticky queue has a poller now or had one within
@@ -281,7 +325,7 @@ impl Inner {
             name: name.to_string(),
             activity: false,
         };
-        self.queues.get(&qk).is_some_and(|q| {
+        self.queues.lock().get(&qk).is_some_and(|q| {
             q.waiting_polls > 0
                 || q.last_poller_seen
                     .is_some_and(|t| t.elapsed() < STICKY_POLLER_UNAVAILABLE_WINDOW)
@@ -291,21 +335,36 @@ impl Inner {
     /// The poller scaling hint for a poll of `qk` that started at `poll_started` and is
     /// being answered with a task now.
     pub(crate) fn scaling_decision(
-        &mut self,
+        &self,
         qk: &QueueKey,
         poll_started: Instant,
     ) -> Option<temporalio_protos::temporal::api::taskqueue::v1::PollerScalingDecision> {
-        let q = self.queue(qk);
-        let oldest = q.tasks.front().map(|(_, at)| *at);
-        let backlog = q.tasks.len();
-        q.scaling
-            .decide(poll_started, Instant::now(), backlog, oldest)
+        self.with_queue(qk, |q| {
+            let oldest = q.tasks.front().map(|(_, at)| *at);
+            let backlog = q.tasks.len();
+            q.scaling
+                .decide(poll_started, Instant::now(), backlog, oldest)
+        })
     }
 
     /// Appends a task to a queue and wakes its polls.
+    pub(crate) fn push_task(&self, qk: QueueKey, task: Task) {
+        self.with_queue(&qk, |q| {
+            q.tasks.push_back((task, Instant::now()));
+            q.watch.send_modify(|v| *v += 1);
+        });
+    }
+}
+
+impl Inner<'_> {
+    /// Appends a task to a queue and wakes its polls.
     pub(crate) fn push_task(&mut self, qk: QueueKey, task: Task) {
-        let q = self.queue(&qk);
-        q.tasks.push_back((task, Instant::now()));
-        q.watch.send_modify(|v| *v += 1);
+        self.s.push_task(qk, task);
+    }
+
+    /// Whether a sticky queue has a poller now or had one within
+    /// [`STICKY_POLLER_UNAVAILABLE_WINDOW`].
+    pub(crate) fn sticky_queue_available(&self, namespace: &str, name: &str) -> bool {
+        self.s.sticky_queue_available(namespace, name)
     }
 }

@@ -11,11 +11,11 @@ impl Engine {
         req: ws::ListTaskQueuePartitionsRequest,
     ) -> RpcResult<ws::ListTaskQueuePartitionsResponse> {
         use temporalio_protos::temporal::api::taskqueue::v1::TaskQueuePartitionMetadata;
-        let g = self.inner.lock();
+        let g = self.lock_all();
         g.namespace(&req.namespace)?;
         let partition = TaskQueuePartitionMetadata {
             key: req.task_queue.map(|t| t.name).unwrap_or_default(),
-            owner_host_name: g.host_address.clone(),
+            owner_host_name: g.s.host_address.lock().clone(),
         };
         Ok(ws::ListTaskQueuePartitionsResponse {
             activity_task_queue_partitions: vec![partition.clone()],

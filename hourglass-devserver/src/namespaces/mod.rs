@@ -62,9 +62,9 @@ impl Engine {
     ) -> RpcResult<ws::DescribeNamespaceResponse> {
         self.with(|g| {
             let rec = if !req.id.is_empty() {
-                g.namespaces.values().find(|n| n.id == req.id).cloned()
+                g.namespaces().into_iter().find(|n| n.id == req.id)
             } else {
-                g.namespaces.get(&req.namespace).cloned()
+                g.namespace(&req.namespace).ok()
             };
             let rec = rec.ok_or_else(|| status::namespace_not_found(&req.namespace))?;
             Ok(ns_response(&rec))
@@ -76,7 +76,7 @@ impl Engine {
     pub async fn list_namespaces(&self) -> RpcResult<ws::ListNamespacesResponse> {
         self.with(|g| {
             Ok(ws::ListNamespacesResponse {
-                namespaces: g.namespaces.values().map(ns_response).collect(),
+                namespaces: g.namespaces().iter().map(|n| ns_response(n)).collect(),
                 next_page_token: vec![],
             })
         })
@@ -89,7 +89,7 @@ impl Engine {
             return Err(status::invalid("namespace name is required"));
         }
         self.with(|g| {
-            if g.namespaces.contains_key(&req.namespace) {
+            if g.namespace(&req.namespace).is_ok() {
                 return Err(Status::already_exists(format!(
                     "Namespace {} already exists.",
                     req.namespace
@@ -122,7 +122,7 @@ impl Engine {
         req: ws::UpdateNamespaceRequest,
     ) -> RpcResult<ws::UpdateNamespaceResponse> {
         self.with(|g| {
-            let mut rec = g.namespace(&req.namespace)?.clone();
+            let mut rec = (*g.namespace(&req.namespace)?).clone();
             if let Some(info) = &req.update_info {
                 if !info.description.is_empty() {
                     rec.description = info.description.clone();
@@ -194,17 +194,58 @@ pub(crate) fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     pub(crate) fn put_namespace(&mut self, rec: NamespaceRec) {
         let json = serde_json::to_string(&rec).unwrap_or_default();
         self.dirty_ns.push((rec.name.clone(), json));
-        self.namespaces.insert(rec.name.clone(), rec);
+        self.s
+            .namespaces
+            .write()
+            .insert(rec.name.clone(), Arc::new(rec));
     }
 
-    pub(crate) fn namespace(&self, ns: &str) -> RpcResult<&NamespaceRec> {
-        self.namespaces
+    /// The namespace `ns` (a snapshot: a later update replaces it), or NamespaceNotFound.
+    pub(crate) fn namespace(&self, ns: &str) -> RpcResult<Arc<NamespaceRec>> {
+        self.s
+            .namespaces
+            .read()
             .get(ns)
+            .cloned()
             .ok_or_else(|| status::namespace_not_found(ns))
+    }
+
+    /// Every namespace, by name.
+    pub(crate) fn namespaces(&self) -> Vec<Arc<NamespaceRec>> {
+        self.s.namespaces.read().values().cloned().collect()
+    }
+
+    /// Start-up: the namespaces of the store, and the default one if it is not there.
+    pub(crate) fn load_namespaces(&mut self, default_namespace: &str) -> crate::error::Result<()> {
+        let rows = match self.store {
+            Some(store) => store.load_namespaces()?,
+            None => vec![],
+        };
+        for (name, data) in rows {
+            let rec: NamespaceRec =
+                serde_json::from_str(&data).map_err(|e| crate::error::DevServerError::Corrupt {
+                    what: format!("namespace {name}"),
+                    detail: e.to_string(),
+                })?;
+            self.s.namespaces.write().insert(name, Arc::new(rec));
+        }
+        if self.namespace(default_namespace).is_err() {
+            self.put_namespace(NamespaceRec {
+                name: default_namespace.to_string(),
+                id: new_id(),
+                description: "default namespace".into(),
+                retention_days: 1,
+                retention: None,
+                owner_email: String::new(),
+                data: BTreeMap::new(),
+                search_attributes: BTreeMap::new(),
+            });
+        }
+        Ok(())
     }
 }
 

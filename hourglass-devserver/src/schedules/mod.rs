@@ -66,27 +66,28 @@ impl ScheduleRec {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Stores a schedule (new or changed) and queues it for the writer.
     pub(crate) fn put_schedule(&mut self, rec: ScheduleRec) {
         let key = rec.key();
-        self.schedules.insert(key.clone(), rec);
-        self.dirty_schedules.insert(key);
+        self.globals().schedules.insert(key.clone(), rec);
+        self.globals().dirty_schedules.insert(key);
     }
 
     /// Removes a schedule; the next commit deletes it from the store.
     pub(crate) fn remove_schedule(&mut self, key: &ScheduleKey) -> Option<ScheduleRec> {
-        let rec = self.schedules.remove(key)?;
-        self.dirty_schedules.insert(key.clone());
+        let rec = self.globals().schedules.remove(key)?;
+        self.globals().dirty_schedules.insert(key.clone());
         Some(rec)
     }
 
     /// The pending schedule writes: `(namespace, id, JSON)`, None for a deleted one.
     pub(crate) fn take_schedule_writes(&mut self) -> Vec<(String, String, Option<String>)> {
-        let keys: Vec<ScheduleKey> = self.dirty_schedules.drain().collect();
+        let keys: Vec<ScheduleKey> = self.globals().dirty_schedules.drain().collect();
         keys.into_iter()
             .map(|(ns, id)| {
                 let json = self
+                    .globals()
                     .schedules
                     .get(&(ns.clone(), id.clone()))
                     .and_then(|r| serde_json::to_string(r).ok());
@@ -107,8 +108,8 @@ impl Inner {
                     what: format!("schedule {ns}/{id}"),
                     detail: e.to_string(),
                 })?;
-            self.schedules.insert((ns, id), rec);
+            self.globals().schedules.insert((ns, id), rec);
         }
-        Ok(self.schedules.len())
+        Ok(self.globals().schedules.len())
     }
 }

@@ -325,10 +325,10 @@ impl ScheduleRec {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Advances every schedule to now (called by the timer loop).
     pub(crate) fn run_schedules(&mut self) {
-        let keys: Vec<ScheduleKey> = self.schedules.keys().cloned().collect();
+        let keys: Vec<ScheduleKey> = self.globals().schedules.keys().cloned().collect();
         for key in keys {
             self.advance_schedule(&key);
         }
@@ -336,7 +336,7 @@ impl Inner {
 
     /// One wake-up of a schedule: refresh, buffer the due times, take buffered starts.
     pub(crate) fn advance_schedule(&mut self, key: &ScheduleKey) {
-        let Some(mut rec) = self.schedules.get(key).cloned() else {
+        let Some(mut rec) = self.globals().schedules.get(key).cloned() else {
             return;
         };
         let now = self.now_ms();
@@ -353,7 +353,7 @@ impl Inner {
                 rec.process_time_range(spec, rec.last_processed_ms, now, 0, false);
         }
         self.process_buffer(&mut rec);
-        if self.schedules.get(key) != Some(&rec) {
+        if self.globals().schedules.get(key) != Some(&rec) {
             self.put_schedule(rec);
         }
     }
@@ -375,11 +375,7 @@ impl Inner {
             result: None,
             failure: None,
         };
-        let Some(run) = self
-            .current
-            .get(&(ns.to_string(), workflow_id.to_string()))
-            .cloned()
-        else {
+        let Some(run) = self.execs.current(ns, workflow_id).cloned() else {
             return Some(gone);
         };
         let key = ExecKey {
@@ -505,11 +501,7 @@ impl Inner {
     fn stop_running(&mut self, rec: &ScheduleRec, terminate: bool) {
         let identity = format!("temporal-scheduler-{}-{}", rec.namespace, rec.schedule_id);
         for w in &rec.info.running_workflows {
-            let Some(run) = self
-                .current
-                .get(&(rec.namespace.clone(), w.workflow_id.clone()))
-                .cloned()
-            else {
+            let Some(run) = self.execs.current(&rec.namespace, &w.workflow_id).cloned() else {
                 continue;
             };
             let key = ExecKey {

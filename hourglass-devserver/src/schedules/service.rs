@@ -140,7 +140,7 @@ impl Engine {
             let namespace_id = g.namespace(&req.namespace)?.id.clone();
             validate_search_attributes(g, &req.namespace, &schedule, &req.search_attributes)?;
             let k = key(&req.namespace, &req.schedule_id);
-            if let Some(existing) = g.schedules.get(&k) {
+            if let Some(existing) = g.globals().schedules.get(&k) {
                 if existing.request_id == req.request_id {
                     return Ok(ws::CreateScheduleResponse {
                         conflict_token: existing.token(),
@@ -180,10 +180,10 @@ impl Engine {
         req: ws::DescribeScheduleRequest,
     ) -> RpcResult<ws::DescribeScheduleResponse> {
         self.with(|g| {
-            let ns = g.namespace(&req.namespace)?.clone();
+            let ns = (*g.namespace(&req.namespace)?).clone();
             let k = key(&req.namespace, &req.schedule_id);
             g.advance_schedule(&k);
-            let rec = g.schedules.get(&k).ok_or_else(not_found)?;
+            let rec = g.globals().schedules.get(&k).ok_or_else(not_found)?;
             let mut schedule = rec.schedule.clone();
             if let Some(s) = schedule.spec.as_mut() {
                 spec::clean(s);
@@ -226,7 +226,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let k = key(&req.namespace, &req.schedule_id);
-            let mut rec = g.schedules.get(&k).cloned().ok_or_else(not_found)?;
+            let mut rec = g.globals().schedules.get(&k).cloned().ok_or_else(not_found)?;
             validate_search_attributes(g, &req.namespace, &schedule, &req.search_attributes)?;
             if token != 0 && token != rec.conflict_token {
                 tracing::warn!(schedule_id = %req.schedule_id, "schedule update conflicted with a concurrent change; dropped");
@@ -258,7 +258,12 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let k = key(&req.namespace, &req.schedule_id);
-            let mut rec = g.schedules.get(&k).cloned().ok_or_else(not_found)?;
+            let mut rec = g
+                .globals()
+                .schedules
+                .get(&k)
+                .cloned()
+                .ok_or_else(not_found)?;
             let compiled = rec.compiled();
             let now = g.now_ms();
             rec.apply_patch(compiled.as_ref(), req.patch.unwrap_or_default(), now);
@@ -290,8 +295,9 @@ impl Engine {
         req: ws::ListSchedulesRequest,
     ) -> RpcResult<ws::ListSchedulesResponse> {
         self.with(|g| {
-            let ns = g.namespace(&req.namespace)?.clone();
+            let ns = (*g.namespace(&req.namespace)?).clone();
             let all: Vec<&ScheduleRec> = g
+                .globals()
                 .schedules
                 .range(key(&req.namespace, "")..)
                 .take_while(|((n, _), _)| *n == req.namespace)
@@ -334,11 +340,12 @@ impl Engine {
         self.with(|g| {
             let ns = g.namespace(&req.namespace)?;
             let all: Vec<&ScheduleRec> = g
+                .globals()
                 .schedules
                 .values()
                 .filter(|r| r.namespace == req.namespace)
                 .collect();
-            let q = schedule_query(ns, all.iter().map(|r| &r.search_attributes), &req.query)?;
+            let q = schedule_query(&ns, all.iter().map(|r| &r.search_attributes), &req.query)?;
             let count = all.into_iter().filter(|r| schedule_matches(&q, r)).count() as i64;
             Ok(ws::CountSchedulesResponse {
                 count,
@@ -360,6 +367,7 @@ impl Engine {
         self.with(|g| {
             g.namespace(&req.namespace)?;
             let rec = g
+                .globals()
                 .schedules
                 .get(&key(&req.namespace, &req.schedule_id))
                 .ok_or_else(not_found)?;

@@ -53,20 +53,26 @@ impl Engine {
     pub async fn run_timers(self: Arc<Self>, stop: Arc<Notify>) {
         loop {
             let (next, skipped) = {
-                let mut g = self.inner.lock();
+                let mut g = self.lock_all();
                 g.fire_due_timers();
                 g.run_schedules();
                 if let Err(e) = g.commit() {
                     tracing::error!(error = %e.message(), "persisting timer and schedule effects failed");
                 }
-                let skipped = g.time_skip_target().is_some_and(|at| g.time.skip_to(at));
-                g.time.wake_sleepers();
-                let timer = g.timers.first_key_value().map(|(&(at, _), _)| at);
+                let skipped = g.time_skip_target().is_some_and(|at| g.s.time.skip_to(at));
+                g.s.time.wake_sleepers();
+                let timer =
+                    g.s.timers
+                        .lock()
+                        .due
+                        .first_key_value()
+                        .map(|(&(at, _), _)| at);
                 (
-                    timer.into_iter().chain(g.time.next_sleeper()).min(),
+                    timer.into_iter().chain(g.s.time.next_sleeper()).min(),
                     skipped,
                 )
             };
+            self.evict_closed();
             if skipped {
                 // The clock moved: fire what came due before waiting on anything.
                 continue;
@@ -83,30 +89,38 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Fires every timer task whose time has come.
     fn fire_due_timers(&mut self) {
         let now = self.now_ms();
-        while let Some((&(at, seq), _)) = self.timers.first_key_value() {
-            if at > now {
-                break;
-            }
-            if let Some(t) = self.timers.remove(&(at, seq)) {
-                self.fire(t);
-            }
+        loop {
+            let due = {
+                let mut timers = self.s.timers.lock();
+                match timers.due.first_key_value() {
+                    Some((&(at, seq), _)) if at <= now => timers.due.remove(&(at, seq)),
+                    _ => None,
+                }
+            };
+            let Some(t) = due else { break };
+            self.fire(t);
         }
     }
 
     pub(crate) fn arm(&mut self, at_ms: i64, t: TimerTask) {
         // Wake the timer loop only when this timer becomes the earliest one.
-        let earliest = self
-            .timers
-            .first_key_value()
-            .is_none_or(|(&(at, _), _)| at_ms < at);
-        self.timer_seq += 1;
-        self.timers.insert((at_ms, self.timer_seq), t);
+        let earliest = {
+            let mut timers = self.s.timers.lock();
+            let earliest = timers
+                .due
+                .first_key_value()
+                .is_none_or(|(&(at, _), _)| at_ms < at);
+            timers.seq += 1;
+            let seq = timers.seq;
+            timers.due.insert((at_ms, seq), t);
+            earliest
+        };
         if earliest {
-            self.timer_notify.notify_one();
+            self.s.timer_notify.notify_one();
         }
     }
 
@@ -131,7 +145,7 @@ impl Inner {
             TimerTask::RunTimeout { key } => self.run_timed_out(key, now),
             // Temporal's test server keeps every run: on a skipping clock, where a jump
             // can pass a retention period in an instant, closed runs stay.
-            TimerTask::Retention { .. } if self.time.is_skipping() => {}
+            TimerTask::Retention { .. } if self.s.time.is_skipping() => {}
             TimerTask::Retention { key } => self.retention_due(key),
             TimerTask::Activity {
                 key,

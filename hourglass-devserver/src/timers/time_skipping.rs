@@ -5,7 +5,7 @@
 //! jumps to the next timer, sleeper or schedule action.
 use crate::prelude::*;
 
-impl Inner {
+impl Inner<'_> {
     /// How many locks outstanding work holds: one per workflow task scheduled, running
     /// or about to be retried, per activity scheduled or running (not backing off before
     /// a retry), and per query waiting for its task. Time must not skip past a worker
@@ -30,23 +30,26 @@ impl Inner {
                 wft + activities
             })
             .sum();
-        i64::try_from(per_run + self.queries.len()).unwrap_or(i64::MAX)
+        i64::try_from(per_run + self.s.queries.lock().len()).unwrap_or(i64::MAX)
     }
 
     /// The virtual time to jump to, if the clock may skip now: the earliest of the next
     /// timer of an open run, the next sleeper and the next schedule action, when it is in
     /// the future. (Retention never fires on a skipping clock: the test server keeps runs.)
-    pub(crate) fn time_skip_target(&self) -> Option<i64> {
-        if !self.time.is_skipping() || self.time.locked(self.outstanding_work()) {
+    pub(crate) fn time_skip_target(&mut self) -> Option<i64> {
+        if !self.s.time.is_skipping() || self.s.time.locked(self.outstanding_work()) {
             return None;
         }
         let timer = self
+            .s
             .timers
+            .lock()
+            .due
             .iter()
             .find(|(_, t)| self.timer_of_open_run(t))
             .map(|(&(at, _), _)| at);
         let schedule = self.next_schedule_action_ms();
-        let target = [timer, self.time.next_sleeper(), schedule]
+        let target = [timer, self.s.time.next_sleeper(), schedule]
             .into_iter()
             .flatten()
             .min()?;
@@ -69,8 +72,9 @@ impl Inner {
     }
 
     /// When the next schedule action is due (unpaused schedules with actions left).
-    fn next_schedule_action_ms(&self) -> Option<i64> {
-        self.schedules
+    fn next_schedule_action_ms(&mut self) -> Option<i64> {
+        self.globals()
+            .schedules
             .values()
             .filter(|rec| {
                 rec.schedule

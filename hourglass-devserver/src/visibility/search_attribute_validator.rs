@@ -21,7 +21,7 @@ const PREDEFINED_WHITELIST: &[&str] = &[
     "TemporalReportedProblems",
 ];
 
-impl Inner {
+impl Inner<'_> {
     /// Refuses, with Temporal's InvalidArgument messages, search attributes that are system
     /// attributes, not defined in `namespace`, internal predefined ones, or of the wrong type.
     pub(crate) fn validate_search_attributes(
@@ -78,7 +78,7 @@ impl Inner {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Validates the search attributes the commands of a completed workflow task carry
     /// (UpsertWorkflowSearchAttributes, StartChildWorkflowExecution, ContinueAsNew), as
     /// Temporal's command handler does before applying any of them.
@@ -184,7 +184,7 @@ mod tests {
     #[tokio::test]
     async fn counts_and_sizes_over_temporals_limits_are_refused() {
         let e = Engine::open(&Database::InMemory, "default").unwrap();
-        let g = e.inner.lock();
+        let g = e.lock_all();
         let many = SearchAttributes {
             indexed_fields: (0..101).map(|i| (format!("A{i}"), keyword("x"))).collect(),
         };

@@ -113,7 +113,7 @@ pub(crate) fn is_system(name: &str) -> bool {
     SYSTEM.iter().chain(PREDEFINED).any(|(n, _)| *n == name) || name == "ScheduleId"
 }
 
-impl Inner {
+impl Inner<'_> {
     /// Registers custom attributes in `namespace` (AddSearchAttributes): an existing name is
     /// left as it is; a reserved name, an unknown type or more attributes of a type than SQL
     /// visibility has columns for are refused, and then nothing is registered.
@@ -128,7 +128,7 @@ impl Inner {
         if attributes.is_empty() {
             return Err(status::invalid("SearchAttributes are not set on request."));
         }
-        let mut rec = self.namespace(namespace)?.clone();
+        let mut rec = (*self.namespace(namespace)?).clone();
         let mut names: Vec<_> = attributes.iter().collect();
         names.sort();
         for (name, t) in names {
@@ -173,7 +173,7 @@ impl Inner {
         if namespace.is_empty() {
             return Err(status::invalid("Namespace is not set on request."));
         }
-        let mut rec = self.namespace(namespace)?.clone();
+        let mut rec = (*self.namespace(namespace)?).clone();
         for name in names {
             if rec.search_attributes.remove(name).is_some() {
                 tracing::info!(namespace, name = %name, "search attribute removed");
@@ -220,7 +220,7 @@ impl Engine {
         if r.namespace.is_empty() {
             return Err(status::invalid("Namespace is not set on request."));
         }
-        let g = self.inner.lock();
+        let g = self.lock_all();
         let rec = g.namespace(&r.namespace)?;
         Ok(op::ListSearchAttributesResponse {
             custom_attributes: rec.search_attributes.clone().into_iter().collect(),
@@ -232,9 +232,9 @@ impl Engine {
     /// GetSearchAttributes (WorkflowService, namespace-less): the system attributes and the
     /// custom ones of every namespace.
     pub async fn get_search_attributes(&self) -> RpcResult<ws::GetSearchAttributesResponse> {
-        let g = self.inner.lock();
+        let g = self.lock_all();
         let mut keys = system_map();
-        for rec in g.namespaces.values() {
+        for rec in g.namespaces() {
             keys.extend(rec.search_attributes.iter().map(|(k, v)| (k.clone(), *v)));
         }
         Ok(ws::GetSearchAttributesResponse { keys })
@@ -252,7 +252,7 @@ mod tests {
     #[tokio::test]
     async fn custom_attributes_are_added_listed_and_removed_within_temporals_rules() {
         let e = Engine::open(&Database::InMemory, "default").unwrap();
-        let mut g = e.inner.lock();
+        let mut g = e.lock_all();
         g.add_search_attributes(
             "default",
             &attrs(&[("Color", T::Keyword), ("Size", T::Int)]),
