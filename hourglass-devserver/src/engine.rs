@@ -14,7 +14,7 @@ pub(crate) const DEFAULT_WFT_TIMEOUT_MS: i64 = 10_000;
 
 pub(crate) use crate::history::shard::{HISTORY_SHARDS, Shard, Shards};
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// What the engine shares besides the executions, each part behind its own short-held lock
 /// (taken after any history shard, never while another of these is held): matching's task
@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) time: Arc<TimeSource>,
     /// Up to how long after its retention a closed run is deleted (see `history::retention`).
     pub(crate) retention_jitter_ms: i64,
+    /// History events sent to workers in workflow task poll responses since start.
+    pub(crate) events_delivered: AtomicU64,
     /// Schedules and batch jobs (taken by a request when it first touches them).
     pub(crate) globals: Mutex<Globals>,
 }
@@ -183,6 +185,7 @@ impl Engine {
                 time: time.clone(),
                 retention_jitter_ms: i64::try_from(retention_jitter.as_millis())
                     .unwrap_or(i64::MAX),
+                events_delivered: AtomicU64::new(0),
                 globals: Mutex::new(Globals {
                     schedules: BTreeMap::new(),
                     dirty_schedules: HashSet::new(),
@@ -308,8 +311,19 @@ impl Engine {
         self.answer(applied).await
     }
 
+    /// The shard of (`namespace`, `workflow_id`) when the workflow stays within it (see
+    /// [`Inner::workflow_is_local`]), otherwise every shard.
+    pub(crate) fn lock_local(&self, namespace: &str, workflow_id: &str) -> Inner<'_> {
+        let g = self.lock_workflow(namespace, workflow_id);
+        if g.workflow_is_local(namespace, workflow_id) {
+            return g;
+        }
+        drop(g);
+        self.lock_all()
+    }
+
     /// Runs `f` on the view and commits its changes; the shards are let go on return.
-    fn apply<T>(
+    pub(crate) fn apply<T>(
         &self,
         mut g: Inner<'_>,
         f: impl FnOnce(&mut Inner) -> RpcResult<T>,
@@ -366,6 +380,12 @@ impl Engine {
     /// How many runs (open and cached closed ones) are in memory now.
     pub fn executions_in_memory(&self) -> usize {
         self.shards.iter().map(|s| s.lock().execs.len()).sum()
+    }
+
+    /// How many history events workflow task poll responses carried since start (a
+    /// sticky worker gets only the new ones; a normal poll the whole history).
+    pub fn workflow_task_events_delivered(&self) -> u64 {
+        self.shared.events_delivered.load(Ordering::Relaxed)
     }
 
     /// Sets the per-execution history limits enforced from the next commit on.

@@ -469,6 +469,13 @@ impl RunningServer {
         self.engine.executions_in_memory()
     }
 
+    /// How many history events workflow task poll responses carried since the server
+    /// started: with sticky workers, about one task's new events each; without, the whole
+    /// history every time.
+    pub fn workflow_task_events_delivered(&self) -> u64 {
+        self.engine.workflow_task_events_delivered()
+    }
+
     /// `http://ip:port` (`https://` when serving TLS), what Temporal clients take as a
     /// target URL.
     pub fn url(&self) -> String {

@@ -236,26 +236,85 @@ mod tests {
         assert!(used.iter().all(|&i| i < HISTORY_SHARDS));
     }
 
-    #[tokio::test]
-    async fn a_request_on_one_workflow_does_not_wait_for_another_shard() {
-        let e = Engine::open(&Database::InMemory, "default").unwrap();
-        let (a, b) = (0..100)
+    /// Two workflow ids of different shards and one more of the first one's shard.
+    fn ids() -> (String, String, String) {
+        let ids: Vec<(usize, String)> = (0..1000)
             .map(|i| format!("wf-{i}"))
             .map(|id| (shard_index("default", &id, HISTORY_SHARDS), id))
-            .collect::<Vec<_>>()
-            .windows(2)
-            .find(|w| w[0].0 != w[1].0)
-            .map(|w| (w[0].1.clone(), w[1].1.clone()))
-            .unwrap();
+            .collect();
+        let (sa, a) = ids[0].clone();
+        let other = ids.iter().find(|(s, _)| *s != sa).unwrap().1.clone();
+        let same = ids[1..].iter().find(|(s, _)| *s == sa).unwrap().1.clone();
+        (a, other, same)
+    }
+
+    /// Starts workflow `id` on another thread; the receiver hears when the request ended.
+    fn start_elsewhere(e: &Arc<Engine>, id: &str) -> std::sync::mpsc::Receiver<bool> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (e, id) = (e.clone(), id.to_string());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let r = rt.block_on(e.start_workflow(ws::StartWorkflowExecutionRequest {
+                namespace: "default".into(),
+                workflow_id: id,
+                workflow_type: Some(WorkflowType { name: "T".into() }),
+                task_queue: Some(task_queue("q")),
+                request_id: new_id(),
+                ..Default::default()
+            }));
+            let _ = tx.send(r.is_ok());
+        });
+        rx
+    }
+
+    #[test]
+    fn a_request_waits_only_for_its_own_shard() {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        let (a, other, same) = ids();
         let held = e.lock_workflow("default", &a);
-        // With `a`'s shard held, a whole request on `b` runs to its end.
-        let done = e
-            .with_workflow("default", &b, |g| {
-                Ok(g.execs.current("default", &b).cloned())
-            })
-            .await
-            .unwrap();
-        assert_eq!(done, None);
+        let elsewhere = start_elsewhere(&e, &other);
+        let beside = start_elsewhere(&e, &same);
+        // A workflow of another shard starts while `a`'s shard is held...
+        assert_eq!(
+            elsewhere.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok(true)
+        );
+        // ...and one of the same shard waits until it is let go.
+        assert!(
+            beside
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
         drop(held);
+        assert_eq!(
+            beside.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn a_view_of_every_shard_waits_for_each_and_sees_the_runs_of_all() {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        let (a, other, _) = ids();
+        for id in [&a, &other] {
+            let started = start_elsewhere(&e, id);
+            assert_eq!(started.recv_timeout(std::time::Duration::from_secs(10)), Ok(true));
+        }
+        let held = e.lock_workflow("default", &a);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let e2 = e.clone();
+        std::thread::spawn(move || {
+            let all = e2.lock_all();
+            let _ = tx.send((all.execs.holds_all(), all.execs.values().count()));
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+        drop(held);
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok((true, 2))
+        );
     }
 }

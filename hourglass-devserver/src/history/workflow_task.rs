@@ -343,6 +343,9 @@ impl Inner<'_> {
         if w.unwritten() {
             events.extend(ex.transient_suffix(&w, identity, &limits));
         }
+        self.s
+            .events_delivered
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         w.started_event_id = Some(started_id);
         w.timeout_ms = Some(timeout_at);
         w.delivered_updates = delivered;

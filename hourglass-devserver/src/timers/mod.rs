@@ -52,12 +52,12 @@ impl Engine {
     /// wakes TestService sleepers, and jumps the clock when nothing is outstanding.
     pub async fn run_timers(self: Arc<Self>, stop: Arc<Notify>) {
         loop {
+            self.fire_due_timers();
             let (next, skipped) = {
                 let mut g = self.lock_all();
-                g.fire_due_timers();
                 g.run_schedules();
                 if let Err(e) = g.commit() {
-                    tracing::error!(error = %e.message(), "persisting timer and schedule effects failed");
+                    tracing::error!(error = %e.message(), "persisting schedule effects failed");
                 }
                 let skipped = g.time_skip_target().is_some_and(|at| g.s.time.skip_to(at));
                 g.s.time.wake_sleepers();
@@ -89,22 +89,49 @@ impl Engine {
     }
 }
 
-impl Inner<'_> {
-    /// Fires every timer task whose time has come.
-    fn fire_due_timers(&mut self) {
+impl Engine {
+    /// Fires every timer task whose time has come, each under its workflow's shard (every
+    /// shard when the workflow reaches others, see `Inner::workflow_is_local`), as
+    /// Temporal's timer queue processor runs a task against its execution's mutable state.
+    fn fire_due_timers(&self) {
         let now = self.now_ms();
         loop {
             let due = {
-                let mut timers = self.s.timers.lock();
+                let mut timers = self.shared.timers.lock();
                 match timers.due.first_key_value() {
                     Some((&(at, seq), _)) if at <= now => timers.due.remove(&(at, seq)),
                     _ => None,
                 }
             };
             let Some(t) = due else { break };
-            self.fire(t);
+            let key = t.key().clone();
+            let g = self.lock_local(&key.namespace, &key.workflow_id);
+            if let Err(e) = self.apply(g, |g| {
+                g.fire(t);
+                Ok(())
+            }) {
+                tracing::error!(error = %e.message(), workflow_id = %key.workflow_id, "persisting a timer's effects failed");
+            }
         }
     }
+}
+
+impl TimerTask {
+    /// The run the timer belongs to.
+    pub(crate) fn key(&self) -> &ExecKey {
+        match self {
+            TimerTask::User { key, .. }
+            | TimerTask::WftTimeout { key, .. }
+            | TimerTask::WftRetry { key }
+            | TimerTask::StickyTimeout { key, .. }
+            | TimerTask::Activity { key, .. }
+            | TimerTask::RunTimeout { key }
+            | TimerTask::Retention { key } => key,
+        }
+    }
+}
+
+impl Inner<'_> {
 
     pub(crate) fn arm(&mut self, at_ms: i64, t: TimerTask) {
         // Wake the timer loop only when this timer becomes the earliest one.

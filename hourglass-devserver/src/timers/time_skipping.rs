@@ -59,16 +59,8 @@ impl Inner<'_> {
     /// Whether a timer task belongs to a run still open: the timers a closed run leaves
     /// behind (a user timer, a timeout) and retention are not worth a jump.
     fn timer_of_open_run(&self, t: &TimerTask) -> bool {
-        let key = match t {
-            TimerTask::Retention { .. } => return false,
-            TimerTask::User { key, .. }
-            | TimerTask::WftTimeout { key, .. }
-            | TimerTask::WftRetry { key }
-            | TimerTask::StickyTimeout { key, .. }
-            | TimerTask::Activity { key, .. }
-            | TimerTask::RunTimeout { key } => key,
-        };
-        self.execs.get(key).is_some_and(|ex| ex.st.is_open())
+        !matches!(t, TimerTask::Retention { .. })
+            && self.execs.get(t.key()).is_some_and(|ex| ex.st.is_open())
     }
 
     /// When the next schedule action is due (unpaused schedules with actions left).
