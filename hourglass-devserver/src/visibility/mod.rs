@@ -288,12 +288,16 @@ pub(crate) fn search_attribute_payload(
 }
 
 impl Engine {
-    /// Runs `answer` on the parsed `query` over the namespace's runs in memory (copied under
-    /// the history lock) and, with a database file, the store's visibility connection, used
-    /// outside the lock on a blocking thread, so a list over many closed runs holds up no
-    /// other request. Copied in that order, a run evicted in between is durable before the
-    /// store is read, so none is missed; one in memory and in the store is answered from
-    /// memory (the store's queries leave those out).
+    /// Runs `answer` on the parsed `query` over the namespace's runs in memory that the
+    /// store may not have (copied one history shard at a time) and, with a database file,
+    /// the store's visibility connection, used on a blocking thread while no shard is held,
+    /// so a list over many closed runs holds up no other request.
+    ///
+    /// With a database file, a closed run whose state is durable is left to the store (the
+    /// closed-run cache is not copied). Copied in that order, a run closed or evicted in
+    /// between is durable before the store is read, so none is missed; one copied from
+    /// memory and also in the store is answered from memory (the store's queries leave
+    /// those out).
     async fn with_visibility<R: Send + 'static>(
         &self,
         namespace: &str,
@@ -302,17 +306,14 @@ impl Engine {
         + Send
         + 'static,
     ) -> RpcResult<R> {
-        let (ns, runs) = {
-            let g = self.lock_all();
-            let ns = (*g.namespace(namespace)?).clone();
-            let runs: Vec<Execution> = g
-                .execs
-                .values()
-                .filter(|e| e.st.namespace == namespace)
-                .map(|e| e.st.clone())
-                .collect();
-            (ns, runs)
-        };
+        let ns = self
+            .shared
+            .namespaces
+            .read()
+            .get(namespace)
+            .map(|n| (**n).clone())
+            .ok_or_else(|| status::namespace_not_found(namespace))?;
+        let runs = self.runs_not_in_store(namespace);
         let Some(reader) = self.visibility_reader.clone() else {
             let q = run_query(&ns, &runs, None, &query)?;
             return answer(&q, &runs, None);
@@ -324,6 +325,34 @@ impl Engine {
         })
         .await
         .map_err(|e| Status::internal(format!("reading visibility failed: {e}")))?
+    }
+}
+
+impl Engine {
+    /// The runs of `namespace` in memory, except (with a database file) closed ones whose
+    /// state the writer made durable: those are read from the store.
+    fn runs_not_in_store(&self, namespace: &str) -> Vec<Execution> {
+        let in_store = self.visibility_reader.is_some();
+        // Read before the shards: an older mark only keeps more runs in the copy.
+        let done = self.durable.borrow().done;
+        let mut runs = vec![];
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            runs.extend(
+                shard
+                    .execs
+                    .values()
+                    .filter(|e| e.st.namespace == namespace)
+                    .filter(|e| {
+                        !(in_store
+                            && !e.st.is_open()
+                            && e.persisted == e.events.len()
+                            && e.written_seq <= done)
+                    })
+                    .map(|e| e.st.clone()),
+            );
+        }
+        runs
     }
 }
 
