@@ -69,6 +69,8 @@ pub(crate) struct Globals {
     pub(crate) schedules: BTreeMap<ScheduleKey, ScheduleRec>,
     /// Schedules changed (or deleted) since the last commit.
     pub(crate) dirty_schedules: HashSet<ScheduleKey>,
+    /// When the timer loop next advances each schedule (see `ScheduleRec::next_wake_ms`).
+    pub(crate) schedule_wakes: HashMap<ScheduleKey, i64>,
     /// Every batch job by (namespace, job id) (see `batcher`).
     pub(crate) batch_jobs: BTreeMap<BatchJobKey, BatchJobRec>,
     /// Wakes a running job's task when StopBatchOperation stops it.
@@ -189,6 +191,7 @@ impl Engine {
                 globals: Mutex::new(Globals {
                     schedules: BTreeMap::new(),
                     dirty_schedules: HashSet::new(),
+                    schedule_wakes: HashMap::new(),
                     batch_jobs: BTreeMap::new(),
                     batch_stops: HashMap::new(),
                     dirty_batch_jobs: HashSet::new(),

@@ -26,6 +26,11 @@ pub(crate) fn serve(
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        // Small answers go out at once instead of waiting on the client's
+                        // delayed ACK (as on the gRPC listener).
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!(listener = what, error = %e, "TCP_NODELAY not set");
+                        }
                         let service = TowerToHyperService::new(router.clone());
                         let conn_stop = stop.clone();
                         connections.spawn(serve_connection(what, stream, peer, service, conn_stop));

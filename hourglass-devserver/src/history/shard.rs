@@ -301,7 +301,10 @@ mod tests {
         let (a, other, _) = ids();
         for id in [&a, &other] {
             let started = start_elsewhere(&e, id);
-            assert_eq!(started.recv_timeout(std::time::Duration::from_secs(10)), Ok(true));
+            assert_eq!(
+                started.recv_timeout(std::time::Duration::from_secs(10)),
+                Ok(true)
+            );
         }
         let held = e.lock_workflow("default", &a);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -310,7 +313,10 @@ mod tests {
             let all = e2.lock_all();
             let _ = tx.send((all.execs.holds_all(), all.execs.values().count()));
         });
-        assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
         drop(held);
         assert_eq!(
             rx.recv_timeout(std::time::Duration::from_secs(10)),

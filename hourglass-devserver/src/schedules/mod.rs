@@ -1,8 +1,8 @@
 //! Schedules, as Temporal's scheduler keeps them (`service/worker/scheduler`): each schedule's
 //! record (its Schedule, ScheduleInfo, memo, search attributes, conflict token, buffered
 //! starts and the last completion result or failure it passes on) lives in the engine,
-//! persisted in the store's `schedules` table, and is advanced by the timer loop once a
-//! second (see [`scheduler`]). The WorkflowService schedule RPCs are in [`service`].
+//! persisted in the store's `schedules` table, and is advanced by the timer loop at each of
+//! its action times, and each second while workflows it started run (see [`scheduler`]). The WorkflowService schedule RPCs are in [`service`].
 pub(crate) mod calendar;
 pub(crate) mod scheduler;
 pub(crate) mod service;
@@ -60,7 +60,7 @@ pub(crate) struct ScheduleRec {
 pub(crate) type ScheduleKey = (String, String);
 
 impl ScheduleRec {
-    /// The key in [`Inner::schedules`].
+    /// The key in `Globals::schedules`.
     pub(crate) fn key(&self) -> ScheduleKey {
         (self.namespace.clone(), self.schedule_id.clone())
     }
@@ -78,6 +78,7 @@ impl Inner<'_> {
     pub(crate) fn remove_schedule(&mut self, key: &ScheduleKey) -> Option<ScheduleRec> {
         let rec = self.globals().schedules.remove(key)?;
         self.globals().dirty_schedules.insert(key.clone());
+        self.globals().schedule_wakes.remove(key);
         Some(rec)
     }
 
@@ -108,6 +109,10 @@ impl Inner<'_> {
                     what: format!("schedule {ns}/{id}"),
                     detail: e.to_string(),
                 })?;
+            // Each is advanced at the first tick (catching up as its policy says).
+            self.globals()
+                .schedule_wakes
+                .insert((ns.clone(), id.clone()), i64::MIN);
             self.globals().schedules.insert((ns, id), rec);
         }
         Ok(self.globals().schedules.len())

@@ -19,6 +19,8 @@ const DEFAULT_CATCHUP_WINDOW_MS: i64 = 365 * 86_400_000;
 const MIN_CATCHUP_WINDOW_MS: i64 = 10_000;
 /// Recent actions a schedule keeps.
 const RECENT_ACTIONS: usize = 10;
+/// How often a schedule with running workflows looks at them again.
+const WATCH_INTERVAL_MS: i64 = 1000;
 /// Buffered starts a schedule holds at most; more are counted as dropped.
 const MAX_BUFFER: usize = 1000;
 
@@ -153,6 +155,36 @@ impl ScheduleRec {
             self.add_start(ms(n.nominal), ms(n.next), policy, manual);
         }
         last
+    }
+
+    /// The time of the next scheduled action, when the schedule is unpaused with actions
+    /// left.
+    pub(crate) fn next_action_ms(&self) -> Option<i64> {
+        let active = self
+            .schedule
+            .state
+            .as_ref()
+            .is_none_or(|s| !s.paused && (!s.limited_actions || s.remaining_actions > 0));
+        if !active {
+            return None;
+        }
+        let spec = self.compiled()?;
+        let next = self.future_action_times(&spec, 1).into_iter().next()?;
+        Some(ts_ms(&next))
+    }
+
+    /// When the timer loop next needs to advance the schedule: at its next action time, and
+    /// within [`WATCH_INTERVAL_MS`] while workflows it started run (their closing may pass
+    /// on a result, pause it, or let a buffered start go); never while it is paused or out
+    /// of actions with nothing running (a request that changes it advances it).
+    pub(crate) fn next_wake_ms(&self, now: i64) -> i64 {
+        let watching = !self.info.running_workflows.is_empty() || !self.buffer.is_empty();
+        let watch = watching.then_some(now.saturating_add(WATCH_INTERVAL_MS));
+        self.next_action_ms()
+            .into_iter()
+            .chain(watch)
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     /// The next `n` action times after the last processed time (Temporal's
@@ -328,10 +360,22 @@ impl ScheduleRec {
 impl Inner<'_> {
     /// Advances every schedule to now (called by the timer loop).
     pub(crate) fn run_schedules(&mut self) {
-        let keys: Vec<ScheduleKey> = self.globals().schedules.keys().cloned().collect();
-        for key in keys {
+        let now = self.now_ms();
+        let due: Vec<ScheduleKey> = self
+            .globals()
+            .schedule_wakes
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
             self.advance_schedule(&key);
         }
+    }
+
+    /// When the timer loop next has a schedule to advance.
+    pub(crate) fn next_schedule_wake_ms(&mut self) -> Option<i64> {
+        self.globals().schedule_wakes.values().min().copied()
     }
 
     /// One wake-up of a schedule: refresh, buffer the due times, take buffered starts.
@@ -353,9 +397,11 @@ impl Inner<'_> {
                 rec.process_time_range(spec, rec.last_processed_ms, now, 0, false);
         }
         self.process_buffer(&mut rec);
+        let wake = rec.next_wake_ms(now);
         if self.globals().schedules.get(key) != Some(&rec) {
             self.put_schedule(rec);
         }
+        self.globals().schedule_wakes.insert(key.clone(), wake);
     }
 
     /// Temporal's `refreshWorkflows`: every running workflow the schedule started is looked

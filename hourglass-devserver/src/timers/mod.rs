@@ -67,8 +67,13 @@ impl Engine {
                         .due
                         .first_key_value()
                         .map(|(&(at, _), _)| at);
+                let schedule = g.next_schedule_wake_ms();
                 (
-                    timer.into_iter().chain(g.s.time.next_sleeper()).min(),
+                    timer
+                        .into_iter()
+                        .chain(g.s.time.next_sleeper())
+                        .chain(schedule)
+                        .min(),
                     skipped,
                 )
             };
@@ -78,7 +83,7 @@ impl Engine {
                 continue;
             }
             let wait = next
-                .map(|at| (at - self.now_ms()).clamp(1, 1000))
+                .map(|at| at.saturating_sub(self.now_ms()).clamp(1, 1000))
                 .unwrap_or(1000);
             tokio::select! {
                 _ = stop.notified() => return,
@@ -132,7 +137,6 @@ impl TimerTask {
 }
 
 impl Inner<'_> {
-
     pub(crate) fn arm(&mut self, at_ms: i64, t: TimerTask) {
         // Wake the timer loop only when this timer becomes the earliest one.
         let earliest = {

@@ -68,17 +68,7 @@ impl Inner<'_> {
         self.globals()
             .schedules
             .values()
-            .filter(|rec| {
-                rec.schedule
-                    .state
-                    .as_ref()
-                    .is_none_or(|s| !s.paused && (!s.limited_actions || s.remaining_actions > 0))
-            })
-            .filter_map(|rec| {
-                let spec = rec.compiled()?;
-                let next = rec.future_action_times(&spec, 1).into_iter().next()?;
-                Some(ts_ms(&next))
-            })
+            .filter_map(ScheduleRec::next_action_ms)
             .min()
     }
 }
