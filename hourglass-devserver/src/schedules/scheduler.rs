@@ -574,3 +574,73 @@ impl Inner<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use temporalio_protos::temporal::api::schedule::v1::{
+        IntervalSpec, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec,
+    };
+
+    fn every_second(paused: bool) -> Schedule {
+        Schedule {
+            spec: Some(ScheduleSpec {
+                interval: vec![IntervalSpec {
+                    interval: dur(1000),
+                    phase: None,
+                }],
+                ..Default::default()
+            }),
+            action: Some(ScheduleAction {
+                action: Some(Action::StartWorkflow(NewWorkflowExecutionInfo {
+                    workflow_id: "tick".into(),
+                    workflow_type: Some(WorkflowType {
+                        name: "Tick".into(),
+                    }),
+                    task_queue: Some(task_queue("q")),
+                    ..Default::default()
+                })),
+            }),
+            policies: Some(SchedulePolicies {
+                overlap_policy: Overlap::AllowAll as i32,
+                ..Default::default()
+            }),
+            state: Some(
+                temporalio_protos::temporal::api::schedule::v1::ScheduleState {
+                    paused,
+                    ..Default::default()
+                },
+            ),
+        }
+    }
+
+    async fn wake_of(paused: bool) -> (i64, i64) {
+        let e = Engine::open(&Database::InMemory, "default").unwrap();
+        e.create_schedule(ws::CreateScheduleRequest {
+            namespace: "default".into(),
+            schedule_id: "s".into(),
+            schedule: Some(every_second(paused)),
+            request_id: "r".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let mut g = e.lock_all();
+        let wake = g.globals().schedule_wakes[&("default".to_string(), "s".to_string())];
+        (wake, g.now_ms())
+    }
+
+    #[tokio::test]
+    async fn a_schedule_wakes_at_its_next_action_time() {
+        let (wake, now) = wake_of(false).await;
+        // The next whole second: the action's own time, not a poll a second later.
+        assert_eq!(wake % 1000, 0, "{wake}");
+        assert!(wake > now - 1000 && wake <= now + 1000, "{wake} vs {now}");
+    }
+
+    #[tokio::test]
+    async fn a_paused_schedule_with_nothing_running_is_not_woken() {
+        let (wake, _) = wake_of(true).await;
+        assert_eq!(wake, i64::MAX);
+    }
+}
