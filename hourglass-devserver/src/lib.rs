@@ -15,7 +15,7 @@
 //! protocol messages; activity tasks with heartbeats,
 //! completion/failure/cancellation (also by id), all four timeouts and retries with
 //! backoff; durable timers, run/execution and workflow-task timeouts; child workflows with
-//! parent close policies; continue-as-new; memo and search attributes; schedules (interval,
+//! parent close policies; continue-as-new; workflow retry policies; memo and search attributes; schedules (interval,
 //! calendar and cron specs in any IANA time zone, jitter, overlap policies, catch-up window,
 //! pause-on-failure, remaining actions, trigger / backfill / pause, durable across a
 //! restart). Long polls carry
@@ -34,6 +34,13 @@
 //! virtual clock with the Java test server's semantics and serves Temporal's TestService,
 //! so the official SDKs' time-skipping environments can use it as their test server.
 //!
+//! Requests about different workflows run side by side: executions live in history shards
+//! (as Temporal's `WorkflowIDToHistoryShard` places them), each behind its own lock. A
+//! request holds only its workflow's shard, unless it reaches other workflows (a parent,
+//! children, external signals and cancels), which holds every shard. Task queues, timers and
+//! namespaces are shared behind short locks, and each request's changes are committed in
+//! one batch and answered once durable.
+//!
 //! Memory stays bounded on a durable server: open runs are in memory, closed runs only while
 //! among the most recently closed ([`DevServerBuilder::closed_cache_capacity`]); older ones
 //! are read back from SQLite when named, and start-up loads the open runs only. Closed runs
@@ -46,7 +53,7 @@
 //! rate ([`BatcherSettings`]); a job resumes after a restart.
 //!
 //! Not served (the RPC answers `Unimplemented` or the feature is ignored):
-//! Nexus, batch operations on standalone activities or workflow options, worker versioning, cron, workflow-level retry policies,
+//! Nexus, batch operations on standalone activities or workflow options, worker versioning, cron,
 //! eager activity dispatch, archival.
 //!
 //! ```no_run
