@@ -302,27 +302,32 @@ impl Engine {
         local: impl FnOnce(&Inner) -> bool,
         f: impl FnOnce(&mut Inner) -> RpcResult<T>,
     ) -> RpcResult<T> {
-        let applied = {
-            let g = self.lock_workflow(namespace, workflow_id);
-            if local(&g) {
-                self.apply(g, f)
-            } else {
-                drop(g);
-                self.apply(self.lock_all(), f)
-            }
-        };
+        let applied = self.apply(self.lock_if(namespace, workflow_id, local), f);
         self.answer(applied).await
     }
 
-    /// The shard of (`namespace`, `workflow_id`) when the workflow stays within it (see
-    /// [`Inner::workflow_is_local`]), otherwise every shard.
-    pub(crate) fn lock_local(&self, namespace: &str, workflow_id: &str) -> Inner<'_> {
+    /// The shard of (`namespace`, `workflow_id`) when `local` says, looking at it, that the
+    /// request stays within it; otherwise (the shard let go first) every shard.
+    fn lock_if(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        local: impl FnOnce(&Inner) -> bool,
+    ) -> Inner<'_> {
         let g = self.lock_workflow(namespace, workflow_id);
-        if g.workflow_is_local(namespace, workflow_id) {
+        if local(&g) {
             return g;
         }
         drop(g);
         self.lock_all()
+    }
+
+    /// [`Self::lock_if`] the workflow stays within its shard (see
+    /// [`Inner::workflow_is_local`]).
+    pub(crate) fn lock_local(&self, namespace: &str, workflow_id: &str) -> Inner<'_> {
+        self.lock_if(namespace, workflow_id, |g| {
+            g.workflow_is_local(namespace, workflow_id)
+        })
     }
 
     /// Runs `f` on the view and commits its changes; the shards are let go on return.
