@@ -156,6 +156,17 @@ const QUERIES: &[&str] = &[
     "RunId = 'run-0013'",
     "(Color = 'red' AND NOT Size = 3) OR (Tags = 'a' AND Vip = false)",
     "NOT (Color = 'red' OR Size = 3)",
+    "Color IN ('red', 'blue') OR WorkflowId STARTS_WITH 'wf-1'",
+    "Vip = true AND Size < 5 AND Color IN ('red', 'green', 'blue')",
+    "WorkflowType = 'Even' AND Color = 'red'",
+    "WorkflowId = 'wf-3' AND Color = 'red'",
+    "WorkflowId IN ('wf-3', 'wf-4') AND Tags = 'a'",
+    "RunId = 'run-0013' OR Size = 3",
+    "ExecutionStatus = 'Completed' OR Vip = true",
+    "WorkflowId != 'wf-3' OR Color = 'red'",
+    "WorkflowId NOT IN ('wf-3') AND Tags IS NULL",
+    "HistoryLength > 6 OR Price = 3.5",
+    "(WorkflowId STARTS_WITH 'wf-2' OR Color = 'blue') AND Size BETWEEN 1 AND 4",
 ];
 
 fn store_with(runs: &[Execution]) -> (tempfile::TempDir, Store) {

@@ -7,9 +7,10 @@
 //! - A test of a custom attribute is `hg_leaf(v.search_attributes, ?)`: a function the
 //!   store registers that evaluates that test with `row.rs` itself, so KeywordList, Text,
 //!   type coercion and missing attributes behave exactly as in memory.
-//! - So that a selective custom-attribute query does not evaluate every row, the filter also
-//!   carries a necessary condition, `v.id IN (…)`, read from the indexed attribute rows
-//!   (`visibility_attributes`): a run the filter matches is always among those ids.
+//! - So that a selective query does not evaluate every row, the filter also carries a
+//!   necessary condition, `v.id IN (…)`, read from the indexed attribute rows
+//!   (`visibility_attributes`) and the system columns' indexes: a run the filter matches is
+//!   always among those ids.
 use super::query::{CmpOp, Column, Expr, Value};
 use super::record::system_column;
 use rusqlite::types::Value as Sql;
@@ -147,19 +148,25 @@ pub(crate) fn sql_value(v: &Value) -> Sql {
     }
 }
 
-/// A `SELECT vis FROM visibility_attributes …` (possibly a compound) and its parameters.
+/// A `SELECT vis …` (possibly a compound) and its parameters, with how selective the test
+/// it serves usually is (`rank`: 1 for a point test on a high-cardinality value, up to 4
+/// for a test most rows pass), so an `AND` can read the narrower side only.
 struct Ids {
     sql: String,
     params: Vec<Sql>,
+    rank: u8,
 }
 
-/// A set of visibility ids that contains every row `e` holds for, read from the attribute
-/// index, or `None` when no such set is cheaper than reading the rows (a `NOT`, a `!=`, a
-/// system attribute, a Text attribute).
+/// A set of visibility ids that contains every row `e` holds for, read from the indexes,
+/// or `None` when no such set is cheaper than reading the rows (a `NOT`, a Text
+/// attribute). An `AND` of two point tests reads their intersection, otherwise its
+/// narrower side; an `OR` reads the union of both (a row `e` holds for is in the set of a
+/// side it holds for, in SQL's three-valued logic too).
 fn candidates(namespace: &str, e: &Expr) -> Option<Ids> {
     match e {
         Expr::And(a, b) => match (candidates(namespace, a), candidates(namespace, b)) {
-            (Some(x), Some(y)) => Some(compound(x, "INTERSECT", y)),
+            (Some(x), Some(y)) if x.rank == 1 && y.rank == 1 => Some(compound(x, "INTERSECT", y)),
+            (Some(x), Some(y)) => Some(if y.rank < x.rank { y } else { x }),
             (x, y) => x.or(y),
         },
         Expr::Or(a, b) => {
@@ -167,11 +174,18 @@ fn candidates(namespace: &str, e: &Expr) -> Option<Ids> {
             Some(compound(x, "UNION", y))
         }
         Expr::Not(_) => None,
-        leaf => leaf_candidates(namespace, leaf),
+        leaf => match system_column(&leaf_column(leaf).field) {
+            Some(col) => Some(system_candidates(namespace, col, leaf)),
+            None => leaf_candidates(namespace, leaf),
+        },
     }
 }
 
 fn compound(x: Ids, op: &str, y: Ids) -> Ids {
+    let rank = match op {
+        "INTERSECT" => x.rank.min(y.rank),
+        _ => x.rank.max(y.rank),
+    };
     let mut params = x.params;
     params.extend(y.params);
     Ids {
@@ -180,7 +194,55 @@ fn compound(x: Ids, op: &str, y: Ids) -> Ids {
             x.sql, y.sql
         ),
         params,
+        rank,
     }
+}
+
+/// The rows a system-attribute test holds for: the test itself on the `visibility` table
+/// (a prefix of a workflow id also as a range the unique index serves).
+fn system_candidates(namespace: &str, col: &str, leaf: &Expr) -> Ids {
+    let mut f = SqlFilter::default();
+    f.params.push(Sql::Text(namespace.to_string()));
+    let mut parts = vec![];
+    // Placeholders are numbered in text order: the range's come first.
+    if let (Expr::StartsWith(_, prefix, false), Some(upper)) = (leaf, prefix_upper_bound(leaf)) {
+        let low = f.param(Sql::Text(prefix.clone()));
+        let high = f.param(Sql::Text(upper));
+        parts.push(format!("v.{col} >= {low} AND v.{col} < {high}"));
+    }
+    parts.push(f.native(col, leaf));
+    let cond = parts.join(" AND ");
+    let point = matches!(
+        leaf,
+        Expr::Compare(_, CmpOp::Eq, _) | Expr::In(_, _, false) | Expr::StartsWith(_, _, false)
+    );
+    let rank = match col {
+        "workflow_id" | "run_id" if point => 1,
+        "workflow_type" | "status" | "task_queue" if point => 3,
+        _ => 4,
+    };
+    Ids {
+        sql: format!("SELECT v.id AS vis FROM visibility v WHERE v.namespace = ? AND {cond}"),
+        params: f.params,
+        rank,
+    }
+}
+
+/// For `col STARTS_WITH p`: the least string above every string starting with `p` (its
+/// last character raised by one), or None when there is none.
+fn prefix_upper_bound(leaf: &Expr) -> Option<String> {
+    let Expr::StartsWith(_, prefix, _) = leaf else {
+        return None;
+    };
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(c) = next {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// The rows a custom-attribute test can hold for: those whose value of the column's type
@@ -191,21 +253,25 @@ fn leaf_candidates(namespace: &str, leaf: &Expr) -> Option<Ids> {
     if system_column(&col.field).is_some() || col.ty == T::Text {
         return None;
     }
-    let (cond, values): (String, Vec<Sql>) = match leaf {
+    let point = if col.ty == T::Bool { 3 } else { 1 };
+    let (cond, values, rank): (String, Vec<Sql>, u8) = match leaf {
         Expr::Compare(_, CmpOp::Ne, _) => return None,
-        Expr::Compare(_, op, v) => (format!("value {} ?", op_sql(*op)), vec![sql_value(v)]),
+        Expr::Compare(_, CmpOp::Eq, v) => ("value = ?".into(), vec![sql_value(v)], point),
+        Expr::Compare(_, op, v) => (format!("value {} ?", op_sql(*op)), vec![sql_value(v)], 2),
         Expr::In(_, vs, false) => {
             let marks = vec!["?"; vs.len()].join(", ");
             (
                 format!("value IN ({marks})"),
                 vs.iter().map(sql_value).collect(),
+                point,
             )
         }
         Expr::Between(_, from, to, false) => (
             "value BETWEEN ? AND ?".into(),
             vec![sql_value(from), sql_value(to)],
+            2,
         ),
-        Expr::IsNull(_, true) => ("value IS NOT NULL".into(), vec![]),
+        Expr::IsNull(_, true) => ("value IS NOT NULL".into(), vec![], 4),
         _ => return None,
     };
     let head = "SELECT vis FROM visibility_attributes WHERE namespace = ? AND name = ? AND";
@@ -219,5 +285,5 @@ fn leaf_candidates(namespace: &str, leaf: &Expr) -> Option<Ids> {
     let mut params = vec![ns(), name(), ty.clone()];
     params.extend(values);
     params.extend([ns(), name(), ty.clone(), ns(), name(), ty, ns(), name()]);
-    Some(Ids { sql, params })
+    Some(Ids { sql, params, rank })
 }
