@@ -6,8 +6,11 @@
 //! scheduled time, as the server recorded them (the goal: within 100 ms).
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench schedules`
+#[path = "support/mod.rs"]
+mod support;
 use hourglass_devserver::{Database, DevServer};
 use std::time::Duration;
+use support::env_or;
 use temporalio_common::protos::temporal::api::{
     common::v1::WorkflowType,
     enums::v1::ScheduleOverlapPolicy,
@@ -55,13 +58,6 @@ fn every_second(id: &str) -> Schedule {
         }),
         state: None,
     }
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn ms(t: &prost_wkt_types::Timestamp) -> i64 {

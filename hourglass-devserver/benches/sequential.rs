@@ -11,27 +11,16 @@
 //! ≤ 3× the history length (no full-history replay per step, no O(n²)).
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench sequential`
+#[path = "support/mod.rs"]
+mod support;
 use hourglass_devserver::{Database, DevServer};
 use std::time::{Duration, Instant};
-use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowDescribeOptions,
-    WorkflowGetResultOptions, WorkflowStartOptions,
-};
-use temporalio_macros::{activities, workflow, workflow_methods};
+use support::{BenchActs, env_list, sdk_client};
+use temporalio_client::{WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
-    activities::{ActivityContext, ActivityError},
 };
-
-pub struct BenchActs;
-
-#[activities]
-impl BenchActs {
-    #[activity]
-    pub async fn echo(_ctx: ActivityContext, n: u64) -> Result<u64, ActivityError> {
-        Ok(n)
-    }
-}
 
 #[workflow]
 #[derive(Default)]
@@ -69,14 +58,7 @@ async fn run_steps(steps: u64, workflows: u64) -> anyhow::Result<Figures> {
         .database(Database::Path(dir.path().join("bench.sqlite")))
         .start()
         .await?;
-    let url = url::Url::parse(&server.url())?;
-    let conn = Connection::connect(
-        ConnectionOptions::new(url)
-            .identity("bench@localhost")
-            .build(),
-    )
-    .await?;
-    let client = Client::new(conn, ClientOptions::new("default").build())?;
+    let client = sdk_client(&server.url()).await?;
     let tq = format!("bench-seq-{steps}");
     let opts = WorkerOptions::new(&tq)
         .register_activities(BenchActs)
@@ -141,15 +123,6 @@ async fn run_steps(steps: u64, workflows: u64) -> anyhow::Result<Figures> {
         per_step,
         delivered,
         history,
-    })
-}
-
-fn env_list(name: &str) -> Option<Vec<u64>> {
-    std::env::var(name).ok().map(|s| {
-        s.split(',')
-            .filter_map(|x| x.trim().parse().ok())
-            .filter(|&n| n > 0)
-            .collect()
     })
 }
 

@@ -10,30 +10,19 @@
 //! 1,000 to 100,000 workflows, ≤ 0.3 ms of server CPU per workflow.
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench throughput`
+#[path = "support/mod.rs"]
+mod support;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
-    WorkflowStartOptions,
-};
-use temporalio_macros::{activities, workflow, workflow_methods};
+use support::{BenchActs, env_list, sdk_client};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
-    activities::{ActivityContext, ActivityError},
 };
-
-pub struct BenchActs;
-
-#[activities]
-impl BenchActs {
-    #[activity]
-    pub async fn echo(_ctx: ActivityContext, n: u64) -> Result<u64, ActivityError> {
-        Ok(n)
-    }
-}
 
 #[workflow]
 #[derive(Default)]
@@ -208,14 +197,7 @@ async fn run_one(
 ) -> anyhow::Result<f64> {
     let server = ServerProcess::spawn(db).await?;
     let pid = server.pid();
-    let url = url::Url::parse(&format!("http://{}", server.addr))?;
-    let conn = Connection::connect(
-        ConnectionOptions::new(url)
-            .identity("bench@localhost")
-            .build(),
-    )
-    .await?;
-    let client = Client::new(conn, ClientOptions::new("default").build())?;
+    let client = sdk_client(&format!("http://{}", server.addr)).await?;
     let tq = format!("bench-{label}-{count}");
     let opts = WorkerOptions::new(&tq)
         .register_activities(BenchActs)
@@ -292,10 +274,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return Ok(());
     }
-    let counts: Vec<u64> = std::env::var("HOURGLASS_BENCH_COUNTS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000]);
+    let counts = env_list("HOURGLASS_BENCH_COUNTS").unwrap_or_else(|| vec![1_000, 10_000]);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -5,12 +5,12 @@
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench time_skipping`
 //! (`HOURGLASS_BENCH_COUNTS=1,10,100` sets the batch sizes; default 1 and 100.)
+#[path = "support/mod.rs"]
+mod support;
 use hourglass_devserver::{DevServer, TimeSkipping};
 use std::time::{Duration, Instant};
-use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
-    WorkflowStartOptions,
-};
+use support::{env_list, sdk_client};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::protos::temporal::api::testservice::v1::test_service_client::TestServiceClient;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
@@ -42,14 +42,7 @@ async fn run_batch(count: u64) -> anyhow::Result<()> {
         .time_skipping(TimeSkipping::Unlocked)
         .start()
         .await?;
-    let url = url::Url::parse(&server.url())?;
-    let conn = Connection::connect(
-        ConnectionOptions::new(url)
-            .identity("bench@localhost")
-            .build(),
-    )
-    .await?;
-    let client = Client::new(conn, ClientOptions::new("default").build())?;
+    let client = sdk_client(&server.url()).await?;
     let tq = format!("skip-{count}");
     let opts = WorkerOptions::new(&tq)
         .register_workflow::<ThirtyDaySleep>()?
@@ -101,10 +94,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return Ok(());
     }
-    let counts: Vec<u64> = std::env::var("HOURGLASS_BENCH_COUNTS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 100]);
+    let counts = env_list("HOURGLASS_BENCH_COUNTS").unwrap_or_else(|| vec![1, 100]);
     println!("time skipping: workflows sleeping 30 days each, official Rust SDK worker");
     for count in counts {
         run_batch(count).await?;

@@ -4,6 +4,8 @@
 //! 10000) and `HOURGLASS_BENCH_WORKFLOWS` (default 100000).
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench web_ui_pages`
+#[path = "support/mod.rs"]
+mod support;
 use bytes::Bytes;
 use hourglass_devserver::{Database, DevServer};
 use http_body_util::{BodyExt, Full};
@@ -11,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use support::env_or;
 use temporalio_common::protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
@@ -19,13 +22,6 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 };
 
 type C = WorkflowServiceClient<tonic::transport::Channel>;
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn start(c: &mut C, id: &str) -> String {
     c.start_workflow_execution(StartWorkflowExecutionRequest {
@@ -74,8 +70,8 @@ async fn time_get(addr: SocketAddr, path: &str, n: usize) -> (Duration, usize) {
 
 #[tokio::main]
 async fn main() {
-    let events = env_count("HOURGLASS_BENCH_EVENTS", 10_000);
-    let workflows = env_count("HOURGLASS_BENCH_WORKFLOWS", 100_000);
+    let events = env_or("HOURGLASS_BENCH_EVENTS", 10_000);
+    let workflows = env_or("HOURGLASS_BENCH_WORKFLOWS", 100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let server = DevServer::builder()
         .port(0)
