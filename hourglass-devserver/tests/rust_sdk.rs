@@ -8,10 +8,12 @@ use hourglass_devserver::{Database, DevServer, RunningServer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use temporalio_client::errors::{WorkflowStartError, WorkflowUpdateWithStartError};
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, RetryPolicy,
-    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
-    WorkflowSignalOptions, WorkflowStartOptions,
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowIdConflictPolicy,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    WorkflowUpdateWithStartOptions,
 };
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
@@ -237,6 +239,64 @@ where
 async fn rust_sdk_scenarios() {
     drive("rust-sdk", |c, attempts| async move {
         scenarios(c, attempts).await
+    })
+    .await;
+}
+
+/// Update-with-start through the official Rust SDK client (ExecuteMultiOperation): the
+/// first call starts the workflow and delivers the update in one request; FAIL on the
+/// running workflow refuses the start as already started; USE_EXISTING attaches the update
+/// to the running workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_sdk_update_with_start() {
+    drive("rust-sdk-uws", |c, _| async move {
+        let opts =
+            |policy| WorkflowUpdateWithStartOptions::new("rust-sdk-uws", "uws-1", policy).build();
+        let set = |value, policy| {
+            let c = c.clone();
+            async move {
+                c.execute_update_with_start_workflow(
+                    CounterWf::run,
+                    10,
+                    CounterWf::set_counter,
+                    value,
+                    opts(policy),
+                )
+                .await
+            }
+        };
+        assert_eq!(
+            set(3, WorkflowIdConflictPolicy::UseExisting).await.unwrap(),
+            0
+        );
+        let err = set(4, WorkflowIdConflictPolicy::Fail)
+            .await
+            .expect_err("FAIL on a running workflow");
+        assert!(
+            matches!(
+                err,
+                WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted { .. })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            set(10, WorkflowIdConflictPolicy::UseExisting)
+                .await
+                .unwrap(),
+            3
+        );
+        let h = c.get_workflow_handle::<CounterWf>("uws-1");
+        let r = tokio::time::timeout(
+            Duration::from_secs(30),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            r, 10,
+            "the update reached the workflow the first call started"
+        );
     })
     .await;
 }
