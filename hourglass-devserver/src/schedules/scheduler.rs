@@ -373,11 +373,6 @@ impl Inner<'_> {
         }
     }
 
-    /// When the timer loop next has a schedule to advance.
-    pub(crate) fn next_schedule_wake_ms(&mut self) -> Option<i64> {
-        self.globals().schedule_wakes.values().min().copied()
-    }
-
     /// One wake-up of a schedule: refresh, buffer the due times, take buffered starts.
     pub(crate) fn advance_schedule(&mut self, key: &ScheduleKey) {
         let Some(mut rec) = self.globals().schedules.get(key).cloned() else {

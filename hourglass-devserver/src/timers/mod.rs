@@ -53,36 +53,12 @@ impl Engine {
     pub async fn run_timers(self: Arc<Self>, stop: Arc<Notify>) {
         loop {
             self.fire_due_timers();
-            let (next, skipped) = {
-                let mut g = self.lock_all();
-                g.run_schedules();
-                if let Err(e) = g.commit() {
-                    tracing::error!(error = %e.message(), "persisting schedule effects failed");
-                }
-                let skipped = g.time_skip_target().is_some_and(|at| g.s.time.skip_to(at));
-                g.s.time.wake_sleepers();
-                let timer =
-                    g.s.timers
-                        .lock()
-                        .due
-                        .first_key_value()
-                        .map(|(&(at, _), _)| at);
-                let schedule = g.next_schedule_wake_ms();
-                (
-                    timer
-                        .into_iter()
-                        .chain(g.s.time.next_sleeper())
-                        .chain(schedule)
-                        .min(),
-                    skipped,
-                )
-            };
-            self.evict_closed();
-            if skipped {
+            if self.advance_schedules_and_clock() {
                 // The clock moved: fire what came due before waiting on anything.
                 continue;
             }
-            let wait = next
+            let wait = self
+                .next_wake()
                 .map(|at| at.saturating_sub(self.now_ms()).clamp(1, 1000))
                 .unwrap_or(1000);
             tokio::select! {
@@ -118,6 +94,50 @@ impl Engine {
                 tracing::error!(error = %e.message(), workflow_id = %key.workflow_id, "persisting a timer's effects failed");
             }
         }
+    }
+}
+
+impl Engine {
+    /// Advances the schedules that are due and, on a skipping clock, wakes TestService
+    /// sleepers and jumps the clock when nothing is outstanding. Every shard is held only
+    /// when there is such work (a schedule starts workflows). True when the clock moved.
+    fn advance_schedules_and_clock(&self) -> bool {
+        let now = self.now_ms();
+        let due = (self.shared.globals.lock().schedule_wakes.values()).any(|&at| at <= now);
+        if !due && !self.time.is_skipping() {
+            return false;
+        }
+        let skipped = {
+            let mut g = self.lock_all();
+            g.run_schedules();
+            if let Err(e) = g.commit() {
+                tracing::error!(error = %e.message(), "persisting schedule effects failed");
+            }
+            let skipped = g.time_skip_target().is_some_and(|at| g.s.time.skip_to(at));
+            g.s.time.wake_sleepers();
+            skipped
+        };
+        self.evict_closed();
+        skipped
+    }
+
+    /// When the timer loop next has work: the earliest timer, TestService sleeper or
+    /// schedule wake.
+    fn next_wake(&self) -> Option<i64> {
+        let timer = (self.shared.timers.lock().due.first_key_value()).map(|(&(at, _), _)| at);
+        let schedule = self
+            .shared
+            .globals
+            .lock()
+            .schedule_wakes
+            .values()
+            .min()
+            .copied();
+        timer
+            .into_iter()
+            .chain(self.time.next_sleeper())
+            .chain(schedule)
+            .min()
     }
 }
 
