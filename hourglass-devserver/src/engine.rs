@@ -253,6 +253,12 @@ impl Engine {
         self.view(Shards::all(&self.shards))
     }
 
+    /// [`Self::lock_all`], giving up when a shard stays held for `timeout`.
+    #[cfg(test)]
+    pub(crate) fn try_lock_all_for(&self, timeout: std::time::Duration) -> Option<Inner<'_>> {
+        Shards::try_all_for(&self.shards, timeout).map(|s| self.view(s))
+    }
+
     /// A view holding only the shard of (`namespace`, `workflow_id`): requests for
     /// workflows of other shards run beside it.
     pub(crate) fn lock_workflow(&self, namespace: &str, workflow_id: &str) -> Inner<'_> {
@@ -439,7 +445,7 @@ impl Inner<'_> {
         self.globals.get_or_insert_with(|| self.s.globals.lock())
     }
 
-    /// The pending changes as one batch, and the runs it writes.
+    /// The pending changes as one batch (each changed run's state and its unwritten events).
     pub(crate) fn take_batch(&mut self) -> Batch {
         let (schedules, batch_jobs) = match self.globals.is_some() {
             true => (self.take_schedule_writes(), self.take_batch_job_writes()),

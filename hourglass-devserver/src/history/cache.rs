@@ -74,9 +74,7 @@ impl Engine {
             let evictable = match g.execs.get(&key) {
                 None => true,
                 Some(ex) => {
-                    !ex.st.is_open()
-                        && ex.persisted == ex.events.len()
-                        && ex.written_seq <= done
+                    ex.durably_closed(done)
                         && ex.pending_queries.is_empty()
                         && ex.attached_queries.is_empty()
                         && !self.shared.queries.lock().values().any(|q| q.key == key)

@@ -74,6 +74,12 @@ impl Exec {
         self.time.now_ms()
     }
 
+    /// Whether the run is closed and all of it is in the store, given the writer's last
+    /// durable commit `done`: every event was queued and the commit that wrote it is done.
+    pub(crate) fn durably_closed(&self, done: u64) -> bool {
+        !self.st.is_open() && self.persisted == self.events.len() && self.written_seq <= done
+    }
+
     pub(crate) fn bump(&self) {
         self.watch.send_modify(|v| *v += 1);
     }

@@ -38,6 +38,22 @@ impl<'a> Shards<'a> {
         }
     }
 
+    /// Every shard, each waited for at most `timeout`; None when one stays held.
+    #[cfg(test)]
+    pub(crate) fn try_all_for(
+        shards: &'a [Mutex<Shard>],
+        timeout: std::time::Duration,
+    ) -> Option<Self> {
+        let held = shards
+            .iter()
+            .map(|s| s.try_lock_for(timeout))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            held: held.into_iter().enumerate().collect(),
+            count: shards.len(),
+        })
+    }
+
     /// The shard of (`namespace`, `workflow_id`) alone.
     pub(crate) fn one(shards: &'a [Mutex<Shard>], namespace: &str, workflow_id: &str) -> Self {
         let i = shard_index(namespace, workflow_id, shards.len());

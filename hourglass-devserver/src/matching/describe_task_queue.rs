@@ -61,7 +61,7 @@ impl Engine {
         &self,
         req: ws::DescribeTaskQueueRequest,
     ) -> RpcResult<ws::DescribeTaskQueueResponse> {
-        self.check_namespace(&req.namespace)?;
+        self.shared.namespace(&req.namespace)?;
         let qk = QueueKey {
             namespace: req.namespace.clone(),
             name: req.task_queue.map(|t| t.name).unwrap_or_default(),

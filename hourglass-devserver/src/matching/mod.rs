@@ -178,7 +178,7 @@ impl Engine {
         let mut stop = self.closing.subscribe();
         let deadline = poll_deadline(poll.timeout);
         let poll_started = Instant::now();
-        self.check_namespace(poll.namespace)?;
+        self.shared.namespace(poll.namespace)?;
         self.shared.with_queue(&qk, |q| {
             q.scaling.saw_poller(poll.identity, poll_started);
             q.pollers
@@ -212,15 +212,6 @@ impl Engine {
                 _ = stop.wait_for(|v| *v) => return Err(Status::unavailable("dev server shutting down")),
                 _ = tokio::time::sleep_until(deadline) => return Ok(R::default()),
             }
-        }
-    }
-
-    /// The namespace check of a poll, read without any shard.
-    pub(crate) fn check_namespace(&self, namespace: &str) -> RpcResult<()> {
-        if self.shared.namespaces.read().contains_key(namespace) {
-            Ok(())
-        } else {
-            Err(status::namespace_not_found(namespace))
         }
     }
 

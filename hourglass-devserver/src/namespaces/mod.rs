@@ -194,6 +194,17 @@ pub(crate) fn ns_response(rec: &NamespaceRec) -> ws::DescribeNamespaceResponse {
     }
 }
 
+impl crate::engine::Shared {
+    /// The namespace `ns` (a snapshot: a later update replaces it), or NamespaceNotFound.
+    pub(crate) fn namespace(&self, ns: &str) -> RpcResult<Arc<NamespaceRec>> {
+        self.namespaces
+            .read()
+            .get(ns)
+            .cloned()
+            .ok_or_else(|| status::namespace_not_found(ns))
+    }
+}
+
 impl Inner<'_> {
     pub(crate) fn put_namespace(&mut self, rec: NamespaceRec) {
         let json = serde_json::to_string(&rec).unwrap_or_default();
@@ -206,12 +217,7 @@ impl Inner<'_> {
 
     /// The namespace `ns` (a snapshot: a later update replaces it), or NamespaceNotFound.
     pub(crate) fn namespace(&self, ns: &str) -> RpcResult<Arc<NamespaceRec>> {
-        self.s
-            .namespaces
-            .read()
-            .get(ns)
-            .cloned()
-            .ok_or_else(|| status::namespace_not_found(ns))
+        self.s.namespace(ns)
     }
 
     /// Every namespace, by name.

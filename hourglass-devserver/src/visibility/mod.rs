@@ -306,13 +306,7 @@ impl Engine {
         + Send
         + 'static,
     ) -> RpcResult<R> {
-        let ns = self
-            .shared
-            .namespaces
-            .read()
-            .get(namespace)
-            .map(|n| (**n).clone())
-            .ok_or_else(|| status::namespace_not_found(namespace))?;
+        let ns = (*self.shared.namespace(namespace)?).clone();
         let runs = self.runs_not_in_store(namespace);
         let Some(reader) = self.visibility_reader.clone() else {
             let q = run_query(&ns, &runs, None, &query)?;
@@ -343,12 +337,7 @@ impl Engine {
                     .execs
                     .values()
                     .filter(|e| e.st.namespace == namespace)
-                    .filter(|e| {
-                        !(in_store
-                            && !e.st.is_open()
-                            && e.persisted == e.events.len()
-                            && e.written_seq <= done)
-                    })
+                    .filter(|e| !(in_store && e.durably_closed(done)))
                     .map(|e| e.st.clone()),
             );
         }
@@ -459,8 +448,9 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(!list.is_finished(), "the list waits for the store");
         {
-            // The list holds no history shard while it reads the store.
-            let mut g = e.lock_all();
+            let mut g = e
+                .try_lock_all_for(std::time::Duration::from_secs(5))
+                .expect("no history shard is held while the list reads");
             run(&mut g, "during");
         }
         drop(held);
