@@ -4,6 +4,8 @@
 //! takes to be ready. Default N = 100,000; override with `HOURGLASS_BENCH_CLOSED=20000`.
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench closed_memory`
+#[path = "support/mod.rs"]
+mod support;
 use hourglass_devserver::{DevServer, RunningServer};
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,7 +86,7 @@ async fn start_on(path: &std::path::Path) -> anyhow::Result<(RunningServer, f64)
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let count: u64 = std::env::var("HOURGLASS_BENCH_CLOSED")

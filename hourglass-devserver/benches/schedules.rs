@@ -123,8 +123,7 @@ async fn lateness(
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test` runs bench targets with `--bench`-less args; only run when benchmarking.
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let count = env_or("HOURGLASS_BENCH_SCHEDULES", 1_000);

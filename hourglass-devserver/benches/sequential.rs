@@ -126,16 +126,9 @@ async fn run_steps(steps: u64, workflows: u64) -> anyhow::Result<Figures> {
     })
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test` runs bench targets with `--bench`-less args; only run when benchmarking.
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let mut steps = env_list("HOURGLASS_BENCH_STEPS").unwrap_or_else(|| vec![50, 1_000]);
@@ -152,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut results = Vec::new();
     for &n in &steps {
-        println!("load average before N={n}: {}", loadavg());
+        println!("load average before N={n}: {}", support::loadavg());
         results.push((n, run_steps(n, workflows).await?));
     }
     if let [(n0, f0), .., (n1, f1)] = &results[..] {

@@ -262,16 +262,9 @@ async fn run_one(
     Ok(rate)
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test` runs bench targets with `--bench`-less args; only run when benchmarking.
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let counts = env_list("HOURGLASS_BENCH_COUNTS").unwrap_or_else(|| vec![1_000, 10_000]);
@@ -288,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut sqlite_rates = Vec::new();
     for &count in &counts {
-        println!("load average before {count}: {}", loadavg());
+        println!("load average before {count}: {}", support::loadavg());
         let dir = tempfile::tempdir()?;
         let rate = run_one(
             "sqlite",

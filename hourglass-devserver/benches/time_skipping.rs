@@ -91,7 +91,7 @@ async fn run_batch(count: u64) -> anyhow::Result<()> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let counts = env_list("HOURGLASS_BENCH_COUNTS").unwrap_or_else(|| vec![1, 100]);

@@ -12,6 +12,8 @@
 //! Prints the median and p95 of 20 calls of each query.
 //!
 //! Run: `cargo bench -p hourglass-devserver --bench visibility`
+#[path = "support/mod.rs"]
+mod support;
 use hourglass_devserver::{Database, DevServer, RunningServer};
 use std::time::{Duration, Instant};
 use temporalio_common::protos::temporal::api::common::v1::{
@@ -244,7 +246,7 @@ async fn open_in_memory(runs: usize) -> anyhow::Result<()> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::run_by_cargo_test() {
         return Ok(());
     }
     let runs: usize = std::env::var("HOURGLASS_BENCH_RUNS")

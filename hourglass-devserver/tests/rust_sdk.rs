@@ -209,6 +209,13 @@ async fn start(tq: &str) -> (RunningServer, Client, Worker, Arc<AtomicUsize>) {
     (server, client, worker, attempts)
 }
 
+/// `f`'s output, failing the test when it takes over 30 s (a workflow's result).
+pub(crate) async fn within_30s<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("no answer within 30 s")
+}
+
 /// Runs `scenarios` while the worker runs on this task (its future is not `Send`), then
 /// shuts the worker and the server down; re-raises a scenario panic.
 async fn drive<F>(tq: &str, scenarios: impl FnOnce(Client, Arc<AtomicUsize>) -> F)
@@ -286,13 +293,9 @@ async fn rust_sdk_update_with_start() {
             3
         );
         let h = c.get_workflow_handle::<CounterWf>("uws-1");
-        let r = tokio::time::timeout(
-            Duration::from_secs(30),
-            h.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+            .await
+            .unwrap();
         assert_eq!(
             r, 10,
             "the update reached the workflow the first call started"
@@ -312,13 +315,9 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         )
         .await
         .unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(r, "Hello, Rust!");
 
     // Activity retried after failures.
@@ -330,13 +329,9 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         )
         .await
         .unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(r, 3);
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 
@@ -373,13 +368,9 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         .await
         .unwrap();
     assert_eq!(old, 5);
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(r, 10);
 
     // Child workflow.
@@ -391,13 +382,9 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         )
         .await
         .unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(r, "child said: Hello, kid!");
 
     // Continue-as-new: the result follows the chain.
@@ -409,13 +396,9 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         )
         .await
         .unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(r, 3);
 
     // Workflow failure surfaces to the client.
@@ -427,12 +410,7 @@ async fn scenarios(c: Client, attempts: Arc<AtomicUsize>) {
         )
         .await
         .unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        h.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap();
+    let r = within_30s(h.get_result(WorkflowGetResultOptions::default())).await;
     let err = r.expect_err("workflow must fail");
     assert!(format!("{err:?}").contains("workflow says no"), "{err:?}");
 }

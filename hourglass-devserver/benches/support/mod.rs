@@ -1,6 +1,6 @@
-//! What several bench binaries share: the official Rust SDK client they connect with, the
-//! echo activity their workflows run, and reading their size settings from the
-//! environment. Each bench includes this file as a module and uses part of it.
+//! What the bench binaries share: knowing when `cargo test` runs them, the official Rust
+//! SDK client they connect with, the echo activity their workflows run, and reading their
+//! size settings and the machine's load from the environment. Each bench includes this file as a module and uses part of it.
 #![allow(dead_code)]
 
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
@@ -45,4 +45,17 @@ pub fn env_list(name: &str) -> Option<Vec<u64>> {
             .filter(|&n| n > 0)
             .collect()
     })
+}
+
+/// Whether `cargo test` (not `cargo bench`) runs this bench binary: it passes `--test` or
+/// `--list`, and a bench then does nothing.
+pub fn run_by_cargo_test() -> bool {
+    std::env::args().any(|a| a == "--test" || a == "--list")
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes, printed beside the figures.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }

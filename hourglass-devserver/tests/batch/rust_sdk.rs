@@ -35,13 +35,9 @@ async fn a_batch_signal_completes_the_sdk_workflows_waiting_for_it() {
         .await
         .unwrap();
         for h in handles {
-            let r = tokio::time::timeout(
-                Duration::from_secs(30),
-                h.get_result(WorkflowGetResultOptions::default()),
-            )
-            .await
-            .unwrap()
-            .unwrap();
+            let r = crate::within_30s(h.get_result(WorkflowGetResultOptions::default()))
+                .await
+                .unwrap();
             assert_eq!(r, 5);
         }
         let mut d = Default::default();
